@@ -1,0 +1,147 @@
+"""Ground truth fed back for served requests: predictions and labels keyed by request id."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from featurestore.errors import ConflictError, RequestError
+from featurestore.registry.records import dump_json
+from featurestore.registry.tables import feedback as table
+from featurestore.registry.tables import utc
+
+__all__ = ["add_feedback", "list_feedback"]
+
+_KEYS = frozenset({"request_id", "prediction", "label", "timestamp"})
+# Well under SQLite's bound-parameter limit, so the duplicate check never overflows it.
+_CHUNK = 500
+
+
+def _row(raw: Any, project: str, now: datetime) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise RequestError(f"a feedback row must be a dict, got {raw!r}")
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise RequestError(
+            f"feedback has unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(_KEYS))}"
+        )
+    request_id = raw.get("request_id")
+    if not isinstance(request_id, str) or not request_id.strip():
+        raise RequestError(f"feedback needs a non-empty string request_id, got {request_id!r}")
+    prediction, label = raw.get("prediction"), raw.get("label")
+    if prediction is None and label is None:
+        raise RequestError(f"feedback for request {request_id!r} has neither prediction nor label")
+    return {
+        "project": project,
+        "request_id": request_id,
+        "prediction": _value(prediction, "prediction", request_id),
+        "label": _value(label, "label", request_id),
+        "timestamp": _timestamp(raw.get("timestamp"), request_id, now),
+        "received_at": now,
+    }
+
+
+def _value(value: Any, field: str, request_id: str) -> str | None:
+    if value is None:
+        return None
+    return dump_json(value, what=f"the {field} of request {request_id!r}", allow_nan=False)
+
+
+def _timestamp(value: Any, request_id: str, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise RequestError(
+                f"the timestamp {value!r} of request {request_id!r} is not ISO 8601"
+            ) from None
+    if not isinstance(value, datetime):
+        raise RequestError(f"the timestamp of request {request_id!r} must be a datetime")
+    return utc(value)
+
+
+def _duplicates(values: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    twice: list[str] = []
+    for value in values:
+        if value in seen and value not in twice:
+            twice.append(value)
+        seen.add(value)
+    return twice
+
+
+def _named(ids: Sequence[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:5])
+    return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datetime) -> int:
+    """Store feedback rows, all or none.
+
+    A ``timestamp`` may be a datetime or an ISO 8601 string; a missing one means now.
+
+    Returns:
+        The number of rows stored.
+
+    Raises:
+        RequestError: a row is malformed (unknown field, no request_id, neither prediction nor
+            label, a value JSON cannot hold).
+        ConflictError: a request id appears twice in ``rows`` or already has feedback.
+    """
+    if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
+        raise RequestError("feedback must be a list of dicts")
+    values = [_row(raw, project, now) for raw in rows]
+    ids = [v["request_id"] for v in values]
+    twice = _duplicates(ids)
+    if twice:
+        raise ConflictError(f"feedback repeats request id {_named(twice)}; nothing was stored")
+    stored: list[str] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        stored += conn.execute(
+            sa.select(table.c.request_id).where(
+                table.c.project == project, table.c.request_id.in_(chunk)
+            )
+        ).scalars()
+    if stored:
+        raise ConflictError(
+            f"feedback for request id {_named(sorted(stored))} is already stored; "
+            "nothing was stored"
+        )
+    if values:
+        conn.execute(table.insert(), values)
+    return len(values)
+
+
+def list_feedback(
+    conn: Connection, project: str, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """Feedback with ``since <= timestamp < until``, oldest first.
+
+    Each row is ``{request_id, prediction, label, timestamp}``; prediction and label keep the type
+    they were given with (or None), timestamp is timezone-aware UTC.
+    """
+    query = sa.select(
+        table.c.request_id, table.c.prediction, table.c.label, table.c.timestamp
+    ).where(table.c.project == project)
+    if since is not None:
+        query = query.where(table.c.timestamp >= utc(since))
+    if until is not None:
+        query = query.where(table.c.timestamp < utc(until))
+    return [
+        {
+            "request_id": r.request_id,
+            "prediction": None if r.prediction is None else json.loads(r.prediction),
+            "label": None if r.label is None else json.loads(r.label),
+            "timestamp": r.timestamp,
+        }
+        for r in conn.execute(query.order_by(table.c.timestamp, table.c.id))
+    ]

@@ -1,0 +1,364 @@
+"""What the registry records besides definitions: runs, watermarks, datasets, logs, reports.
+
+Every function works inside a transaction it is given. JSON documents (reports) come back exactly
+as they were stored; registry-made dicts (datasets, flushes) carry timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from featurestore.errors import ConflictError, NotFoundError, RequestError
+from featurestore.registry.tables import (
+    datasets,
+    ingestion_runs,
+    log_flushes,
+    materializations,
+    projects,
+    reports,
+    utc,
+)
+
+__all__ = [
+    "ReportKind",
+    "add_report",
+    "begin_ingestion",
+    "dump_json",
+    "finish_ingestion",
+    "get_dataset",
+    "ingestion_reports",
+    "list_datasets",
+    "list_log_flushes",
+    "list_reports",
+    "record_log_flush",
+    "record_materialization",
+    "save_dataset",
+    "watermark",
+]
+
+ReportKind = Literal["skew", "drift", "performance"]
+REPORT_KINDS: tuple[str, ...] = get_args(ReportKind)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy and similar scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
+
+
+def dump_json(value: Any, *, what: str, allow_nan: bool = True) -> str:
+    """``value`` as JSON text (datetimes as ISO 8601 UTC).
+
+    Raises:
+        RequestError: ``value`` holds something JSON cannot represent.
+    """
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=allow_nan, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise RequestError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def _limit(query: sa.Select[Any], limit: int | None) -> sa.Select[Any]:
+    if limit is None:
+        return query
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise RequestError(f"limit must be a non-negative integer or None, got {limit!r}")
+    return query.limit(limit)
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RequestError(f"{what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RequestError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _when(value: Any, what: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise RequestError(f"{what} {value!r} is not an ISO 8601 timestamp") from None
+    if not isinstance(value, datetime):
+        raise RequestError(f"{what} must be a datetime, got {value!r}")
+    return utc(value)
+
+
+def _optional_when(value: Any, what: str) -> datetime | None:
+    return None if value is None else _when(value, what)
+
+
+# -- ingestion runs ------------------------------------------------------------------------------
+
+
+def begin_ingestion(
+    conn: Connection, project: str, view: str, source: str, now: datetime
+) -> tuple[str, int]:
+    """Open a run and give it the project's next ``seq`` (the counter row serialises callers)."""
+    _text(view, "the view of an ingestion run")
+    if not isinstance(source, str):
+        raise RequestError(f"the source of an ingestion run must be a string, got {source!r}")
+    conn.execute(
+        projects.update()
+        .where(projects.c.project == project)
+        .values(ingest_seq=projects.c.ingest_seq + 1)
+    )
+    seq = conn.execute(
+        sa.select(projects.c.ingest_seq).where(projects.c.project == project)
+    ).scalar_one()
+    run_id = uuid.uuid4().hex
+    conn.execute(
+        ingestion_runs.insert().values(
+            run_id=run_id, project=project, view=view, source=source, seq=seq, started_at=now
+        )
+    )
+    return run_id, int(seq)
+
+
+def finish_ingestion(
+    conn: Connection, project: str, run_id: str, report: Mapping[str, Any], now: datetime
+) -> None:
+    """Close a run with its report.
+
+    Raises:
+        NotFoundError: no such run in the project.
+        ConflictError: the run was already finished.
+    """
+    if not isinstance(report, Mapping):
+        raise RequestError(f"the report of ingestion run {run_id!r} must be a dict")
+    text = dump_json(dict(report), what=f"the report of ingestion run {run_id!r}")
+    where = (ingestion_runs.c.project == project, ingestion_runs.c.run_id == run_id)
+    row = conn.execute(
+        sa.select(ingestion_runs.c.finished_at).where(*where).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFoundError(f"ingestion run {run_id!r} is not in project {project!r}")
+    if row.finished_at is not None:
+        raise ConflictError(f"ingestion run {run_id!r} is already finished")
+    conn.execute(ingestion_runs.update().where(*where).values(finished_at=now, report=text))
+
+
+def ingestion_reports(
+    conn: Connection, project: str, view: str | None, limit: int | None
+) -> list[dict[str, Any]]:
+    """Reports of finished runs, newest (highest ``seq``) first."""
+    r = ingestion_runs
+    query = sa.select(r.c.report).where(r.c.project == project, r.c.report.is_not(None))
+    if view is not None:
+        query = query.where(r.c.view == view)
+    query = _limit(query.order_by(r.c.seq.desc()), limit)
+    return [json.loads(text) for text in conn.execute(query).scalars()]
+
+
+# -- materialization -----------------------------------------------------------------------------
+
+
+def watermark(conn: Connection, project: str, view: str) -> datetime | None:
+    """The greatest ``end`` recorded for ``view``, or None before its first materialization."""
+    m = materializations
+    value: datetime | None = conn.execute(
+        sa.select(sa.func.max(m.c.end_ts)).where(m.c.project == project, m.c.view == view)
+    ).scalar_one()
+    # max() loses the column type on SQLite, so the value may come back as text or naive.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return None if value is None else utc(value)
+
+
+def record_materialization(
+    conn: Connection,
+    project: str,
+    view: str,
+    start: datetime | None,
+    end: datetime,
+    rows: int,
+    now: datetime,
+) -> None:
+    """Record a run; the watermark is the maximum ``end``, so it never moves back."""
+    _text(view, "the view of a materialization")
+    start_at, end_at = _optional_when(start, "start"), _when(end, "end")
+    if start_at is not None and start_at > end_at:
+        raise RequestError(
+            f"materialization of {view!r}: start {start_at.isoformat()} is after "
+            f"end {end_at.isoformat()}"
+        )
+    conn.execute(
+        materializations.insert().values(
+            project=project,
+            view=view,
+            start_ts=start_at,
+            end_ts=end_at,
+            rows=_count(rows, "rows"),
+            recorded_at=now,
+        )
+    )
+
+
+# -- saved training frames -----------------------------------------------------------------------
+
+
+def save_dataset(
+    conn: Connection,
+    project: str,
+    name: str,
+    values: dict[str, Any],
+    *,
+    overwrite: bool,
+    now: datetime,
+) -> None:
+    """Store a training frame's lineage; ``values`` holds path, spine_hash, feature_refs, rows."""
+    _text(name, "a dataset name")
+    refs = values["feature_refs"]
+    if not isinstance(refs, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in refs.items()
+    ):
+        raise RequestError(
+            f"feature_refs of dataset {name!r} must map feature refs to view versions (int)"
+        )
+    row = {
+        "path": _text(str(values["path"]), f"the path of dataset {name!r}"),
+        "spine_hash": _text(values["spine_hash"], f"the spine_hash of dataset {name!r}"),
+        "feature_refs": json.dumps(dict(refs), sort_keys=True),
+        "rows": _count(values["rows"], f"rows of dataset {name!r}"),
+        "created_at": now,
+    }
+    where = (datasets.c.project == project, datasets.c.name == name)
+    exists = conn.execute(sa.select(datasets.c.id).where(*where).with_for_update()).first()
+    if exists is None:
+        conn.execute(datasets.insert().values(project=project, name=name, **row))
+    elif overwrite:
+        conn.execute(datasets.update().where(*where).values(**row))
+    else:
+        raise ConflictError(
+            f"dataset {name!r} already exists in project {project!r}; pass overwrite=True "
+            "to replace it"
+        )
+
+
+def _dataset(row: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "path": row.path,
+        "spine_hash": row.spine_hash,
+        "feature_refs": json.loads(row.feature_refs),
+        "rows": int(row.rows),
+        "created_at": row.created_at,
+    }
+
+
+def _datasets_query(project: str) -> sa.Select[Any]:
+    d = datasets
+    return sa.select(
+        d.c.name, d.c.path, d.c.spine_hash, d.c.feature_refs, d.c.rows, d.c.created_at
+    ).where(d.c.project == project)
+
+
+def get_dataset(conn: Connection, project: str, name: str) -> dict[str, Any]:
+    """One saved training frame's lineage.
+
+    Raises:
+        NotFoundError: no dataset of that name.
+    """
+    row = conn.execute(_datasets_query(project).where(datasets.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"dataset {name!r} is not saved in project {project!r}")
+    return _dataset(row)
+
+
+def list_datasets(conn: Connection, project: str) -> list[dict[str, Any]]:
+    """Every saved training frame's lineage, by name."""
+    return [_dataset(r) for r in conn.execute(_datasets_query(project).order_by(datasets.c.name))]
+
+
+# -- serving-log flushes and reports ---------------------------------------------------------------
+
+
+def record_log_flush(
+    conn: Connection,
+    project: str,
+    path: str,
+    rows: int,
+    first_ts: Any,
+    last_ts: Any,
+    now: datetime,
+) -> None:
+    """Record one flush of the serving log to the offline store."""
+    conn.execute(
+        log_flushes.insert().values(
+            project=project,
+            path=_text(str(path), "the path of a serving-log flush"),
+            rows=_count(rows, "rows of a serving-log flush"),
+            first_ts=_optional_when(first_ts, "first_ts"),
+            last_ts=_optional_when(last_ts, "last_ts"),
+            flushed_at=now,
+        )
+    )
+
+
+def list_log_flushes(conn: Connection, project: str) -> list[dict[str, Any]]:
+    """Every serving-log flush, oldest first (the order the log was written)."""
+    f = log_flushes
+    query = (
+        sa.select(f.c.path, f.c.rows, f.c.first_ts, f.c.last_ts, f.c.flushed_at)
+        .where(f.c.project == project)
+        .order_by(f.c.id)
+    )
+    return [
+        {
+            "path": r.path,
+            "rows": int(r.rows),
+            "first_ts": r.first_ts,
+            "last_ts": r.last_ts,
+            "flushed_at": r.flushed_at,
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def _report_kind(kind: str) -> str:
+    if kind not in REPORT_KINDS:
+        raise RequestError(f"report kind {kind!r} is unknown; use one of {', '.join(REPORT_KINDS)}")
+    return kind
+
+
+def add_report(
+    conn: Connection, project: str, kind: str, report: Mapping[str, Any], now: datetime
+) -> int:
+    """Store a skew, drift or performance report; returns its id."""
+    _report_kind(kind)
+    if not isinstance(report, Mapping):
+        raise RequestError(f"a {kind} report must be a dict, got {type(report).__name__}")
+    text = dump_json(dict(report), what=f"the {kind} report")
+    new_id = conn.execute(
+        reports.insert()
+        .values(project=project, kind=kind, report=text, created_at=now)
+        .returning(reports.c.id)
+    ).scalar_one()
+    return int(new_id)
+
+
+def list_reports(
+    conn: Connection, project: str, kind: str, limit: int | None
+) -> list[dict[str, Any]]:
+    """Reports of one kind, newest first."""
+    r = reports
+    query = sa.select(r.c.report).where(r.c.project == project, r.c.kind == _report_kind(kind))
+    query = _limit(query.order_by(r.c.id.desc()), limit)
+    return [json.loads(text) for text in conn.execute(query).scalars()]

@@ -1,0 +1,307 @@
+"""``Registry``: the one entry point to the registry database for one project."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from featurestore.errors import ConfigError
+from featurestore.registry import feedback as feedback_rows
+from featurestore.registry import objects, records
+from featurestore.registry.engine import Database
+from featurestore.registry.models import ObjectSpec, Plan, StoredObject
+from featurestore.registry.records import ReportKind
+from featurestore.registry.tables import projects
+
+__all__ = ["Registry"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registry:
+    """Definitions, runs and reports of one project, in SQLite or PostgreSQL.
+
+    Opening a registry creates or upgrades its schema (Alembic ``upgrade head``). Every method is
+    one transaction; database failures raise ``RegistryError`` naming the URL (never a password).
+    Timestamps come back timezone-aware UTC; naive timestamps given to it are taken as UTC.
+
+    Args:
+        url: ``sqlite:///path/registry.db`` (the parent folder is created), ``sqlite://`` (in
+            memory), or ``postgresql+psycopg://user@host/db``.
+        project: the project name; one database can hold many projects.
+
+    Raises:
+        ConfigError: the URL or project name is invalid, or the database driver is missing.
+        RegistryError: the database cannot be reached or migrated.
+    """
+
+    def __init__(self, url: str, project: str) -> None:
+        if not isinstance(project, str) or not project.strip() or len(project) > 255:
+            raise ConfigError(f"project name {project!r} must be a non-empty string (<= 255 chars)")
+        self.project = project
+        self._db = Database(url)
+        try:
+            self._db.upgrade()
+            self._ensure_project()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return self._db.shown_url
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r}, project={self.project!r})"
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the database connections. The registry cannot be used afterwards."""
+        self._db.close()
+
+    def _ensure_project(self) -> None:
+        insert = pg_insert if self._db.is_postgres else sqlite_insert
+        statement = insert(projects).values(project=self.project, ingest_seq=0, created_at=_now())
+        with self._db.transaction(write=True) as conn:
+            conn.execute(statement.on_conflict_do_nothing(index_elements=["project"]))
+
+    # -- definitions -------------------------------------------------------------------------------
+
+    def plan(self, specs: Sequence[ObjectSpec], *, partial: bool = False) -> Plan:
+        """What ``apply(specs, partial=partial)`` would do, without writing anything.
+
+        Args:
+            specs: the complete set of definitions (or a subset with ``partial=True``).
+            partial: never plan removals of objects missing from ``specs``.
+
+        Returns:
+            A ``Plan`` with ``applied=False``.
+
+        Raises:
+            DefinitionError: a spec is invalid or an object is given twice.
+        """
+        prepared = objects.prepare(specs)
+        with self._db.transaction() as conn:
+            items = objects.diff(prepared, objects.heads(conn, self.project), partial=partial)
+        return Plan(tuple(items), applied=False)
+
+    def apply(
+        self, specs: Sequence[ObjectSpec], *, partial: bool = False, dry_run: bool = False
+    ) -> Plan:
+        """Make the registry hold ``specs``, in one transaction.
+
+        A changed spec gets version n+1 (older versions stay); an identical one changes nothing.
+        Without ``partial``, current objects missing from ``specs`` are removed (softly: their
+        history stays, and re-adding one continues its numbering). Concurrent applies queue on the
+        project's lock and each plans against the state the previous one left.
+
+        Args:
+            specs: the definitions.
+            partial: never remove objects missing from ``specs``.
+            dry_run: only plan (same as ``plan``).
+
+        Returns:
+            The plan, with ``applied=True`` unless ``dry_run``.
+
+        Raises:
+            DefinitionError: a spec is invalid or an object is given twice.
+            ConflictError: a concurrent writer broke a uniqueness rule (nothing was written).
+        """
+        if dry_run:
+            return self.plan(specs, partial=partial)
+        prepared = objects.prepare(specs)
+        with self._db.transaction(write=True) as conn:
+            conn.execute(
+                sa.select(projects.c.project)
+                .where(projects.c.project == self.project)
+                .with_for_update()
+            )
+            items = objects.diff(prepared, objects.heads(conn, self.project), partial=partial)
+            objects.write(conn, self.project, items, prepared, _now())
+        return Plan(tuple(items), applied=True)
+
+    def get(self, kind: str, name: str, version: int | None = None) -> StoredObject:
+        """One version of an object; the current one by default.
+
+        Raises:
+            NotFoundError: the object is unknown, was removed (and no version was asked), or has
+                no such version.
+        """
+        with self._db.transaction() as conn:
+            return objects.get(conn, self.project, kind, name, version)
+
+    def list(self, kind: str | None = None) -> builtins.list[StoredObject]:
+        """The current version of every object not removed (of one kind if given)."""
+        with self._db.transaction() as conn:
+            return objects.list_current(conn, self.project, kind)
+
+    def history(self, kind: str, name: str) -> builtins.list[StoredObject]:
+        """Every version of an object, oldest first, removed ones included.
+
+        Raises:
+            NotFoundError: the object never existed.
+        """
+        with self._db.transaction() as conn:
+            return objects.history(conn, self.project, kind, name)
+
+    # -- ingestion runs ----------------------------------------------------------------------------
+
+    def begin_ingestion(self, view: str, source: str) -> tuple[str, int]:
+        """Open an ingestion run.
+
+        Returns:
+            ``(run_id, seq)``: a UUID4 hex id, and a number strictly greater than every earlier
+            run's in the project (rows ingested later sort after rows ingested earlier).
+        """
+        with self._db.transaction(write=True) as conn:
+            return records.begin_ingestion(conn, self.project, view, source, _now())
+
+    def finish_ingestion(self, run_id: str, report: Mapping[str, Any]) -> None:
+        """Close a run with its report (``IngestReport.to_dict()``, JSON-ready).
+
+        Raises:
+            NotFoundError: no such run.
+            ConflictError: the run is already finished.
+        """
+        with self._db.transaction(write=True) as conn:
+            records.finish_ingestion(conn, self.project, run_id, report, _now())
+
+    def ingestion_reports(
+        self, view: str | None = None, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Reports of finished ingestion runs, newest first, exactly as they were given."""
+        with self._db.transaction() as conn:
+            return records.ingestion_reports(conn, self.project, view, limit)
+
+    # -- materialization ---------------------------------------------------------------------------
+
+    def watermark(self, view: str) -> datetime | None:
+        """How far ``view`` is materialized: the greatest recorded ``end``, or None."""
+        with self._db.transaction() as conn:
+            return records.watermark(conn, self.project, view)
+
+    def record_materialization(
+        self, view: str, start: datetime | None, end: datetime, rows: int
+    ) -> None:
+        """Record a materialization run; the watermark only ever moves forward.
+
+        Raises:
+            RequestError: ``start`` is after ``end`` or ``rows`` is negative.
+        """
+        with self._db.transaction(write=True) as conn:
+            records.record_materialization(conn, self.project, view, start, end, rows, _now())
+
+    # -- saved training frames ---------------------------------------------------------------------
+
+    def save_dataset(
+        self,
+        name: str,
+        *,
+        path: str,
+        spine_hash: str,
+        feature_refs: Mapping[str, int],
+        rows: int,
+        overwrite: bool = False,
+    ) -> None:
+        """Record a saved training frame and its lineage.
+
+        Args:
+            name: the dataset name (unique in the project).
+            path: where the frame is stored.
+            spine_hash: the hash of the spine it was built from.
+            feature_refs: ``{"view:feature": view_version}`` for every feature in it.
+            rows: its row count.
+            overwrite: replace a dataset of the same name instead of refusing.
+
+        Raises:
+            ConflictError: the name is taken and ``overwrite`` is False.
+        """
+        values = {
+            "path": path,
+            "spine_hash": spine_hash,
+            "feature_refs": feature_refs,
+            "rows": rows,
+        }
+        with self._db.transaction(write=True) as conn:
+            records.save_dataset(conn, self.project, name, values, overwrite=overwrite, now=_now())
+
+    def get_dataset(self, name: str) -> dict[str, Any]:
+        """``{name, path, spine_hash, feature_refs, rows, created_at}`` of a saved frame.
+
+        Raises:
+            NotFoundError: no dataset of that name.
+        """
+        with self._db.transaction() as conn:
+            return records.get_dataset(conn, self.project, name)
+
+    def list_datasets(self) -> builtins.list[dict[str, Any]]:
+        """Every saved training frame (shaped like ``get_dataset``), by name."""
+        with self._db.transaction() as conn:
+            return records.list_datasets(conn, self.project)
+
+    # -- serving log, reports, feedback ------------------------------------------------------------
+
+    def record_log_flush(
+        self, path: str, rows: int, first_ts: datetime | None, last_ts: datetime | None
+    ) -> None:
+        """Record one flush of the serving log (``first_ts``/``last_ts``: its time span)."""
+        with self._db.transaction(write=True) as conn:
+            records.record_log_flush(conn, self.project, path, rows, first_ts, last_ts, _now())
+
+    def log_flushes(self) -> builtins.list[dict[str, Any]]:
+        """``{path, rows, first_ts, last_ts, flushed_at}`` of every flush, oldest first."""
+        with self._db.transaction() as conn:
+            return records.list_log_flushes(conn, self.project)
+
+    def add_report(self, kind: ReportKind, report: Mapping[str, Any]) -> int:
+        """Store a ``"skew"``, ``"drift"`` or ``"performance"`` report (its ``to_dict()``).
+
+        Returns:
+            The report's id (increasing in the order reports are added).
+        """
+        with self._db.transaction(write=True) as conn:
+            return records.add_report(conn, self.project, kind, report, _now())
+
+    def reports(self, kind: ReportKind, limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Reports of one kind, newest first, exactly as they were given."""
+        with self._db.transaction() as conn:
+            return records.list_reports(conn, self.project, kind, limit)
+
+    def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store feedback rows ``{request_id, prediction?, label?, timestamp?}``, all or none.
+
+        Returns:
+            The number of rows stored.
+
+        Raises:
+            RequestError: a row is malformed.
+            ConflictError: a request id is repeated in ``rows`` or already has feedback.
+        """
+        with self._db.transaction(write=True) as conn:
+            return feedback_rows.add_feedback(conn, self.project, rows, _now())
+
+    def feedback(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Feedback rows with ``since <= timestamp < until``, oldest first.
+
+        Returns:
+            A list of ``{request_id, prediction, label, timestamp}`` dicts; prediction and label
+            keep their JSON type, timestamp is timezone-aware UTC.
+        """
+        with self._db.transaction() as conn:
+            return feedback_rows.list_feedback(conn, self.project, since, until)

@@ -1,0 +1,188 @@
+"""The registry's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` must match them.
+
+Every table carries ``project``: one database can hold many projects. JSON payloads are stored as
+text (canonical for specs) so SQLite and PostgreSQL return byte-identical documents.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "VERSION_TABLE",
+    "UTCDateTime",
+    "datasets",
+    "feedback",
+    "ingestion_runs",
+    "log_flushes",
+    "materializations",
+    "metadata",
+    "object_versions",
+    "objects",
+    "projects",
+    "reports",
+    "utc",
+]
+
+VERSION_TABLE = "fs_alembic_version"
+"""Alembic's version table; named so it cannot collide with another app's in a shared database."""
+
+NAME = 255
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as timezone-aware UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that goes in as any datetime and always comes out timezone-aware UTC.
+
+    SQLite has no time zones: values are stored as naive UTC there and get their ``tzinfo`` back
+    on the way out. PostgreSQL stores ``timestamptz`` and answers in the session's zone, which is
+    converted back to UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return utc(value)
+
+
+metadata = sa.MetaData()
+
+
+def _project() -> sa.Column[str]:
+    return sa.Column("project", sa.String(NAME), nullable=False)
+
+
+projects = sa.Table(
+    "fs_projects",
+    metadata,
+    sa.Column("project", sa.String(NAME), primary_key=True),
+    # The source of ingestion ``seq`` numbers; its row is also the lock that serialises apply.
+    sa.Column("ingest_seq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+objects = sa.Table(
+    "fs_objects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(NAME), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("project", "kind", "name", name="uq_fs_objects_key"),
+)
+
+object_versions = sa.Table(
+    "fs_object_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(NAME), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("spec_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("project", "kind", "name", "version", name="uq_fs_object_versions_key"),
+)
+
+ingestion_runs = sa.Table(
+    "fs_ingestion_runs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    _project(),
+    sa.Column("view", sa.String(NAME), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("report", sa.Text, nullable=True),
+    sa.UniqueConstraint("project", "seq", name="uq_fs_ingestion_runs_seq"),
+    sa.Index("ix_fs_ingestion_runs_view", "project", "view"),
+)
+
+materializations = sa.Table(
+    "fs_materializations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("view", sa.String(NAME), nullable=False),
+    sa.Column("start_ts", UTCDateTime, nullable=True),
+    sa.Column("end_ts", UTCDateTime, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fs_materializations_view", "project", "view"),
+)
+
+datasets = sa.Table(
+    "fs_datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("name", sa.String(NAME), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("spine_hash", sa.String(128), nullable=False),
+    sa.Column("feature_refs", sa.Text, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("project", "name", name="uq_fs_datasets_name"),
+)
+
+log_flushes = sa.Table(
+    "fs_log_flushes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("first_ts", UTCDateTime, nullable=True),
+    sa.Column("last_ts", UTCDateTime, nullable=True),
+    sa.Column("flushed_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fs_log_flushes_project", "project"),
+)
+
+reports = sa.Table(
+    "fs_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fs_reports_kind", "project", "kind"),
+)
+
+feedback = sa.Table(
+    "fs_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("request_id", sa.String(NAME), nullable=False),
+    # JSON text, so a label keeps its type (1, 1.0, "1", true) whatever the backend.
+    sa.Column("prediction", sa.Text, nullable=True),
+    sa.Column("label", sa.Text, nullable=True),
+    sa.Column("timestamp", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("project", "request_id", name="uq_fs_feedback_request"),
+    sa.Index("ix_fs_feedback_timestamp", "project", "timestamp"),
+)
