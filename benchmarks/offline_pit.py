@@ -1,0 +1,171 @@
+"""Benchmark: the point-in-time join against a bare Polars ``join_asof`` floor.
+
+Data: 100,000 entities x 20 event times = 2,000,000 feature rows with 10 float features and created
+timestamps (most rows known within two hours of their event, 5% backfilled days later), and a
+1,000,000-row spine; one view, ttl 7 days. Each measured run is its own subprocess, so its peak RSS
+is its own; the figure is the median of 3 runs. The floor sorts both sides and joins by key with the
+ttl as tolerance, without the known-at rule and without restoring the spine's order.
+
+Prints one JSON line, e.g. ``{"pit_join_s": ..., "floor_s": ..., "ratio": ..., ...}``.
+Run: ``.venv/bin/python benchmarks/offline_pit.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+N_ENTITIES, N_TIMES, N_FEATURES, N_SPINE = 100_000, 20, 10, 1_000_000
+TTL = timedelta(days=7)
+RUNS = 3
+START = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_US = 90 * 86_400 * 1_000_000
+
+
+def make_data(workdir: Path, entities: int, spine_rows: int, seed: int = 7) -> None:
+    """Write ``rows.parquet`` and ``spine.parquet`` into ``workdir``."""
+    rng = np.random.default_rng(seed)
+    n = entities * N_TIMES
+    start_us = int(START.timestamp() * 1_000_000)
+    event = start_us + rng.integers(0, SPAN_US, n)
+    delay = rng.integers(0, 2 * 3_600 * 1_000_000, n)
+    backfill = rng.random(n) < 0.05
+    delay[backfill] += rng.integers(1, 10, backfill.sum()) * 86_400 * 1_000_000
+    rows = pl.DataFrame(
+        {
+            "entity_id": np.repeat(np.arange(entities, dtype=np.int64), N_TIMES),
+            "event_timestamp": event,
+            "created_timestamp": event + delay,
+            "seq": np.arange(n, dtype=np.int64),
+            **{f"f{i}": rng.standard_normal(n) for i in range(N_FEATURES)},
+        }
+    ).with_columns(pl.col("event_timestamp", "created_timestamp").cast(pl.Datetime("us", "UTC")))
+    spine = pl.DataFrame(
+        {
+            "entity_id": rng.integers(0, entities, spine_rows),
+            "event_timestamp": start_us + rng.integers(0, SPAN_US, spine_rows),
+            "label": rng.integers(0, 2, spine_rows),
+        }
+    ).with_columns(pl.col("event_timestamp").cast(pl.Datetime("us", "UTC")))
+    rows.write_parquet(workdir / "rows.parquet")
+    spine.write_parquet(workdir / "spine.parquet")
+
+
+def _run_floor(rows: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
+    return spine.sort("event_timestamp").join_asof(
+        rows.sort("event_timestamp"),
+        on="event_timestamp",
+        by="entity_id",
+        tolerance=TTL,
+        check_sortedness=False,
+    )
+
+
+def _run_pit(rows: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
+    from featurestore.offline.pit import point_in_time_join
+
+    return point_in_time_join(
+        spine,
+        rows,
+        join_keys=["entity_id"],
+        features=[f"f{i}" for i in range(N_FEATURES)],
+        ttl=TTL,
+    )
+
+
+def child(kind: str, workdir: Path) -> None:
+    """One measured run in this process; prints its figures as JSON."""
+    rows = pl.read_parquet(workdir / "rows.parquet")
+    spine = pl.read_parquet(workdir / "spine.parquet")
+    before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = _run_pit if kind == "pit" else _run_floor
+    started = time.perf_counter()
+    out = run(rows, spine)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mib": peak_kib / 1024,
+                "data_mib": before_kib / 1024,
+                "out_rows": out.height,
+            }
+        )
+    )
+
+
+def measure(kind: str, workdir: Path) -> dict[str, float]:
+    """Median seconds and peak RSS of ``RUNS`` subprocess runs of ``kind``."""
+    runs = []
+    for _ in range(RUNS):
+        cmd = [sys.executable, __file__, "--child", kind, "--workdir", str(workdir)]
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+        "data_mib": statistics.median(r["data_mib"] for r in runs),
+    }
+
+
+def ingestion_figures(workdir: Path) -> dict[str, Any]:
+    """Hook for the integrator: add ingestion throughput figures (e.g. ``ingest_rows_per_s``).
+
+    Args:
+        workdir: the folder holding this benchmark's ``rows.parquet``.
+
+    Returns:
+        Extra figures merged into the printed JSON line; none yet.
+    """
+    return {}
+
+
+def main() -> None:
+    """Generate the data, measure both joins, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=["pit", "floor"])
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a smoke run")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.workdir)
+        return
+    scale = 10 if args.quick else 1
+    with tempfile.TemporaryDirectory(prefix="fs_bench_pit_") as tmp:
+        workdir = Path(tmp)
+        make_data(workdir, N_ENTITIES // scale, N_SPINE // scale)
+        pit, floor = measure("pit", workdir), measure("floor", workdir)
+        figures: dict[str, Any] = {
+            "benchmark": "offline_pit",
+            "feature_rows": N_ENTITIES // scale * N_TIMES,
+            "spine_rows": N_SPINE // scale,
+            "pit_join_s": round(pit["seconds"], 3),
+            "floor_join_asof_s": round(floor["seconds"], 3),
+            "ratio_to_floor": round(pit["seconds"] / floor["seconds"], 3),
+            "pit_peak_rss_mib": round(pit["peak_mib"], 1),
+            "floor_peak_rss_mib": round(floor["peak_mib"], 1),
+            "data_loaded_rss_mib": round(pit["data_mib"], 1),
+            "runs": RUNS,
+            "cpus": os.cpu_count(),
+            "polars": pl.__version__,
+        }
+        figures.update(ingestion_figures(workdir))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
