@@ -1,0 +1,340 @@
+"""The Redis online store: standalone (``redis://``) and Redis Cluster (``redis+cluster://``).
+
+Layout (``<key>`` from :func:`~featurestore.online.encode_entity_keys`):
+
+- ``fs:{<project>:<entity>:<typed key>}``: a hash per entity, one field per view holding the
+  record (header + msgpack body, see :mod:`featurestore.online.records`). All views of an
+  entity share the hash, so a read is one ``HMGET`` per entity and, in a cluster, one slot;
+- ``fsl:{<project>}``: the serving-log stream; ``fsr:{<project>:<request id>}``: remembered ids.
+
+Writes go through a Lua script (``EVALSHA``, loaded once, reloaded after a server restart)
+that replaces a field only when the new header is greater, in batches of many keys per call
+(one slot per call in a cluster) and pipelines of a few thousand rows. ``redis`` is imported
+only when a Redis store is opened.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+
+from featurestore.online.base import (
+    DEFAULT_REQUEST_TTL_SECONDS,
+    ReadRequest,
+    ReadResult,
+    unavailable,
+)
+from featurestore.online.records import HEADER_LENGTH, decode_records, encode_rows, split_record
+
+__all__ = ["RedisOnlineStore"]
+
+# KEYS: entity hashes; ARGV[1]: the view; ARGV[i + 1]: the record for KEYS[i].
+# Headers are compared as 8-hex-digit numbers, so the result does not depend on the server's
+# string collation.
+_WRITE = f"""
+local function newer(new, old)
+  for i = 1, {HEADER_LENGTH}, 8 do
+    local a = tonumber(string.sub(new, i, i + 7), 16)
+    local b = tonumber(string.sub(old, i, i + 7), 16)
+    if a ~= b then return a > b end
+  end
+  return false
+end
+local field, written = ARGV[1], 0
+for i, key in ipairs(KEYS) do
+  local record = ARGV[i + 1]
+  local old = redis.call('HGET', key, field)
+  if not old or newer(record, old) then
+    redis.call('HSET', key, field, record)
+    written = written + 1
+  end
+end
+return written
+"""
+
+# KEYS[1]: the log stream; ARGV[1]: capacity; the rest: entries. Drops what does not fit.
+_LOG_APPEND = """
+local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
+local n = #ARGV - 1
+local take = math.max(0, math.min(room, n))
+for i = 2, take + 1 do redis.call('XADD', KEYS[1], '*', 'e', ARGV[i]) end
+return n - take
+"""
+
+# KEYS[1]: the log stream; ARGV[1]: how many to take. Atomic, so two drainers never share one.
+_LOG_DRAIN = """
+local items = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
+local out = {}
+for i, item in ipairs(items) do
+  out[i] = item[2][2]
+  redis.call('XDEL', KEYS[1], item[1])
+end
+return out
+"""
+
+_KEYS_PER_CALL = 200  # keys per EVALSHA: short enough not to stall the server
+_ROWS_PER_PIPELINE = 4000
+_SCAN_COUNT = 1000
+
+
+class RedisOnlineStore:
+    """An :class:`~featurestore.online.OnlineStore` on Redis or Redis Cluster.
+
+    Args:
+        url: ``redis://[user:password@]host:port/db`` (also ``rediss://``) or
+            ``redis+cluster://host:port`` (any node of the cluster).
+        project: the project whose keys this store reads and writes.
+        socket_timeout: seconds to wait for an answer before the store counts as down.
+    """
+
+    def __init__(self, url: str, project: str, *, socket_timeout: float = 5.0) -> None:
+        self.url = url
+        self.project = project
+        scheme, rest = url.split("://", 1)
+        self._cluster = scheme.endswith("+cluster")
+        self._client_url = f"{scheme.removesuffix('+cluster')}://{rest}"
+        self._socket_timeout = socket_timeout
+        self._client_obj: Any = None
+        self._shas: dict[str, str] = {}
+        self._log_key = f"fsl:{{{project}}}"
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        # Built lazily: a cluster client connects when built, and a store opened while the
+        # server is down must work once it is back.
+        if self._client_obj is None:
+            self._client_obj = self._connect()
+        return self._client_obj
+
+    def _connect(self) -> Any:
+        import redis
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        # One quick retry: enough to reconnect transparently after a server restart, short
+        # enough that a down server gives a 503 at once instead of after seconds of backoff.
+        options: dict[str, Any] = {
+            "socket_connect_timeout": min(2.0, self._socket_timeout),
+            "socket_timeout": self._socket_timeout,
+            "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+        }
+        with self._guard():
+            if self._cluster:
+                from redis.cluster import RedisCluster
+
+                return RedisCluster.from_url(self._client_url, **options)
+            return redis.Redis.from_url(self._client_url, **options)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        import redis
+        from redis.exceptions import RedisClusterException
+
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise unavailable(self.url, error) from error
+        except (redis.RedisError, RedisClusterException) as error:
+            if self._cluster and self._client_obj is not None:
+                # A failed-over or resharded cluster answers with errors until the topology is
+                # read again; start afresh on the next call.
+                self._client_obj.close()
+                self._client_obj = None
+            raise unavailable(self.url, error) from error
+
+    def _pipeline(self) -> Any:
+        # Any: redis-py's pipeline methods are untyped, and the two pipeline classes differ.
+        return self._client.pipeline(transaction=False)
+
+    def _sha(self, name: str, source: str, *, reload: bool = False) -> str:
+        if reload or name not in self._shas:
+            self._shas[name] = self._client.script_load(source)
+        return self._shas[name]
+
+    def _run_script(self, name: str, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        from redis.exceptions import NoScriptError
+
+        with self._guard():
+            try:
+                return self._client.evalsha(self._sha(name, source), len(keys), *keys, *args)
+            except NoScriptError:  # the server restarted and lost its script cache
+                sha = self._sha(name, source, reload=True)
+                return self._client.evalsha(sha, len(keys), *keys, *args)
+
+    # -- feature rows -----------------------------------------------------------------------
+
+    def write(self, view: str, rows: pl.DataFrame) -> int:
+        """See :meth:`OnlineStore.write`."""
+        encoded = encode_rows(view, rows)
+        records = [
+            header.encode("ascii") + body
+            for header, body in zip(encoded.headers, encoded.bodies, strict=True)
+        ]
+        calls = self._write_calls(encoded.keys, records)
+        written = 0
+        batch: list[tuple[list[str], list[bytes]]] = []
+        size = 0
+        for keys, values in calls:
+            batch.append((keys, values))
+            size += len(keys)
+            if size >= _ROWS_PER_PIPELINE:
+                written += self._run_write_batch(view, batch)
+                batch, size = [], 0
+        if batch:
+            written += self._run_write_batch(view, batch)
+        return written
+
+    def _write_calls(
+        self, keys: list[str], records: list[bytes]
+    ) -> Iterator[tuple[list[str], list[bytes]]]:
+        """Group rows into script calls: any keys on one server, one slot's keys in a cluster."""
+        if self._cluster:
+            from redis.crc import key_slot
+
+            by_slot: dict[int, list[int]] = defaultdict(list)
+            for position, key in enumerate(keys):
+                by_slot[key_slot(key.encode())].append(position)
+            groups: Iterator[list[int]] = iter(by_slot.values())
+        else:
+            groups = iter([list(range(len(keys)))])
+        for group in groups:
+            for start in range(0, len(group), _KEYS_PER_CALL):
+                chunk = group[start : start + _KEYS_PER_CALL]
+                yield [keys[i] for i in chunk], [records[i] for i in chunk]
+
+    def _run_write_batch(self, view: str, batch: list[tuple[list[str], list[bytes]]]) -> int:
+        from redis.exceptions import NoScriptError
+
+        with self._guard():
+            results = self._send_writes(view, batch, self._sha("write", _WRITE))
+            missing = [
+                call for call, r in zip(batch, results, strict=True) if isinstance(r, NoScriptError)
+            ]
+            if missing:
+                # A restarted node lost its script cache: load the script again and redo only
+                # the calls it refused.
+                sha = self._sha("write", _WRITE, reload=True)
+                results = [r for r in results if not isinstance(r, NoScriptError)]
+                results += self._send_writes(view, missing, sha)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+        return sum(results)
+
+    def _send_writes(
+        self, view: str, batch: list[tuple[list[str], list[bytes]]], sha: str
+    ) -> list[Any]:
+        pipe = self._pipeline()
+        for keys, values in batch:
+            pipe.execute_command("EVALSHA", sha, len(keys), *keys, view, *values)
+        return list(pipe.execute(raise_on_error=False))
+
+    def read(
+        self,
+        requests: Sequence[ReadRequest],
+        *,
+        remember: Sequence[str] = (),
+        remember_ttl_seconds: int = DEFAULT_REQUEST_TTL_SECONDS,
+    ) -> list[ReadResult]:
+        """See :meth:`OnlineStore.read`: one pipeline, one ``HMGET`` per distinct entity."""
+        fields: dict[str, dict[str, None]] = defaultdict(dict)
+        for request in requests:
+            for key in request.entity_keys:
+                fields[key][request.view] = None
+        pipe = self._pipeline()
+        for key, views in fields.items():
+            pipe.execute_command("HMGET", key, *views)
+        for request_id in remember:
+            pipe.execute_command(
+                "SET", self._request_key(request_id), b"1", "EX", remember_ttl_seconds
+            )
+        with self._guard():
+            answers = pipe.execute()
+        stored: dict[tuple[str, str], bytes | None] = {}
+        for (key, views), values in zip(fields.items(), answers[: len(fields)], strict=True):
+            for view, value in zip(views, values, strict=True):
+                stored[key, view] = value
+        return [decode_records(request, self._records(request, stored)) for request in requests]
+
+    @staticmethod
+    def _records(
+        request: ReadRequest, stored: dict[tuple[str, str], bytes | None]
+    ) -> list[tuple[str, bytes] | None]:
+        records: list[tuple[str, bytes] | None] = []
+        for key in request.entity_keys:
+            value = stored[key, request.view]
+            records.append(None if value is None else split_record(value))
+        return records
+
+    def delete_view(self, view: str) -> int:
+        """See :meth:`OnlineStore.delete_view` (scans this project's entity hashes)."""
+        deleted = 0
+        with self._guard():
+            pattern = f"fs:{{{self.project}:*"
+            keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
+            for chunk in _chunks(keys, _SCAN_COUNT):
+                pipe = self._pipeline()
+                for key in chunk:
+                    pipe.execute_command("HDEL", key, view)
+                deleted += sum(pipe.execute())
+        return deleted
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """See :meth:`OnlineStore.ping`."""
+        with self._guard():
+            self._client.ping()
+
+    def close(self) -> None:
+        """See :meth:`OnlineStore.close`."""
+        if self._client_obj is not None:
+            self._client_obj.close()
+            self._client_obj = None
+
+    def log_append(self, entries: Sequence[bytes], *, maxlen: int) -> int:
+        """See :meth:`OnlineStore.log_append`; when full, the newest entries are dropped."""
+        if not entries:
+            return 0
+        return int(self._run_script("log_append", _LOG_APPEND, [self._log_key], [maxlen, *entries]))
+
+    def log_drain(self, max_entries: int) -> list[bytes]:
+        """See :meth:`OnlineStore.log_drain`."""
+        return list(self._run_script("log_drain", _LOG_DRAIN, [self._log_key], [max_entries]))
+
+    def remember_requests(self, request_ids: Sequence[str], ttl_seconds: int) -> None:
+        """See :meth:`OnlineStore.remember_requests`."""
+        self._each_request("SET", request_ids, b"1", "EX", ttl_seconds)
+
+    def known_requests(self, request_ids: Sequence[str]) -> list[bool]:
+        """See :meth:`OnlineStore.known_requests`."""
+        return [bool(found) for found in self._each_request("EXISTS", request_ids)]
+
+    def _each_request(self, command: str, request_ids: Sequence[str], *args: Any) -> list[Any]:
+        if not request_ids:
+            return []
+        pipe = self._pipeline()
+        for request_id in request_ids:
+            pipe.execute_command(command, self._request_key(request_id), *args)
+        with self._guard():
+            return list(pipe.execute())
+
+    def _request_key(self, request_id: str) -> str:
+        return f"fsr:{{{self.project}:{request_id}}}"
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
