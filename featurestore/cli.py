@@ -1,0 +1,304 @@
+"""The ``featurestore`` command: a thin shell over :class:`featurestore.FeatureStore`.
+
+Every user mistake prints one line (``error: ...``) and exits 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from featurestore.errors import ContractError, FeatureStoreError
+
+__all__ = ["app", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    help=(
+        "featurestore: define a feature once; train on it offline, serve it online, prove they agree.\n\n"
+        "Example: featurestore quickstart"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+parity_app = typer.Typer(help="Train-serve parity checks.\n\nExample: featurestore parity skew", no_args_is_help=True)
+reports_app = typer.Typer(
+    help="Read recorded reports.\n\nExample: featurestore reports contracts --json", no_args_is_help=True
+)
+app.add_typer(parity_app, name="parity")
+app.add_typer(reports_app, name="reports")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_state: dict[str, Any] = {"repo": Path("."), "debug": False}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def command(fn: F) -> F:
+    """Turn FeatureStoreErrors into one line and exit code 1 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except FeatureStoreError as exc:
+            if _state["debug"]:
+                raise
+            if isinstance(exc, ContractError) and exc.report is not None:
+                err.print(str(exc.report), markup=False)
+            raise _fail(exc.message) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            text = " ".join(str(exc).split())
+            raise _fail(f"unexpected {type(exc).__name__}: {text} (rerun with --debug for details)", 2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _store() -> Any:
+    from featurestore.store import FeatureStore
+
+    return FeatureStore(_state["repo"])
+
+
+def _when(value: str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FeatureStoreError(f"--{what} {value!r} is not an ISO 8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+@app.callback()
+def _main(
+    repo: Annotated[
+        Path, typer.Option("--repo", "-r", help="The feature repo folder.", envvar="FEATURESTORE_REPO")
+    ] = Path("."),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _state["repo"] = repo
+    _state["debug"] = debug
+
+
+@app.command()
+@command
+def version() -> None:
+    """Print the featurestore version.
+
+    Example: featurestore version
+    """
+    from featurestore import __version__
+
+    out.print(f"featurestore {__version__}")
+
+
+@app.command()
+@command
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the repo in.")],
+    project: Annotated[str, typer.Option(help="Project name.")] = "rides",
+) -> None:
+    """Create a working sample feature repo (definitions, config, data).
+
+    Example: featurestore init my_repo && cd my_repo && featurestore apply
+    """
+    from featurestore.quickstart import write_sample_repo
+
+    if directory.exists() and any(directory.iterdir()):
+        raise FeatureStoreError(f"{directory} exists and is not empty; choose a new folder")
+    write_sample_repo(directory, project=project)
+    out.print(f"created a sample repo in {directory}; next: cd {directory} && featurestore apply")
+
+
+@app.command()
+@command
+def apply(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+) -> None:
+    """Register the repo's definitions: prints the plan (added/changed/unchanged/removed) and applies it.
+
+    Example: featurestore apply --dry-run
+    """
+    from featurestore.clirender import plan_table
+
+    with _store() as store:
+        plan = store.apply(dry_run=dry_run)
+    out.print(plan_table(plan, dry_run))
+
+
+@app.command()
+@command
+def ingest(
+    view: Annotated[str, typer.Argument(help="The feature view to ingest into.")],
+    path: Annotated[Path | None, typer.Argument(help="A Parquet or CSV file (default: the view's source).")] = None,
+    query: Annotated[str | None, typer.Option(help="A SQL query to read instead of a file.")] = None,
+    url: Annotated[str | None, typer.Option(help="Database URL for --query (postgresql+psycopg://...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate a batch against the view's contract and write it to the offline store.
+
+    Example: featurestore ingest driver_trips data/trips.parquet
+    """
+    with _store() as store, out.status(f"ingesting into {view}"):
+        report = store.ingest(view, None if path is None else Path(os.path.abspath(path)), query=query, url=url)
+    _print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
+
+
+@app.command()
+@command
+def materialize(
+    start: Annotated[str | None, typer.Option(help="Start (ISO 8601); default: each view's watermark.")] = None,
+    end: Annotated[str | None, typer.Option(help="End (ISO 8601); default: now.")] = None,
+    views: Annotated[list[str] | None, typer.Option("--view", help="Only this view (repeatable).")] = None,
+) -> None:
+    """Load the latest feature values into the online store (incremental, idempotent).
+
+    Example: featurestore materialize --end 2026-11-01T00:00:00Z
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    with _store() as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} rows"), console=err
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tick(view: str, n: int) -> None:
+            if view not in tasks:
+                tasks[view] = bar.add_task(view, total=None)
+            bar.advance(tasks[view], n)
+
+        report = store.materialize(views or None, _when(start, "start"), _when(end, "end"), progress=tick)
+    out.print(str(report), markup=False)
+
+
+@app.command("training-frame")
+@command
+def training_frame(
+    spine: Annotated[Path, typer.Option(help="Parquet/CSV with entity keys and event_timestamp.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the frame (.parquet or .csv).")],
+    features: Annotated[list[str] | None, typer.Option("--features", help="view:feature (repeatable).")] = None,
+    service: Annotated[str | None, typer.Option(help="A feature service name.")] = None,
+    save_as: Annotated[str | None, typer.Option(help="Save the frame and its lineage under this name.")] = None,
+    full_feature_names: Annotated[bool, typer.Option(help="Name columns view__feature.")] = False,
+    point_in_time: Annotated[str, typer.Option(help="'known' (created <= t) or 'event'.")] = "known",
+) -> None:
+    """Build a point-in-time-correct training frame.
+
+    Example: featurestore training-frame --spine spine.parquet --service ranking_v1 --out train.parquet
+    """
+    with _store() as store, out.status("building the training frame"):
+        frame = store.get_training_frame(
+            Path(os.path.abspath(spine)),
+            features=features or None,
+            service=service,
+            full_feature_names=full_feature_names,
+            point_in_time=point_in_time,
+            save_as=save_as,
+        )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.suffix.lower() == ".csv":
+        frame.write_csv(out_path)
+    else:
+        frame.write_parquet(out_path)
+    out.print(f"wrote {frame.height} rows x {frame.width} columns to {out_path}")
+
+
+@app.command()
+@command
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 6566,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Start the feature server (Feast-compatible HTTP API).
+
+    Example: featurestore serve --port 6566
+    """
+    import uvicorn
+
+    _store().close()  # fail fast, with one clear line, on a bad repo or config
+    os.environ["FEATURESTORE_REPO"] = str(Path(_state["repo"]).resolve())
+    uvicorn.run(
+        "featurestore.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@reports_app.command("contracts")
+@command
+def reports_contracts(
+    view: Annotated[str | None, typer.Option(help="Only this view.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show ingestion runs: counts, per-check failures, examples, data health.
+
+    Example: featurestore reports contracts --view driver_trips
+    """
+    from featurestore.clirender import contract_table
+
+    with _store() as store:
+        reports = store.contract_reports(view=view, limit=limit)
+    if as_json:
+        _print_json([r.to_dict() for r in reports])
+    else:
+        out.print(contract_table(reports))
+
+
+@app.command()
+@command
+def quickstart(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo repo.")] = Path("quickstart"),
+) -> None:
+    """Run the whole demo: sample repo, apply, ingest (with violations), reports, training frame,
+    materialize, serve over HTTP, skew and drift.
+
+    Example: featurestore quickstart --dir /tmp/demo
+    """
+    from featurestore.quickstart.demo import run_demo
+
+    run_demo(directory, out)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except FeatureStoreError as exc:  # raised outside a command (callback)
+        err.print(f"error: {exc.message}", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""``featurestore.toml`` plus ``FEATURESTORE_*`` environment overrides.
+
+Top-level keys are overridden by ``FEATURESTORE_<KEY>`` (``FEATURESTORE_ONLINE_STORE``), keys of
+the ``[serving]`` table by ``FEATURESTORE_SERVING_<KEY>`` (``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``);
+values are read as TOML scalars/arrays when they parse, else as plain strings. Relative paths
+(``sqlite:///rel.db``, ``offline_store``) are resolved against the repo folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from featurestore.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "Config", "ServingConfig", "TokenConfig", "load_config"]
+
+CONFIG_FILE = "featurestore.toml"
+
+
+class TokenConfig(BaseModel):
+    """A bearer token and what it may do: ``read`` (features, reports) and/or ``write`` (push, feedback, materialize)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    token: str = Field(min_length=8)
+    scopes: tuple[Literal["read", "write"], ...] = ("read",)
+
+
+class ServingConfig(BaseModel):
+    """The ``[serving]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    skew_sample_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    skew_check_interval: float | None = Field(default=None, gt=0, description="seconds")
+    max_entities: int = Field(default=1000, ge=1)
+    log_buffer_size: int = Field(default=100_000, ge=1)
+    request_id_ttl: int = Field(default=7 * 24 * 3600, ge=1, description="seconds")
+    tokens: tuple[TokenConfig, ...] = ()
+
+
+class Config(BaseModel):
+    """A feature repo's configuration (``featurestore.toml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    project: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    registry: str = "sqlite:///.featurestore/registry.db"
+    offline_store: str = ".featurestore/offline"
+    online_store: str = "sqlite:///.featurestore/online.db"
+    serving: ServingConfig = ServingConfig()
+    repo_path: Path = Path(".")
+
+    def offline_path(self) -> Path:
+        return _resolve_path(self.repo_path, self.offline_store)
+
+    def sqlalchemy_url(self, url: str) -> str:
+        """Resolve a relative ``sqlite:///`` path against the repo folder and create its folder."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            path = _resolve_path(self.repo_path, url[len(prefix) :])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return prefix + str(path)
+        return url
+
+
+def _resolve_path(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    serving: dict[str, Any] = {}
+    top = {k for k in Config.model_fields if k not in ("serving", "repo_path")}
+    for key, text in env.items():
+        if not key.startswith("FEATURESTORE_"):
+            continue
+        name = key[len("FEATURESTORE_") :].lower()
+        if name.startswith("serving_") and name[len("serving_") :] in ServingConfig.model_fields:
+            serving[name[len("serving_") :]] = _env_value(text)
+        elif name in top:
+            out[name] = text if name != "project" else text.strip()
+    if serving:
+        out["serving"] = serving
+    return out
+
+
+def load_config(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read ``featurestore.toml`` in ``repo_path`` and apply environment overrides.
+
+    Raises:
+        ConfigError: the folder or file is missing, or a value is invalid (the message names it).
+    """
+    root = Path(repo_path).expanduser().resolve()
+    if not root.is_dir():
+        raise ConfigError(f"feature repo {str(root)!r} does not exist or is not a folder")
+    file = root / CONFIG_FILE
+    if not file.is_file():
+        raise ConfigError(
+            f"{file} not found: a feature repo needs a {CONFIG_FILE} (create one with `featurestore init`)"
+        )
+    try:
+        data = tomllib.loads(file.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    overrides = _overrides(os.environ if env is None else env)
+    serving = {**data.get("serving", {}), **overrides.pop("serving", {})}
+    data = {**data, **overrides, "repo_path": root}
+    if serving:
+        data["serving"] = serving
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise ConfigError(f"{file}: {where}: {err['msg']}") from None

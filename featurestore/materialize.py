@@ -1,0 +1,116 @@
+"""Materialization: load the latest offline values into the online store.
+
+The winning row per entity is chosen by the training-frame rule (``latest_rows``), so online and
+offline never disagree on ties; the ttl is applied at request time instead. Windowed aggregates
+are evaluated at the materialization time ``end`` and stored under a separate online record
+(``<view>@windows``) whose event time is that window end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+
+from featurestore.definitions import FeatureView
+from featurestore.offline.compute import normalise_keys
+from featurestore.offline.pit import latest_rows
+from featurestore.offline.windows import WindowSpec, window_values_at
+from featurestore.online import OnlineStore, encode_entity_keys
+
+__all__ = ["WINDOW_SUFFIX", "entity_name", "materialize_view", "online_rows"]
+
+#: online record name of a view's windowed aggregates (``@`` cannot occur in a view name)
+WINDOW_SUFFIX = "@windows"
+BATCH = 50_000
+
+Progress = Callable[[int], None]
+
+
+def entity_name(view: FeatureView) -> str:
+    """The online key namespace of a view: its entities' names, so views of one entity share a key."""
+    return "+".join(e.name for e in view.entities)
+
+
+def online_rows(project: str, view: FeatureView, rows: pl.DataFrame, features: list[str]) -> pl.DataFrame:
+    """``rows`` (join keys, timestamps, seq, features) with the join keys encoded as ``entity_key``."""
+    keys = encode_entity_keys(
+        project, entity_name(view), {k: rows.get_column(k).to_list() for k in view.join_keys}
+    )
+    return rows.select(
+        pl.Series("entity_key", keys, dtype=pl.String),
+        "event_timestamp",
+        "created_timestamp",
+        "seq",
+        *features,
+    )
+
+
+def _changed_entities(
+    rows: pl.LazyFrame, keys: list[str], start: dt.datetime | None, end: dt.datetime, lookback: dt.timedelta
+) -> pl.LazyFrame:
+    """Keys of entities whose answer may have changed since ``start``.
+
+    A row matters if it became visible in ``(start - lookback, end]`` by event or created time,
+    which covers late backfills (old event time, new created time).
+    """
+    if start is None:
+        return rows.select(keys).unique()
+    since = start - lookback
+    ts, created = pl.col("event_timestamp"), pl.col("created_timestamp")
+    window = ((ts > since) & (ts <= end)) | ((created > since) & (created <= end))
+    return rows.filter(window).select(keys).unique()
+
+
+def materialize_view(
+    view: FeatureView,
+    rows: pl.LazyFrame | None,
+    *,
+    online: OnlineStore,
+    project: str,
+    start: dt.datetime | None,
+    end: dt.datetime,
+    progress: Progress | None = None,
+) -> int:
+    """Write ``view``'s values as of ``end`` to ``online``; returns the rows written."""
+    if rows is None:
+        return 0
+    keys = view.join_keys
+    rows = rows.with_columns(*normalise_keys(rows, keys))
+    written = 0
+    plain = [f.name for f in view.row_features]
+    if plain:
+        changed = _changed_entities(rows, keys, start, end, dt.timedelta(0))
+        candidates = rows.join(changed, on=keys, how="semi", nulls_equal=False)
+        latest = latest_rows(
+            candidates.select(*keys, "event_timestamp", "created_timestamp", "seq", *plain),
+            join_keys=keys,
+            as_of=end,
+        )
+        written += _write(online, view.name, online_rows(project, view, latest, plain), progress)
+    if view.aggregates:
+        widest = max(a.window for a in view.aggregates)
+        # a window that held rows at the last run may be empty now: those entities change too
+        changed = _changed_entities(rows, keys, start, end, widest)
+        candidates = rows.join(changed, on=keys, how="semi", nulls_equal=False)
+        specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in view.aggregates]  # type: ignore[arg-type]
+        values = window_values_at(candidates, join_keys=keys, aggs=specs, at=end)
+        values = values.with_columns(
+            pl.lit(end).cast(pl.Datetime("us", "UTC")).alias("event_timestamp"),
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("created_timestamp"),
+            pl.lit(0, dtype=pl.Int64).alias("seq"),
+        )
+        agg_rows = online_rows(project, view, values, [s.name for s in specs])
+        written += _write(online, view.name + WINDOW_SUFFIX, agg_rows, progress)
+    return written
+
+
+def _write(online: OnlineStore, name: str, rows: pl.DataFrame, progress: Progress | None) -> int:
+    written = 0
+    for offset in range(0, rows.height, BATCH):
+        chunk = rows.slice(offset, BATCH)
+        written += online.write(name, chunk)
+        if progress is not None:
+            progress(chunk.height)
+    return written

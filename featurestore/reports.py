@@ -1,0 +1,117 @@
+"""Frozen report values shared by the Python API, the CLI and the HTTP server.
+
+Each has ``to_dict()`` (JSON-ready, the exact shape DESIGN.md §12 fixes) and a readable ``__str__``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["IngestReport", "MaterializeReport", "iso"]
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 UTC with microseconds and ``Z`` (the one timestamp format of every report and answer)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingestion run (batch or push) did.
+
+    ``rows_in == rows_written + rows_quarantined`` always.
+    """
+
+    run_id: str
+    view: str
+    source: str
+    status: str  # "ok" | "quarantined" | "rejected" | "warned"
+    started_at: dt.datetime
+    rows_in: int
+    rows_written: int
+    rows_quarantined: int
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "view": self.view,
+            "source": self.source,
+            "status": self.status,
+            "started_at": iso(self.started_at),
+            "rows_in": self.rows_in,
+            "rows_written": self.rows_written,
+            "rows_quarantined": self.rows_quarantined,
+            "violations": self.violations,
+            "health": self.health,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
+        started = parse_iso(data["started_at"])
+        assert started is not None
+        return cls(
+            run_id=data["run_id"],
+            view=data["view"],
+            source=data["source"],
+            status=data["status"],
+            started_at=started,
+            rows_in=data["rows_in"],
+            rows_written=data["rows_written"],
+            rows_quarantined=data["rows_quarantined"],
+            violations=data.get("violations", []),
+            health=data.get("health", {}),
+            error=data.get("error"),
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.view} <- {self.source}: {self.status} "
+            f"({self.rows_in} in, {self.rows_written} written, {self.rows_quarantined} quarantined)"
+        ]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for v in self.violations:
+            examples = ", ".join(repr(x) for x in v.get("examples", [])[:3])
+            lines.append(
+                f"  {v.get('column') or '<frame>'}: {v['check']} failed {v['failures']}x (e.g. {examples})"
+            )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MaterializeReport:
+    """What one materialization did: rows written per view and the new watermark."""
+
+    views: dict[str, int]
+    rows: int
+    watermark: dt.datetime
+    start: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "views": dict(self.views),
+            "rows": self.rows,
+            "start": iso(self.start),
+            "watermark": iso(self.watermark),
+        }
+
+    def __str__(self) -> str:
+        per_view = ", ".join(f"{v}: {n}" for v, n in self.views.items()) or "no views"
+        return f"materialized {self.rows} rows up to {iso(self.watermark)} ({per_view})"

@@ -1,0 +1,436 @@
+"""``FeatureStore``: the facade users call. It wires definitions, registry, stores and jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from featurestore.config import Config, load_config
+from featurestore.definitions import (
+    Definition,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    PushSource,
+    from_spec,
+    parse_ref,
+)
+from featurestore.errors import DefinitionError, NotFoundError, RequestError
+from featurestore.offline.compute import compute_rows_python
+from featurestore.offline.ingest import ingest_frame
+from featurestore.offline.inputs import read_file, read_sql, to_frame
+from featurestore.offline.storage import OfflineStore
+from featurestore.online import OnlineStore
+from featurestore.registry import ObjectSpec, Plan, Registry
+from featurestore.reports import IngestReport, MaterializeReport
+from featurestore.resolve import Lookup, Resolved, resolve
+from featurestore.serving import OnlineResponse
+
+__all__ = ["FeatureStore"]
+
+PushTarget = Literal["online", "offline", "online_and_offline"]
+
+
+class FeatureStore:
+    """A feature repo opened for use.
+
+    Args:
+        repo_path: the folder holding ``featurestore.toml`` and the definition files.
+        config: a ready ``Config`` instead of reading the folder's file.
+
+    Example:
+        >>> store = FeatureStore("my_repo")                           # doctest: +SKIP
+        >>> store.apply()                                             # doctest: +SKIP
+        >>> store.ingest("driver_trips", "data/trips.parquet")        # doctest: +SKIP
+    """
+
+    def __init__(self, repo_path: str | Path = ".", *, config: Config | None = None) -> None:
+        self.config = config or load_config(repo_path)
+        self.repo_path = self.config.repo_path
+        self.project = self.config.project
+        self.offline = OfflineStore(self.config.offline_path(), self.project)
+        self._registry: Registry | None = None
+        self._online: OnlineStore | None = None
+        self._defs: dict[tuple[str, str], Definition] | None = None
+        self._versions: dict[tuple[str, str], int] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.config.sqlalchemy_url(self.config.registry), self.project)
+        return self._registry
+
+    @property
+    def online(self) -> OnlineStore:
+        if self._online is None:
+            from featurestore.online import open_online_store
+
+            self._online = open_online_store(
+                self.config.sqlalchemy_url(self.config.online_store)
+                if self.config.online_store.startswith("sqlite")
+                else self.config.online_store,
+                self.project,
+                repo_path=self.repo_path,
+            )
+        return self._online
+
+    def close(self) -> None:
+        """Release database and online-store connections."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+        if self._online is not None:
+            self._online.close()
+            self._online = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def refresh(self) -> None:
+        """Forget cached definitions; the next lookup reads the registry again."""
+        self._defs = None
+
+    def _definitions(self) -> dict[tuple[str, str], Definition]:
+        if self._defs is None:
+            defs: dict[tuple[str, str], Definition] = {}
+            versions: dict[tuple[str, str], int] = {}
+            for stored in self.registry.list():
+                defs[(stored.kind, stored.name)] = from_spec(stored.kind, stored.spec)
+                versions[(stored.kind, stored.name)] = stored.version
+            self._defs, self._versions = defs, versions
+        return self._defs
+
+    def _get(self, kind: str, name: str, what: str) -> Definition:
+        obj = self._definitions().get((kind, name))
+        if obj is None:
+            raise NotFoundError(f"unknown {what} {name!r} (run `featurestore apply` first?)")
+        return obj
+
+    # -- definitions --------------------------------------------------------------------------
+    def apply(self, objects: Sequence[object] | None = None, *, dry_run: bool = False) -> Plan:
+        """Register definitions, printing nothing; returns the plan (added/changed/unchanged/removed).
+
+        Args:
+            objects: definitions to add or update (others stay). None loads every definition
+                file of the repo and makes the registry match it exactly (removals included).
+            dry_run: only plan.
+        """
+        from featurestore.repo import collect, load_repo
+
+        partial = objects is not None
+        defs = collect(list(objects)) if objects is not None else load_repo(self.repo_path)
+        state = dict(self._definitions()) if partial else {}
+        state |= {(d.kind, d.name): d for d in defs}
+        _check_references(state)
+        specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
+        plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
+        self.refresh()
+        return plan
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        obj = self._get("feature_view", name, "feature view")
+        assert isinstance(obj, FeatureView)
+        return obj
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        obj = self._get("feature_service", name, "feature service")
+        assert isinstance(obj, FeatureService)
+        return obj
+
+    def _view_or_odfv(self, name: str) -> FeatureView | OnDemandFeatureView:
+        defs = self._definitions()
+        obj = defs.get(("feature_view", name)) or defs.get(("on_demand_feature_view", name))
+        if obj is None:
+            raise NotFoundError(f"unknown feature view {name!r}")
+        assert isinstance(obj, FeatureView | OnDemandFeatureView)
+        return obj
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return [d for d in self._definitions().values() if isinstance(d, FeatureView)]
+
+    def _resolve(
+        self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
+    ) -> Resolved:
+        lookup = Lookup(view=self._view_or_odfv, service=self.get_feature_service)
+        return resolve(
+            lookup, features=features, service=service, full_feature_names=full_feature_names
+        )
+
+    # -- ingestion ----------------------------------------------------------------------------
+    def ingest(
+        self,
+        view: str | FeatureView,
+        data: Any = None,
+        *,
+        query: str | None = None,
+        url: str | None = None,
+    ) -> IngestReport:
+        """Validate a batch against the view's contract and write it to the offline store.
+
+        Args:
+            view: the view (or its name).
+            data: a Parquet/CSV path or a Polars/pandas/Arrow frame; None reads the view's source.
+            query: a SQL query to run instead (with ``url`` or the source's URL).
+            url: the database URL for ``query``.
+
+        Raises:
+            ContractError: the batch was rejected; ``.report`` is the recorded report.
+        """
+        fv = self.get_feature_view(view) if isinstance(view, str) else view
+        frame, label = self._read_batch(fv, data, query, url)
+        return ingest_frame(fv, frame, registry=self.registry, storage=self.offline, source=label)
+
+    def _read_batch(
+        self, view: FeatureView, data: Any, query: str | None, url: str | None
+    ) -> tuple[pl.DataFrame, str]:
+        source = view.source
+        if query is not None or (data is None and source.source_type == "sql"):
+            sql = query or getattr(source, "query", None)
+            db = url or getattr(source, "url", None)
+            if not sql or not db:
+                raise RequestError(f"view {view.name!r}: a SQL ingestion needs a query and a --url")
+            return read_sql(sql, db), f"sql: {sql[:80]}"
+        if data is None:
+            path = getattr(source, "path", None)
+            if path is None:
+                raise RequestError(f"view {view.name!r}: its source has no file; pass the data")
+            data = path
+        if isinstance(data, str | Path):
+            file = Path(data)
+            file = file if file.is_absolute() else (self.repo_path / file)
+            return read_file(file, getattr(source, "file_format", None) if data == getattr(source, "path", None) else None), str(data)
+        return to_frame(data, f"data for view {view.name!r}"), type(data).__module__.split(".")[0] + " frame"
+
+    def contract_reports(self, view: str | None = None, limit: int | None = None) -> list[IngestReport]:
+        """Every recorded ingestion run (newest first), optionally of one view."""
+        return [IngestReport.from_dict(r) for r in self.registry.ingestion_reports(view, limit)]
+
+    # -- training frames ----------------------------------------------------------------------
+    def get_training_frame(
+        self,
+        spine: Any,
+        *,
+        features: Sequence[str] | None = None,
+        service: str | None = None,
+        full_feature_names: bool = False,
+        point_in_time: Literal["known", "event"] = "known",
+        save_as: str | None = None,
+    ) -> pl.DataFrame:
+        """A point-in-time-correct training frame: one row per spine row, in order.
+
+        Args:
+            spine: entity keys, ``event_timestamp`` (UTC) and any extra columns (labels);
+                a Polars/pandas/Arrow frame or a Parquet/CSV path.
+            features: ``"view:feature"`` references, or
+            service: a feature service name.
+            full_feature_names: name columns ``view__feature``.
+            point_in_time: "known" (default) uses only rows created by each spine time;
+                "event" looks at event time only.
+            save_as: save the frame and its lineage under this name (a drift reference).
+        """
+        from featurestore.offline.training import build_training_frame, prepare_spine
+
+        resolved = self._resolve(features, service, full_feature_names)
+        if isinstance(spine, str | Path):
+            spine = read_file(spine if Path(spine).is_absolute() else self.repo_path / spine)
+        frame = prepare_spine(spine, resolved.join_keys, resolved.request_fields)
+        out = build_training_frame(frame, resolved, self._scan, point_in_time)
+        if save_as is not None:
+            self._save_dataset(save_as, frame, out, resolved)
+        return out
+
+    def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
+        return self.offline.scan_view(view.name)
+
+    def _save_dataset(self, name: str, spine: pl.DataFrame, frame: pl.DataFrame, resolved: Resolved) -> None:
+        from featurestore.definitions.base import check_name
+
+        check_name("dataset", name)
+        digest = hashlib.sha256()
+        digest.update(repr(spine.schema).encode())
+        digest.update(spine.hash_rows(seed=0).to_numpy().tobytes())
+        versions = {
+            f"{v}:{f}": self._versions.get(("feature_view", v))
+            or self._versions.get(("on_demand_feature_view", v), 0)
+            for v, f in resolved.refs
+        }
+        path = self.offline.write_file(self.offline.dataset_path(name), frame)
+        self.registry.save_dataset(
+            name,
+            path=str(path),
+            spine_hash=digest.hexdigest(),
+            feature_refs=versions,
+            rows=frame.height,
+            overwrite=True,
+        )
+
+    def get_saved_dataset(self, name: str) -> pl.DataFrame:
+        """A training frame saved with ``save_as``."""
+        record = self.registry.get_dataset(name)
+        return pl.read_parquet(record["path"])
+
+    # -- online -------------------------------------------------------------------------------
+    def materialize(
+        self,
+        views: Sequence[str] | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        *,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> MaterializeReport:
+        """Load the latest values as of ``end`` (default: now) into the online store.
+
+        Incremental: each view starts from its watermark unless ``start`` is given. Idempotent,
+        and a newer online value is never replaced by an older one.
+        """
+        from featurestore.materialize import materialize_view
+
+        end = _utc(end, "end") or dt.datetime.now(dt.UTC)
+        start = _utc(start, "start")
+        chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
+        written: dict[str, int] = {}
+        for view in chosen:
+            if not view.online:
+                continue
+            since = start if start is not None else self.registry.watermark(view.name)
+            tick = (lambda n, v=view.name: progress(v, n)) if progress else None
+            written[view.name] = materialize_view(
+                view,
+                self._scan(view),
+                online=self.online,
+                project=self.project,
+                start=since,
+                end=end,
+                progress=tick,
+            )
+            self.registry.record_materialization(view.name, since, end, written[view.name])
+        return MaterializeReport(views=written, rows=sum(written.values()), watermark=end, start=start)
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | None = None,
+        *,
+        service: str | None = None,
+        entities: Mapping[str, Sequence[Any]],
+        request_data: Mapping[str, Any] | None = None,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """Online features for a batch of entities, in one online-store round trip."""
+        from featurestore.serving import get_online_features
+
+        resolved = self._resolve(features, service, full_feature_names)
+        return get_online_features(
+            resolved,
+            entities,
+            online=self.online,
+            project=self.project,
+            request_data=request_data,
+            max_entities=self.config.serving.max_entities,
+            remember_ttl=self.config.serving.request_id_ttl,
+        )
+
+    def push(self, push_source: str, rows: Any, to: PushTarget = "online") -> IngestReport:
+        """Validate pushed events with the view's contract, compute its features with the Python
+        compiler and write them online, offline or both.
+
+        Returns:
+            The report of the (first) view fed by ``push_source``; every view's run is recorded.
+        """
+        from featurestore.materialize import online_rows
+
+        if to not in ("online", "offline", "online_and_offline"):
+            raise RequestError(f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}")
+        views = [
+            v
+            for v in self.list_feature_views()
+            if isinstance(v.source, PushSource) and v.source.name == push_source
+        ]
+        if not views:
+            raise NotFoundError(f"no feature view reads push source {push_source!r}")
+        frame = to_frame(rows, f"rows pushed to {push_source!r}")
+        reports: list[IngestReport] = []
+        for view in views:
+            captured: list[pl.DataFrame] = []
+
+            def compute(*args: Any, _keep: list[pl.DataFrame] = captured) -> pl.DataFrame:
+                out = compute_rows_python(*args)
+                _keep.append(out)
+                return out
+
+            storage = self.offline if to != "online" else _NullStorage(self.offline)
+            report = ingest_frame(
+                view, frame, registry=self.registry, storage=storage, source=f"push:{push_source}",
+                compute=compute,
+            )
+            if to != "offline" and captured and captured[0].height:
+                computed = captured[0]
+                plain = [f.name for f in view.row_features]
+                if plain:
+                    self.online.write(view.name, online_rows(self.project, view, computed, plain))
+            reports.append(report)
+        return reports[0]
+
+    # -- parity (issue 5 wires these) -----------------------------------------------------------
+
+
+class _NullStorage(OfflineStore):
+    """Offline storage that keeps nothing (a push to the online store only), quarantine aside."""
+
+    def __init__(self, real: OfflineStore) -> None:
+        self.root = real.root
+
+    def write_rows(self, view: str, run_name: str, rows: pl.DataFrame) -> Path | None:
+        return None
+
+
+def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise RequestError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(dt.UTC)
+
+
+def _check_references(state: Mapping[tuple[str, str], Definition]) -> None:
+    """Check that on-demand views and services refer to views and features that exist."""
+    views: dict[str, FeatureView | OnDemandFeatureView] = {}
+    for (kind, name), obj in state.items():
+        if kind in ("feature_view", "on_demand_feature_view"):
+            if name in views:
+                raise DefinitionError(f"a feature view and an on-demand view are both named {name!r}")
+            assert isinstance(obj, FeatureView | OnDemandFeatureView)
+            views[name] = obj
+    for obj in state.values():
+        if isinstance(obj, OnDemandFeatureView):
+            for src in obj.source_views:
+                target = views.get(src.name)
+                if not isinstance(target, FeatureView):
+                    raise DefinitionError(
+                        f"OnDemandFeatureView {obj.name!r}: source view {src.name!r} is not defined"
+                    )
+                lost = [f for f in src.features if f not in target.feature_names]
+                if lost:
+                    raise DefinitionError(
+                        f"OnDemandFeatureView {obj.name!r}: view {src.name!r} has no feature {lost[0]!r}"
+                    )
+        if isinstance(obj, FeatureService):
+            for ref in obj.refs:
+                view_name, feature = parse_ref(ref, f"FeatureService {obj.name!r}")
+                target = views.get(view_name)
+                if target is None:
+                    raise DefinitionError(
+                        f"FeatureService {obj.name!r}: unknown feature view {view_name!r} in {ref!r}"
+                    )
+                if feature not in target.feature_names:
+                    raise DefinitionError(
+                        f"FeatureService {obj.name!r}: view {view_name!r} has no feature {feature!r}"
+                    )
