@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 __all__ = ["REASONS", "REASONS_DTYPE", "ROW", "Failures", "Violation", "read_failures"]
 
@@ -58,16 +60,40 @@ class Failures:
 
     Attributes:
         violations: per (column, check), in Pandera's order.
-        row_reasons: ``__row`` (Int64) and ``__reasons`` for each row that failed a row-level
-            check, sorted by row.
-        schema_reasons: the batch-level failures as reasons (column, check, value).
+        row_cases: the row-level failures: ``__row`` (Int64), ``column``, ``check``, ``value``,
+            sorted by row (Pandera's order within a row).
+        batch_cases: the batch-level failures: ``column``, ``check``, ``value``.
         schema_error: one sentence describing the batch-level failures, or None.
     """
 
     violations: list[Violation]
-    row_reasons: pl.DataFrame
-    schema_reasons: list[dict[str, str | None]]
+    row_cases: pl.DataFrame
+    batch_cases: pl.DataFrame
     schema_error: str | None
+
+    def failing_rows(self) -> np.ndarray:
+        """The sorted, distinct positions of the rows that failed a row-level check."""
+        return np.unique(self.row_cases.get_column(ROW).to_numpy())
+
+    def reasons(self, rows: np.ndarray, height: int) -> pl.Series:
+        """The ``__reasons`` list of each of ``rows``, sorted positions in a batch of ``height``.
+
+        Under a schema error every row's list starts with the batch-level failures, so each
+        quarantined row says why it is there.
+        """
+        cases = self.row_cases
+        if self.schema_error is not None:
+            everyone = pl.DataFrame({ROW: rows.astype(np.int64)})
+            cases = pl.concat([everyone.join(self.batch_cases, how="cross"), cases]).sort(
+                ROW, maintain_order=True
+            )
+        counts = np.bincount(cases.get_column(ROW).to_numpy(), minlength=height)[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        values = cases.select(pl.struct("column", "check", "value")).to_series().rechunk()
+        # Polars has no list-from-offsets constructor; Arrow builds it without a per-row loop.
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
+        return pl.Series(REASONS, lists).cast(REASONS_DTYPE)
 
 
 def read_failures(cases: pl.DataFrame, data: pl.DataFrame | None, contract: str) -> Failures:
@@ -83,25 +109,18 @@ def read_failures(cases: pl.DataFrame, data: pl.DataFrame | None, contract: str)
     """
     cases = _drop_consequences(
         cases.select(
+            pl.col("index").cast(pl.Int64).alias(ROW),
             _column_of(cases),
             pl.col("check"),
             pl.col("failure_case").alias("value"),
-            pl.col("index").cast(pl.Int64).alias(ROW),
         )
     )
     at_row = pl.col(ROW).is_not_null()
-    rows = cases.filter(at_row)
-    batch = cases.filter(~at_row)
-    row_reasons = (
-        rows.group_by(ROW, maintain_order=True)
-        .agg(pl.struct("column", "check", "value").alias(REASONS))
-        .sort(ROW)
-        .with_columns(pl.col(REASONS).cast(REASONS_DTYPE))
-    )
+    batch = cases.filter(~at_row).drop(ROW)
     return Failures(
         violations=_violations(cases, data),
-        row_reasons=row_reasons,
-        schema_reasons=batch.select("column", "check", "value").to_dicts(),
+        row_cases=cases.filter(at_row).sort(ROW, maintain_order=True),
+        batch_cases=batch,
         schema_error=_schema_message(batch, contract) if len(batch) else None,
     )
 

@@ -38,6 +38,23 @@ Contract: TypeAlias = type[pa.DataFrameModel] | pa.DataFrameSchema
 """A data contract: a Pandera polars ``DataFrameModel`` subclass or a polars ``DataFrameSchema``."""
 
 _TEMPORAL_TAGS = ("$datetime", "$date", "$time")
+_COLUMN_KEYS = frozenset(
+    {
+        "title",
+        "description",
+        "dtype",
+        "nullable",
+        "checks",
+        "name",
+        "unique",
+        "coerce",
+        "required",
+        "regex",
+        "default",
+        "report_duplicates",
+        "drop_invalid_rows",
+    }
+)
 
 
 def contract_name(contract: object) -> str:
@@ -163,6 +180,7 @@ def contract_from_json(text: str) -> pa.DataFrameSchema:
         raise DefinitionError(
             f"A stored contract is not a Pandera polars schema (schema_type {kind!r})."
         )
+    _refuse_unknown_checks(payload)
     try:
         schema = polars_io.deserialize_schema(payload)  # type: ignore[no-untyped-call]
     except (AttributeError, TypeError, ValueError, SchemaDefinitionError, SchemaInitError) as exc:
@@ -170,6 +188,27 @@ def contract_from_json(text: str) -> pa.DataFrameSchema:
     if not isinstance(schema, pa.DataFrameSchema):  # pragma: no cover - Pandera contract
         raise DefinitionError("A stored contract did not load as a Pandera polars schema.")
     return schema
+
+
+def _refuse_unknown_checks(payload: dict[str, Any]) -> None:
+    """Raise DefinitionError for a check name this process cannot rebuild.
+
+    Pandera skips a column key it does not know, so a check written by a newer Pandera, or a
+    custom check stored by other means, would vanish silently instead of being enforced.
+    """
+    columns = payload.get("columns") or {}
+    for col, spec in columns.items() if isinstance(columns, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        listed = spec.get("checks") or []
+        names = [c.get("options", {}).get("check_name") for c in listed if isinstance(c, dict)]
+        names += [key for key in spec if key not in _COLUMN_KEYS]
+        unknown = [n for n in names if not (isinstance(n, str) and Check.is_builtin_check(n))]
+        if unknown:
+            raise DefinitionError(
+                f"A stored contract has a check {unknown[0]!r} on column {col!r} that is not a "
+                "Pandera built-in check; it cannot be enforced here."
+            )
 
 
 def _refuse_unstorable(schema: pa.DataFrameSchema, name: str) -> None:

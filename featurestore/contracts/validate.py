@@ -120,7 +120,7 @@ def validate(
     if not isinstance(frame, pl.DataFrame):
         raise RequestError(f"A batch to validate must be a Polars DataFrame, not {type(frame)}.")
     if contract is None:
-        return ValidationResult(valid=frame, quarantined=_quarantine(frame.clear(), None))
+        return ValidationResult(valid=frame, quarantined=_quarantine(frame.clear()))
     schema = as_schema(contract)
     name = contract_name(contract)
     clash = [c for c in (ROW, REASONS) if c in frame.columns]
@@ -142,7 +142,7 @@ def validate(
         return _split(frame, data if data is not None else frame, failures, policy)
     except (SchemaError, SchemaDefinitionError) as exc:
         raise DefinitionError(f"Contract {name} cannot be applied to the batch: {exc}") from exc
-    return ValidationResult(valid=checked, quarantined=_quarantine(frame.clear(), None))
+    return ValidationResult(valid=checked, quarantined=_quarantine(frame.clear()))
 
 
 def _exhaustive(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
@@ -167,51 +167,50 @@ def _split(
     frame: pl.DataFrame, checked: pl.DataFrame, failures: Failures, policy: Policy
 ) -> ValidationResult:
     """Apply ``policy`` to a batch with failures."""
-    reasons = failures.row_reasons
-    if failures.schema_error is not None:
-        everyone = pl.DataFrame({ROW: np.arange(frame.height, dtype=np.int64)})
-        per_row = everyone.join(reasons, on=ROW, how="left", maintain_order="left")
-        batch = pl.Series([failures.schema_reasons], dtype=REASONS_DTYPE)
-        reasons = per_row.with_columns(
-            pl.lit(batch).first().list.concat(pl.col(REASONS).fill_null([])).alias(REASONS)
-        )
-        return ValidationResult(
-            checked.clear(), _quarantine(frame, reasons), failures.violations, failures.schema_error
-        )
+    violations, error = failures.violations, failures.schema_error
+    everyone = np.arange(frame.height)
+    if error is not None:
+        quarantined = _quarantine(frame, everyone, failures.reasons(everyone, frame.height))
+        return ValidationResult(checked.clear(), quarantined, violations, error)
     if policy == "warn":
-        return ValidationResult(checked, _quarantine(frame.clear(), None), failures.violations)
+        return ValidationResult(checked, _quarantine(frame.clear()), violations)
     if policy == "reject":
-        return ValidationResult(
-            checked.clear(), _quarantine(frame, reasons, keep_all=True), failures.violations
-        )
+        quarantined = _quarantine(frame, everyone, failures.reasons(everyone, frame.height))
+        return ValidationResult(checked.clear(), quarantined, violations)
+    failing = failures.failing_rows()
     keep = np.ones(frame.height, dtype=bool)
-    keep[reasons.get_column(ROW).to_numpy()] = False
-    return ValidationResult(
-        checked.filter(pl.Series(keep)), _quarantine(frame, reasons), failures.violations
-    )
+    keep[failing] = False
+    quarantined = _quarantine(frame, failing, failures.reasons(failing, frame.height))
+    return ValidationResult(checked.filter(pl.Series(keep)), quarantined, violations)
 
 
 def _quarantine(
-    frame: pl.DataFrame, reasons: pl.DataFrame | None, *, keep_all: bool = False
+    frame: pl.DataFrame, rows: np.ndarray | None = None, reasons: pl.Series | None = None
 ) -> pl.DataFrame:
-    """The rows of ``frame`` named in ``reasons`` (every row with ``keep_all``), numbered."""
-    numbered = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW))
-    if reasons is None:
-        return numbered.with_columns(pl.lit(None, dtype=REASONS_DTYPE).alias(REASONS)).clear()
-    joined = numbered.join(
-        reasons, on=ROW, how="left" if keep_all else "inner", maintain_order="left"
-    )
-    return joined.with_columns(pl.col(REASONS).fill_null([]))
+    """The ``rows`` of ``frame`` (all when None) with their ``__row`` and ``__reasons``."""
+    if rows is None or reasons is None:
+        rows, reasons = np.arange(frame.height), pl.Series(REASONS, [], dtype=REASONS_DTYPE)
+    picked = frame if len(rows) == frame.height else frame[rows]
+    return picked.with_columns(pl.Series(ROW, rows, dtype=pl.Int64), reasons.alias(REASONS))
 
 
 def _naive_datetimes(frame: pl.DataFrame, message: str) -> ValidationResult:
     """The whole batch quarantined because of naive Datetime columns."""
     naive = [name for name, dtype in frame.schema.items() if _is_naive(dtype)]
-    reasons = [{"column": n, "check": UTC_CHECK, "value": str(frame.schema[n])} for n in naive]
+    batch = pl.DataFrame(
+        {
+            "column": naive,
+            "check": [UTC_CHECK] * len(naive),
+            "value": [str(frame.schema[name]) for name in naive],
+        },
+        schema={"column": pl.String, "check": pl.String, "value": pl.String},
+    )
     failures = Failures(
-        violations=[Violation(r["column"], UTC_CHECK, 1, [r["value"]]) for r in reasons],
-        row_reasons=pl.DataFrame(schema={ROW: pl.Int64, REASONS: REASONS_DTYPE}),
-        schema_reasons=reasons,  # type: ignore[arg-type]
+        violations=[Violation(c, check, 1, [v]) for c, check, v in batch.iter_rows()],
+        row_cases=pl.DataFrame(
+            schema={ROW: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String}
+        ),
+        batch_cases=batch,
         schema_error=message,
     )
     return _split(frame, frame, failures, "reject")
