@@ -38,8 +38,9 @@ __all__ = ["RedisOnlineStore"]
 _WRITE = f"""
 local function newer(new, old)
   for i = 1, {HEADER_LENGTH}, 8 do
-    local a = tonumber(string.sub(new, i, i + 7), 16)
-    local b = tonumber(string.sub(old, i, i + 7), 16)
+    local j = math.min(i + 7, {HEADER_LENGTH})
+    local a = tonumber(string.sub(new, i, j), 16)
+    local b = tonumber(string.sub(old, i, j), 16)
     if a ~= b then return a > b end
   end
   return false
