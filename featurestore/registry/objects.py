@@ -57,12 +57,8 @@ def prepare(specs: Sequence[ObjectSpec]) -> list[Prepared]:
     for obj in specs:
         if not isinstance(obj, ObjectSpec):
             raise DefinitionError(f"registry specs must be ObjectSpec values, got {obj!r}")
-        for field, value, limit in (("kind", obj.kind, _KIND_MAX), ("name", obj.name, _NAME_MAX)):
-            if not isinstance(value, str) or not value.strip() or len(value) > limit:
-                raise DefinitionError(
-                    f"{field} {value!r} of {obj.label} must be a non-empty string of at most "
-                    f"{limit} characters"
-                )
+        _check_text(obj.kind, _KIND_MAX, f"kind {obj.kind!r} of object {obj.name!r}")
+        _check_text(obj.name, _NAME_MAX, f"name {obj.name!r} of a {obj.kind}")
         if not isinstance(obj.spec, dict):
             raise DefinitionError(f"the spec of {obj.label} must be a dict, got {obj.spec!r}")
         key = (obj.kind, obj.name)
@@ -72,6 +68,11 @@ def prepare(specs: Sequence[ObjectSpec]) -> list[Prepared]:
         canonical = canonical_json(obj.spec, what=obj.label)
         prepared.append(Prepared(obj.kind, obj.name, canonical, hash_of(canonical)))
     return prepared
+
+
+def _check_text(value: object, limit: int, what: str) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise DefinitionError(f"{what} must be a non-empty string of at most {limit} characters")
 
 
 def heads(conn: Connection, project: str) -> dict[Key, Head]:

@@ -1,0 +1,62 @@
+"""One registry suite over every backend: SQLite (a temporary file) and the real PostgreSQL.
+
+Tests isolate themselves by project name (``project_name`` is unique per test), so the PostgreSQL
+ones share one database for the session instead of paying for a fresh one each; the tests that
+need an empty database (migrations) ask for ``fresh_registry_url``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from featurestore.registry import Registry
+from tests.conftest import PG_ADMIN_URL, PG_HOST, PG_PORT, _need
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def shared_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for this suite's session, dropped at the end."""
+    _need("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"fs_registry_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A registry database of each backend (PostgreSQL: shared; isolate by project)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue("shared_postgres_url")
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each backend, with no registry schema yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def registry(registry_url: str, project_name: str) -> Iterator[Registry]:
+    """An open registry of a project unique to the test."""
+    reg = Registry(registry_url, project_name)
+    yield reg
+    reg.close()
