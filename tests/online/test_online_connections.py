@@ -1,0 +1,213 @@
+"""Round trips, outages and URLs: what serving relies on beyond the store contract."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from online_helpers import rows
+from redis.connection import AbstractConnection
+from redis_servers import RedisServer, free_port
+
+from featurestore.errors import ConfigError, StoreUnavailableError
+from featurestore.online import OnlineStore, ReadRequest, encode_entity_keys, open_online_store
+
+
+class WireLog:
+    """Every send and every reply read by any redis-py connection, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def round_trips(self) -> int:
+        """Send phases: a send that follows a read (or starts the log) begins a round trip.
+
+        Sends to several cluster nodes before any reply is read count as one round trip: the
+        requests are on the wire together and their answers come back in parallel.
+        """
+        trips, reading = 0, True
+        for kind, _ in self.events:
+            if kind == "send" and reading:
+                trips += 1
+            reading = kind == "read"
+        return trips
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[WireLog]:
+    """Record the wire activity of every redis-py connection (the server is untouched)."""
+    log = WireLog()
+    send, read = AbstractConnection.send_packed_command, AbstractConnection.read_response
+
+    def logged_send(self: AbstractConnection, *args: Any, **kwargs: Any) -> Any:
+        log.events.append(("send", id(self)))
+        return send(self, *args, **kwargs)
+
+    def logged_read(self: AbstractConnection, *args: Any, **kwargs: Any) -> Any:
+        log.events.append(("read", id(self)))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", logged_send)
+    monkeypatch.setattr(AbstractConnection, "read_response", logged_read)
+    yield log
+
+
+class CommandStats:
+    """Calls per command summed over servers (INFO commandstats), from connections of its own.
+
+    The connections stay open, so their set-up commands fall before the first snapshot.
+    """
+
+    def __init__(self, servers: list[RedisServer]) -> None:
+        self.clients = [redis.Redis(host="127.0.0.1", port=s.port) for s in servers]
+
+    def snapshot(self) -> dict[str, int]:
+        """Calls per command so far, INFO itself excluded."""
+        totals: dict[str, int] = {}
+        for client in self.clients:
+            for name, stat in client.info("commandstats").items():
+                if name != "cmdstat_info":
+                    totals[name] = totals.get(name, 0) + int(stat["calls"])
+        return totals
+
+    def close(self) -> None:
+        """Close the connections."""
+        for client in self.clients:
+            client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("mode", ["standalone", "cluster"])
+def test_a_read_of_100_entities_by_3_views_is_one_round_trip(
+    mode: str, request: pytest.FixtureRequest, project_name: str, wire: WireLog
+) -> None:
+    """One round trip for 100 entities x 3 views (+ 2 remembered request ids).
+
+    Counted on the client: every ``send_packed_command`` and ``read_response`` of every redis-py
+    connection, in order; a round trip is a send phase (sends before the replies are read). The
+    read must be one send phase (one pipeline; in a cluster, one write per node before any
+    reply). Counted on the server (private servers, so no other test's traffic is included):
+    ``INFO commandstats`` deltas show the work was 100 HMGETs (the three views of an entity
+    share one hash) plus 2 SETs, nothing else.
+    """
+    if mode == "standalone":
+        servers = [request.getfixturevalue("own_redis")]
+        url = f"redis://127.0.0.1:{servers[0].port}/0"
+    else:
+        servers = request.getfixturevalue("redis_cluster")
+        url = f"redis+cluster://127.0.0.1:{servers[0].port}"
+    store = open_online_store(url, project_name)
+    stats = CommandStats(servers)
+    try:
+        stats.snapshot()
+        keys = encode_entity_keys(project_name, "driver", {"driver_id": list(range(100))})
+        for view in ("a", "b", "c"):
+            store.write(view, rows(keys[::2], {"x": [1.0] * 50, "n": list(range(50))}))
+        reads = [ReadRequest(view, keys, ["x", "n"]) for view in ("a", "b", "c")]
+        store.read(reads)  # warm up: connections to every node are open and set up
+        before = stats.snapshot()
+        wire.events.clear()
+        results = store.read(reads, remember=["req1", "req2"])
+        assert wire.round_trips() == 1, wire.events
+        after = stats.snapshot()
+    finally:
+        store.close()
+        stats.close()
+    delta = {name: after[name] - before.get(name, 0) for name in after}
+    assert {name: n for name, n in delta.items() if n} == {"cmdstat_hmget": 100, "cmdstat_set": 2}
+    assert [r.found.count(True) for r in results] == [50, 50, 50]
+
+
+@pytest.mark.redis
+def test_a_down_redis_is_reported_and_the_store_recovers(
+    own_redis: RedisServer, project_name: str
+) -> None:
+    url = f"redis://127.0.0.1:{own_redis.port}/0"
+    store = open_online_store(url, project_name)
+    keys = encode_entity_keys(project_name, "driver", {"driver_id": [1]})
+    frame = rows(keys, {"x": [1]})
+    try:
+        store.write("v", frame)
+        store.log_append([b"a"], maxlen=10)
+        own_redis.stop()
+        for call in (
+            store.ping,
+            lambda: store.read([ReadRequest("v", keys, ["x"])]),
+            lambda: store.write("v", frame),
+            lambda: store.log_drain(1),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{own_redis.port}"):
+                call()
+            assert time.monotonic() - started < 2.0
+        own_redis.start()  # empty, and without the scripts: they must be loaded again
+        assert store.read([ReadRequest("v", keys, ["x"])])[0].found == [False]
+        assert store.write("v", frame) == 1
+        assert store.log_append([b"b"], maxlen=10) == 0
+        assert store.log_drain(5) == [b"b"]
+        assert store.read([ReadRequest("v", keys, ["x"])])[0].values == {"x": [1]}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://user:secret@127.0.0.1:{port}/0", "redis+cluster://127.0.0.1:{port}"]
+)
+def test_an_unreachable_redis_raises_store_unavailable_without_the_password(url: str) -> None:
+    store = open_online_store(url.format(port=free_port()), "p")
+    with pytest.raises(StoreUnavailableError) as caught:
+        store.ping()
+    assert "secret" not in str(caught.value) and "redis" in str(caught.value)
+    assert caught.value.status_code == 503
+    store.close()
+
+
+def test_relative_sqlite_paths_resolve_against_the_repo(tmp_path: Path) -> None:
+    store = open_online_store("sqlite:///.featurestore/online.db", "p", repo_path=tmp_path)
+    store.ping()
+    store.close()
+    assert (tmp_path / ".featurestore" / "online.db").is_file()
+
+
+def test_an_in_memory_sqlite_store_is_shared_by_threads() -> None:
+    store = open_online_store("sqlite:///:memory:", "p")
+    keys = encode_entity_keys("p", "e", {"id": [1]})
+    writer = threading.Thread(target=store.write, args=("v", rows(keys, {"x": [7]})))
+    writer.start()
+    writer.join()
+    assert store.read([ReadRequest("v", keys, ["x"])])[0].values == {"x": [7]}
+    store.close()
+
+
+def test_an_unusable_sqlite_path_raises_store_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreUnavailableError, match=r"dir\.db"):
+        open_online_store(f"sqlite:///{tmp_path / 'dir.db'}", "p")
+
+
+@pytest.mark.parametrize(
+    ("url", "project", "message"),
+    [
+        ("memcached://x", "p", "not supported"),
+        ("online.db", "p", "not supported"),
+        ("sqlite://host/x.db", "p", "has a host"),
+        ("sqlite:///x.db", "bad{name}", "project name"),
+        ("redis://127.0.0.1:6379", "", "project name"),
+    ],
+)
+def test_bad_urls_and_projects_are_config_errors(url: str, project: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        open_online_store(url, project)
+
+
+def test_stores_satisfy_the_protocol(tmp_path: Path) -> None:
+    sqlite_store = open_online_store(f"sqlite:///{tmp_path / 'x.db'}", "p")
+    redis_store = open_online_store("redis://127.0.0.1:1/0", "p")
+    assert isinstance(sqlite_store, OnlineStore) and isinstance(redis_store, OnlineStore)
+    sqlite_store.close()
+    redis_store.close()
