@@ -32,8 +32,13 @@ _MIGRATION_THREAD_LOCK = threading.Lock()
 
 
 def migrations_dir() -> Path:
-    """The Alembic script directory (``migrations/`` at the top of the repository)."""
-    return Path(__file__).resolve().parents[2] / "migrations"
+    """The Alembic script directory: ``migrations/`` at the top of the repository.
+
+    A copy packaged as ``featurestore/migrations`` (how a wheel would ship it) wins when present.
+    """
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "migrations"
+    return packaged if (packaged / "env.py").is_file() else package.parent / "migrations"
 
 
 @cache
@@ -85,7 +90,14 @@ def _create_engine(url: URL) -> Engine:
             # One shared connection, or every pooled connection would see its own empty database.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         elif url.database:
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RegistryError(
+                    f"registry {shown} cannot be used: its folder {folder} cannot be created "
+                    f"({exc.strerror or exc})"
+                ) from None
     else:
         kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": 10})
     try:

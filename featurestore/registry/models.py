@@ -26,7 +26,7 @@ _MARKS: dict[str, str] = {"add": "+", "change": "~", "unchanged": " ", "remove":
 
 
 def canonical_json(spec: dict[str, Any], *, what: str = "spec") -> str:
-    """The canonical JSON text of a spec: sorted keys, no whitespace, strict (no NaN).
+    """The canonical JSON text of a spec: sorted keys, no whitespace, ASCII, strict (no NaN).
 
     Args:
         spec: a JSON-ready mapping.
@@ -39,9 +39,7 @@ def canonical_json(spec: dict[str, Any], *, what: str = "spec") -> str:
         DefinitionError: ``spec`` holds something JSON cannot represent exactly.
     """
     try:
-        return json.dumps(
-            spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"the spec of {what} is not storable as JSON: {exc}") from None
 

@@ -7,6 +7,7 @@ as they were stored; registry-made dicts (datasets, flushes) carry timezone-awar
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -108,10 +109,12 @@ def _optional_when(value: Any, what: str) -> datetime | None:
 
 
 def begin_ingestion(
-    conn: Connection, project: str, view: str, source: str, now: datetime
+    conn: Connection, project: str, view: str, source: str | os.PathLike[str], now: datetime
 ) -> tuple[str, int]:
     """Open a run and give it the project's next ``seq`` (the counter row serialises callers)."""
     _text(view, "the view of an ingestion run")
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
     if not isinstance(source, str):
         raise RequestError(f"the source of an ingestion run must be a string, got {source!r}")
     conn.execute(

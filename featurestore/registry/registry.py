@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -160,8 +161,12 @@ class Registry:
 
     # -- ingestion runs ----------------------------------------------------------------------------
 
-    def begin_ingestion(self, view: str, source: str) -> tuple[str, int]:
+    def begin_ingestion(self, view: str, source: str | os.PathLike[str]) -> tuple[str, int]:
         """Open an ingestion run.
+
+        Args:
+            view: the view ingested into.
+            source: where the rows come from (a path, a query, ``"push:<source>"``...).
 
         Returns:
             ``(run_id, seq)``: a UUID4 hex id, and a number strictly greater than every earlier

@@ -87,7 +87,7 @@ print("opened")
 def test_processes_opening_a_fresh_database_at_once_all_succeed(
     fresh_registry_url: str, tmp_path: Path
 ) -> None:
-    names = [f"p{i}" for i in range(3)]
+    names = ["p0", "p1"]
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _OPEN_WHEN_TOLD, fresh_registry_url, name, str(tmp_path)],
@@ -131,6 +131,9 @@ def test_unreachable_database_is_a_registry_error_without_the_password() -> None
 def test_unusable_sqlite_path_is_a_registry_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match=f"registry sqlite:///{tmp_path} cannot be used"):
         Registry(f"sqlite:///{tmp_path}", "p")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(RegistryError, match=r"its folder .*a_file cannot be created"):
+        Registry(f"sqlite:///{tmp_path / 'a_file' / 'registry.db'}", "p")
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,15 @@ def test_same_name_in_two_kinds_and_two_projects_are_distinct(
     assert registry.get("source", "x").spec == {"s": 1}
 
 
+def test_hash_is_sha256_of_sorted_compact_json(registry: Registry) -> None:
+    spec = {"z": [1, 2.5, None], "a": {"é": "naïve", "b": True}}
+    registry.apply([ObjectSpec("source", "s", spec)])
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    stored = registry.get("source", "s")
+    assert stored.spec_hash == hashlib.sha256(text.encode()).hexdigest()
+    assert stored.spec == spec
+
+
 def test_stored_specs_cannot_be_edited_through_results(registry: Registry) -> None:
     registry.apply([view(features=["a"])])
     registry.get("view", "driver_stats").spec["features"].append("sneaky")

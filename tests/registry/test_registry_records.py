@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_ingestion_seq_strictly_increases_and_reports_come_newest_first(
     assert got[0]["health"]["x"]["max"] is None and got[0]["violations"][0]["check"] == "ge(0)"
     assert [r["run_id"] for r in registry.ingestion_reports(view="a")] == [runs[2][0], runs[0][0]]
     assert len(registry.ingestion_reports(limit=1)) == 1
-    assert registry.begin_ingestion("a", "again")[1] > seqs[-1]
+    assert registry.begin_ingestion("a", Path("data/y.csv"))[1] > seqs[-1]
 
 
 def test_finishing_a_run_twice_or_an_unknown_run_is_refused(registry: Registry) -> None:
