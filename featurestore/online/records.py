@@ -6,13 +6,16 @@ A record is ``header + body``:
   event time, 1 + 16 for the created time (flag ``0`` = null, so null sorts lowest), 16 for the
   ingestion seq, each int64 shifted by 2**63. Comparing two headers as strings (SQLite) or in
   8-character numeric chunks (Redis Lua) is comparing ``(event, created, seq)`` tuples;
-- the body is the msgpack array ``[feature names, feature values]``, so a row written before a
-  feature existed still decodes (that feature reads as None).
+- the body is the byte length of the packed feature-name list (4 bytes, big-endian), that
+  msgpack list, then the msgpack list of values. A row written before a feature existed still
+  decodes (that feature reads as None), and a reader decodes each distinct name list once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +39,7 @@ HEADER_LENGTH = 49
 _SHIFT = 1 << 63
 _NULL_CREATED = "0" * 17
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMES_LENGTH = struct.Struct(">I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,9 @@ def _non_null(view: str, rows: pl.DataFrame, name: str, column: pl.Series) -> li
 def _bodies(view: str, rows: pl.DataFrame) -> list[bytes]:
     features = [name for name in rows.columns if name not in META_COLUMNS]
     packer = make_packer()
-    # Every body starts with the same array header and packed name list: pack it once.
-    prefix = b"\x92" + packer.pack(features)
+    # Every body of a batch starts with the same packed name list: pack it once.
+    names = packer.pack(features)
+    prefix = _NAMES_LENGTH.pack(len(names)) + names
     if not features:
         return [prefix + b"\x90"] * rows.height
     try:
@@ -119,24 +124,49 @@ def header_event_time(header: str) -> datetime:
 
 def decode_records(request: ReadRequest, records: Sequence[tuple[str, bytes] | None]) -> ReadResult:
     """Turn the stored ``(header, body)`` of each requested entity (None: absent) into a result."""
-    found = [record is not None for record in records]
-    times: list[datetime | None] = []
     features = list(dict.fromkeys(request.features))
-    values: dict[str, list[Any]] = {feature: [] for feature in features}
-    columns = list(values.values())
+    missing = (None,) * len(features)
+    # Rows of one batch share their layout and often their event time: work each out once.
+    pickers: dict[bytes, Callable[[list[Any]], tuple[Any, ...]]] = {}
+    times_seen: dict[str, datetime] = {}
+    times: list[datetime | None] = []
+    picked: list[tuple[Any, ...]] = []
     for record in records:
         if record is None:
             times.append(None)
-            for column in columns:
-                column.append(None)
+            picked.append(missing)
             continue
         header, body = record
-        times.append(header_event_time(header))
-        names, row = unpack_value(body)
-        stored = dict(zip(names, row, strict=True))
-        for feature, column in zip(features, columns, strict=True):
-            column.append(stored.get(feature))
-    return ReadResult(found=found, event_timestamps=times, values=values)
+        event = times_seen.get(header[:16])
+        if event is None:
+            event = times_seen[header[:16]] = header_event_time(header)
+        times.append(event)
+        end = _NAMES_LENGTH.size + _NAMES_LENGTH.unpack_from(body)[0]
+        layout = body[_NAMES_LENGTH.size : end]
+        picker = pickers.get(layout)
+        if picker is None:
+            picker = pickers[layout] = _picker(tuple(unpack_value(layout)), features)
+        row = unpack_value(body[end:])
+        row.append(None)  # what a feature absent from the layout reads
+        picked.append(picker(row))
+    columns = zip(*picked, strict=True) if picked else ([] for _ in features)
+    return ReadResult(
+        found=[record is not None for record in records],
+        event_timestamps=times,
+        values={feature: list(column) for feature, column in zip(features, columns, strict=True)},
+    )
+
+
+def _picker(layout: tuple[str, ...], features: list[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """A function taking the requested features, in order, from a row of ``layout`` (+ None)."""
+    position = {name: i for i, name in enumerate(layout)}
+    indices = [position.get(feature, len(layout)) for feature in features]
+    if len(indices) == 1:
+        (index,) = indices
+        return lambda row: (row[index],)
+    if not indices:
+        return lambda row: ()
+    return operator.itemgetter(*indices)
 
 
 def split_record(record: bytes) -> tuple[str, bytes]:
