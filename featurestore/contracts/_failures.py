@@ -112,7 +112,7 @@ def read_failures(cases: pl.DataFrame, data: pl.DataFrame | None, contract: str)
             pl.col("index").cast(pl.Int64).alias(ROW),
             _column_of(cases),
             pl.col("check"),
-            pl.col("failure_case").alias("value"),
+            pl.col("failure_case").cast(pl.String).alias("value"),
         )
     )
     at_row = pl.col(ROW).is_not_null()

@@ -179,11 +179,11 @@ def test_model_check_method_is_refused_by_name() -> None:
         a: int
 
         @pa.check("a")
-        def is_small(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        def is_small(cls, data: pa.PolarsData) -> pl.LazyFrame:
             return data.lazyframe.select(pl.col(data.key) < 10)
 
         @pa.dataframe_check
-        def wide(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        def wide(cls, data: pa.PolarsData) -> pl.LazyFrame:
             return data.lazyframe.select(pl.col("a") > 0)
 
     _raises_naming(WithMethod, "'WithMethod'", "custom")
@@ -215,7 +215,7 @@ def test_parser_is_refused() -> None:
 
 def test_pandas_contracts_are_refused() -> None:
     pandas_schema = pandas_pa.DataFrameSchema({"a": pandas_pa.Column(int)}, name="pd")
-    with pytest.raises(DefinitionError, match="pandera.polars"):
+    with pytest.raises(DefinitionError, match=r"pandera\.polars"):
         contract_to_json(pandas_schema)  # type: ignore[arg-type]
     with pytest.raises(DefinitionError, match="not a Pandera polars schema"):
         contract_from_json(pandas_schema.to_json())
