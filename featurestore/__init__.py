@@ -1,7 +1,66 @@
-"""featurestore: define a feature once; train on it offline, serve it online, prove they agree."""
+"""featurestore: define a feature once; train on it offline, serve it online, prove they agree.
 
-from featurestore.errors import FeatureStoreError
+The public API is this module's ``__all__``: the definition objects, the expression builders and
+the :class:`FeatureStore` facade. Everything else is internal and may change.
+"""
+
+from featurestore.definitions import (
+    Aggregate,
+    Entity,
+    Feature,
+    FeatureService,
+    FeatureView,
+    FileSource,
+    OnDemandFeatureView,
+    PushSource,
+    RequestSource,
+    SqlSource,
+)
+from featurestore.errors import (
+    ConfigError,
+    ConflictError,
+    ContractError,
+    DefinitionError,
+    FeatureStoreError,
+    NotFoundError,
+    RequestError,
+    StoreUnavailableError,
+)
+from featurestore.expr import coalesce, col, lit, max_horizontal, min_horizontal, when
+from featurestore.reports import IngestReport, MaterializeReport
+from featurestore.serving import OnlineResponse
+from featurestore.store import FeatureStore
 
 __version__ = "0.1.0"
 
-__all__ = ["FeatureStoreError", "__version__"]
+__all__ = [
+    "Aggregate",
+    "ConfigError",
+    "ConflictError",
+    "ContractError",
+    "DefinitionError",
+    "Entity",
+    "Feature",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureStoreError",
+    "FeatureView",
+    "FileSource",
+    "IngestReport",
+    "MaterializeReport",
+    "NotFoundError",
+    "OnDemandFeatureView",
+    "OnlineResponse",
+    "PushSource",
+    "RequestError",
+    "RequestSource",
+    "SqlSource",
+    "StoreUnavailableError",
+    "__version__",
+    "coalesce",
+    "col",
+    "lit",
+    "max_horizontal",
+    "min_horizontal",
+    "when",
+]

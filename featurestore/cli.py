@@ -296,6 +296,8 @@ def main() -> None:
     try:
         app()
     except FeatureStoreError as exc:  # raised outside a command (callback)
+        if _state["debug"]:
+            raise
         err.print(f"error: {exc.message}", markup=False)
         sys.exit(1)
 

@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-__all__ = ["DEFINITIONS", "SAMPLE_END", "trips_frame", "write_sample_repo"]
+__all__ = ["DEFINITIONS", "sample_end", "trips_frame", "write_sample_repo"]
 
-SAMPLE_END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+def sample_end() -> dt.datetime:
+    """The end of the sample history: the current hour, so served values are fresh (within ttl)."""
+    return dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
 CITIES = ["ams", "ber", "lis"]
 
 CONFIG = """\
@@ -89,9 +93,10 @@ ranking_v1 = FeatureService("ranking_v1", features=[driver_trips, ride_features]
 
 
 def trips_frame(
-    n_drivers: int = 200, days: int = 30, seed: int = 7, end: dt.datetime = SAMPLE_END
+    n_drivers: int = 200, days: int = 30, seed: int = 7, end: dt.datetime | None = None
 ) -> pl.DataFrame:
-    """Seeded trips ending at ``end``, with a handful of planted contract violations."""
+    """Seeded trips ending at ``end`` (default: :func:`sample_end`), with planted violations."""
+    end = end or sample_end()
     rng = np.random.default_rng(seed)
     n = n_drivers * days * 4
     start = end - dt.timedelta(days=days)
