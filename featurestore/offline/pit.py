@@ -18,7 +18,8 @@ plain cumulative maximum never leaks across entities. When no row is known later
 time the rank order is already sorted by ``ka`` and the second sort is skipped.
 
 Timestamps are compared as UTC microseconds: naive datetimes are taken as UTC, other zones are
-converted, other units are cast to microseconds.
+converted, other units are cast to microseconds, a ``Date`` spine means midnight UTC. Feature rows
+with a null key or event time never match; neither do spine rows with a null key or time.
 """
 
 from __future__ import annotations
@@ -139,7 +140,9 @@ def _common_key_dtype(name: str, left: pl.DataType, right: pl.DataType) -> pl.Da
 def _require(schema: Mapping[str, pl.DataType], columns: Sequence[str], where: str) -> None:
     missing = [c for c in columns if c not in schema]
     if missing:
-        raise RequestError(f"the {where} has no column {missing[0]!r} (it has {list(schema)}).")
+        raise RequestError(
+            f"column {missing[0]!r} is missing from the {where}, which has {list(schema)}."
+        )
 
 
 def key_dtypes(
@@ -200,9 +203,7 @@ def prepare_rows(
 
 
 def prepare_spine(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """The spine rows that can match, as ``SIDX`` (input position), cast keys and ``T``, by time."""
-    if not isinstance(spine, pl.DataFrame):
-        raise RequestError(f"the spine must be a polars DataFrame, not {type(spine).__name__}.")
+    """The spine rows that can match: ``SIDX`` (input position), cast keys and ``T``, sorted."""
     keys = list(dtypes)
     _require(spine.schema, [*keys, EVENT], "spine")
     probe = spine.select(
@@ -210,14 +211,21 @@ def prepare_spine(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.
         *(pl.col(k).cast(dtypes[k]) for k in keys),
         _as_utc_us(EVENT, spine.schema[EVENT], "spine").alias(T),
     )
-    return probe.filter(pl.all_horizontal(pl.col(*keys, T).is_not_null())).sort(T)
+    # Sorted by entity, then time: join_asof needs time order within each entity, and grouped
+    # entities make its per-group search markedly faster than a global time order.
+    return probe.filter(pl.all_horizontal(pl.col(*keys, T).is_not_null())).sort([*keys, T])
+
+
+def tie_order(keys: Sequence[str]) -> list[str]:
+    """Sort columns putting each entity's rows in tie-rule order (sort stably: position last)."""
+    return [*keys, EV, EC, SQ]
 
 
 def winners(probe: pl.DataFrame, table: RowTable) -> pl.DataFrame:
     """The winning row for every probe row, ignoring any ttl or window bound.
 
     Args:
-        probe: a frame from :func:`prepare_spine` (sorted by ``T``).
+        probe: a frame from :func:`prepare_spine` (time-sorted within each entity).
         table: the prepared rows.
 
     Returns:
@@ -228,12 +236,12 @@ def winners(probe: pl.DataFrame, table: RowTable) -> pl.DataFrame:
     ranked = (
         table.valid()
         .select(*keys, EV, EC, SQ, RIDX, KA)
-        .sort([*keys, EV, EC, SQ, RIDX])
+        .sort(tie_order(keys), maintain_order=True)
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(RANK))
     )
     if table.late:
         # Keys first in both sorts, so a global running max never crosses an entity boundary.
-        lookup = ranked.select(*keys, KA, RANK).sort([*keys, KA, RANK])
+        lookup = ranked.select(*keys, KA, RANK).sort([*keys, KA], maintain_order=True)
         lookup = lookup.with_columns(pl.col(RANK).cum_max().alias(BEST))
     else:
         lookup = ranked.select(*keys, KA, pl.col(RANK).alias(BEST))
@@ -256,6 +264,18 @@ def to_spine_order(n: int, sidx: pl.Series, values: pl.Series) -> pl.Series:
     """Scatter per-probe ``values`` back to ``n`` spine positions (null where none)."""
     out = pl.Series(values.name, [], dtype=values.dtype).extend_constant(None, n)
     return out.scatter(sidx, values) if len(sidx) else out
+
+
+def check_spine(spine: object) -> pl.DataFrame:
+    """The spine as an eager frame (a LazyFrame is collected); anything else is refused."""
+    if isinstance(spine, pl.LazyFrame):
+        return spine.collect()
+    if not isinstance(spine, pl.DataFrame):
+        raise RequestError(
+            f"the spine must be a polars DataFrame, not {type(spine).__name__}; "
+            "convert it first (for pandas: polars.from_pandas)."
+        )
+    return spine
 
 
 def _output_names(
@@ -304,6 +324,7 @@ def point_in_time_join(
         RequestError: a missing column, incompatible key dtypes, a name clash or a bad argument.
     """
     check_mode(point_in_time)
+    spine = check_spine(spine)
     keys = check_keys(join_keys)
     features = list(features)
     ttl_us = duration_micros(ttl, "ttl")
@@ -348,7 +369,7 @@ def latest_rows(
     table = prepare_rows(frame, keys, [], point_in_time)
     visible = table.valid().filter(pl.col(KA) <= utc_literal(as_of, "as_of"))
     best = (
-        visible.sort([*keys, EV, EC, SQ, RIDX])
+        visible.sort(tie_order(keys), maintain_order=True)
         .group_by(list(keys), maintain_order=True)
         .agg(pl.col(RIDX).last(), pl.col(KA).last())
     )

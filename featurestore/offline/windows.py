@@ -50,6 +50,7 @@ from featurestore.offline.pit import (
     T,
     check_keys,
     check_mode,
+    check_spine,
     key_dtypes,
     prepare_rows,
     prepare_spine,
@@ -293,6 +294,7 @@ def window_aggregates(
         DefinitionError: ``sum``, ``mean`` or ``std`` of a non-numeric column.
     """
     check_mode(point_in_time)
+    spine = check_spine(spine)
     keys = check_keys(join_keys)
     inputs = list(dict.fromkeys(s.input for s in aggs))
     table = prepare_rows(rows, keys, inputs, point_in_time, spine.schema)

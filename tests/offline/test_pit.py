@@ -152,8 +152,8 @@ def test_empty_spine_and_empty_rows() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"features": ["nope"]}, "feature rows has no column 'nope'"),
-        ({"join_keys": ["zz"]}, "no column 'zz'"),
+        ({"features": ["nope"]}, "column 'nope' is missing from the feature rows"),
+        ({"join_keys": ["zz"]}, "column 'zz' is missing"),
         ({"point_in_time": "later"}, "point_in_time must be 'known' or 'event'"),
         ({"ttl": timedelta(hours=-1)}, "ttl must not be negative"),
         ({"rename": {"f": "k"}}, "feature column 'k' already exists in the spine"),
@@ -194,3 +194,10 @@ def test_latest_rows_picks_the_training_winner_and_filters_by_watermark() -> Non
     assert later.select("k", "f").rows() == [(2, 2.0), (3, 4.0)]
     by_event = latest_rows(rows, join_keys=["k"], as_of=T0, point_in_time="event")
     assert by_event.select("k", "f").rows() == [(1, 3.0), (2, 2.0)]
+
+
+def test_spine_must_be_a_polars_frame() -> None:
+    rows = rows_frame([{"k": 1, "event_timestamp": T0, "f": 1.0}])
+    with pytest.raises(RequestError, match="the spine must be a polars DataFrame, not dict"):
+        point_in_time_join({"k": [1]}, rows, join_keys=["k"], features=["f"], ttl=None)  # type: ignore[arg-type]
+    assert join(spine_frame([(1, T0)]).lazy(), rows) == [1.0]  # type: ignore[arg-type]

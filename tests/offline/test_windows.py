@@ -178,5 +178,5 @@ def test_request_mistakes_are_named() -> None:
         window_aggregates(spine, rows, join_keys=["k"], aggs=specs(H, ("sum",)))
     with pytest.raises(RequestError, match="aggregate column 'count' is not unique"):
         window_aggregates(spine, rows, join_keys=["k"], aggs=specs(H, ("count", "count")))
-    with pytest.raises(RequestError, match="no column 'w'"):
+    with pytest.raises(RequestError, match="column 'w' is missing from the feature rows"):
         window_aggregates(spine, rows, join_keys=["k"], aggs=[WindowSpec("a", "w", "sum", H)])
