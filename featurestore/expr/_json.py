@@ -130,6 +130,8 @@ def from_json(text: str | bytes) -> Expr:
         data = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise ExpressionError(f"expression JSON cannot be parsed: {exc}") from None
+    except RecursionError:
+        raise ExpressionError("expression JSON is nested too deeply") from None
     return from_dict(data)
 
 

@@ -4,9 +4,10 @@ Two Polars behaviours are compiled around so the Python compiler can match them 
 
 * Polars divides by a scalar (a literal, or a column holding one repeated value) by multiplying
   with its reciprocal, which is not correctly rounded (``3.0 / 10`` gives 0.30000000000000004).
-  Every ``/``, ``//`` and ``%`` over columns therefore gets a materialised divisor: adding a
-  column of zeros of the divisor's own dtype (``-0.0`` for floats, which keeps every value,
-  signed zeros included) turns the scalar into a full column and takes the exact path.
+  Every ``/``, ``//`` and ``%`` over columns therefore gets a materialised divisor: multiplying
+  by a column of ones of the divisor's own dtype keeps every value (signed zeros and NaN
+  included) and turns a scalar into a full column, which takes the exact path. (Adding zeros
+  would not do: Polars simplifies ``0.0 + x`` to ``x``, turning a divisor 0.0 into -0.0.)
 * Null literals take the dtype the operation expects, since many Polars kernels refuse the
   ``Null`` dtype; a node known to be all null compiles to a typed null literal.
 """
@@ -101,20 +102,20 @@ def _typed_null(kind: Kind | None) -> pl.Expr:
     return pl.lit(None, dtype=dtype_of(kind))
 
 
-def _as(part: Compiled, kind: Kind | None) -> pl.Expr:
-    """``part`` brought to ``kind`` where its own kind is known and different."""
+def _as(part: Compiled, kind: Kind | None, *, force: bool = False) -> pl.Expr:
+    """``part`` brought to ``kind`` where its own kind is known and different (or ``force``)."""
     e, own = part
-    if kind is None or own is None or own == kind:
+    if kind is None or own == kind or (own is None and not force):
         return e
     if own == NULL:
         return _typed_null(kind)
     return e.cast(dtype_of(kind))
 
 
-def _materialize(divisor: pl.Expr) -> pl.Expr:
-    dtype = pl.dtype_of(divisor)
-    zeros = pl.int_range(pl.len()).cast(dtype) * pl.lit(-0.0).cast(dtype)
-    return divisor + zeros
+def _materialize(operand: pl.Expr, kind: Kind | None) -> pl.Expr:
+    dtype: Any = pl.dtype_of(operand) if kind is None or kind == NULL else dtype_of(kind)
+    ones = (pl.int_range(pl.len()) >= 0).cast(dtype)
+    return operand * ones
 
 
 def _compile(expr: Expr, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> Compiled:
@@ -125,10 +126,28 @@ def _compile(expr: Expr, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -
         if kind is None or kind == NULL:
             return pl.lit(None), NULL
         return pl.lit(expr.value, dtype=dtype_of(kind)), kind
+    if not expr.columns():
+        return _constant(expr)
     if isinstance(expr, Case):
         return _case(expr, kinds, dtypes)
     assert isinstance(expr, Call)
     return _call(expr, kinds, dtypes)
+
+
+def _constant(expr: Expr) -> Compiled:
+    """A column-free subtree, computed once (by the Python compiler) into a typed literal.
+
+    Polars would compute it on length-1 series, where some kernels take shortcuts that are
+    not elementwise-exact (``coalesce`` returning its first non-null scalar early, for one).
+    """
+    from featurestore.expr._python import to_python
+
+    value, kind = to_python(expr)({}), expr.kind
+    if kind is None or kind == NULL:
+        return pl.lit(None), NULL
+    return (
+        pl.lit(None, dtype=dtype_of(kind)) if value is None else pl.lit(value, dtype=dtype_of(kind))
+    ), kind
 
 
 def _column(name: str, kind: Kind | None, dtype: Any) -> pl.Expr:
@@ -154,12 +173,21 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     parts = [_compile(a, kinds, dtypes) for a in expr.args]
     arg_kinds = [kind for _, kind in parts]
     out = infer(op, arg_kinds, params, OPS[op].label())
+    if op == "coalesce":
+        parts = _reachable(expr.args, parts)
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):
+        if out is None:  # null with a value of unknown dtype: take that dtype
+            other = next(e for e, kind in parts if kind != NULL)
+            return pl.lit(None).cast(pl.dtype_of(other)), out
         return _typed_null(out), out
     if op in ARITHMETIC or op == "truediv":
         lhs, rhs = (_as(p, out) for p in parts)
-        if op in ("floordiv", "mod", "truediv") and expr.columns():
-            rhs = _materialize(rhs)
+        if expr.columns() and op in ("floordiv", "mod", "truediv"):
+            rhs = _materialize(rhs, out)
+        elif expr.columns() and out != INT:
+            # Polars' float kernels return the other operand for a scalar 0.0 in `x + 0.0`,
+            # `0.0 + x` and `0.0 - x`, which is not IEEE for signed zeros.
+            lhs, rhs = _materialize(lhs, out), _materialize(rhs, out)
         return _BINARY[op](lhs, rhs), out
     if op in COMPARISONS:
         return _BINARY[op](parts[0][0], parts[1][0]), out
@@ -173,6 +201,20 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     if op.startswith("str."):
         return _string(op, _as(parts[0], STR), params), out
     return _function(op, parts, params, out), out
+
+
+def _reachable(args: tuple[Expr, ...], parts: list[Compiled]) -> list[Compiled]:
+    """The ``coalesce`` arguments up to the first constant that is not null.
+
+    Polars returns such a scalar early, as one value, even when later arguments are columns;
+    the arguments after it are never used anyway.
+    """
+    from featurestore.expr._python import to_python
+
+    for i, arg in enumerate(args):
+        if not arg.columns() and to_python(arg)({}) is not None:
+            return parts[: i + 1]
+    return parts
 
 
 def _string(op: str, e: pl.Expr, params: Mapping[str, Any]) -> pl.Expr:
@@ -226,7 +268,7 @@ def _clip(part: Compiled, lower: Any, upper: Any, out: Kind | None) -> pl.Expr:
     dtype = pl.Float64 if out == FLOAT else pl.Int64
     low = None if lower is None else pl.lit(lower, dtype=dtype)
     high = None if upper is None else pl.lit(upper, dtype=dtype)
-    x = _as(part, FLOAT) if out == FLOAT else part[0]
+    x = _as(part, FLOAT, force=True) if out == FLOAT else part[0]
     return x.clip(low, high)
 
 

@@ -1,0 +1,391 @@
+"""Hypothesis strategies: well-typed random expressions and rows full of edge values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import random
+import struct
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from featurestore.expr import Expr, coalesce, col, lit, max_horizontal, min_horizontal, when
+
+UTC = ZoneInfo("UTC")
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+INT, FLOAT, BOOL, STR, DATETIME = "int64", "float64", "bool", "str", "datetime"
+KINDS = (INT, FLOAT, BOOL, STR, DATETIME)
+
+SCHEMA: dict[str, pl.DataType] = {
+    "i": pl.Int64(),
+    "j": pl.Int64(),
+    "f": pl.Float64(),
+    "g": pl.Float64(),
+    "b": pl.Boolean(),
+    "s": pl.String(),
+    "d": pl.Datetime("us", "UTC"),
+}
+COLUMNS = {INT: ["i", "j"], FLOAT: ["f", "g"], BOOL: ["b"], STR: ["s"], DATETIME: ["d"]}
+
+
+def expr_settings() -> settings:
+    """This suite's Hypothesis settings (see conftest.py for the profiles)."""
+    name = os.environ.get("FEATURESTORE_EXPR_PROFILE") or (
+        "expr-ci" if os.environ.get("CI", "").lower() == "true" else "expr-dev"
+    )
+    return settings.get_profile(name)
+
+
+# -- values --------------------------------------------------------------------------------
+
+SPECIAL_INTS = [0, 1, -1, 2, -2, 3, 7, -7, 10, 60, 63, 64, I64_MIN, I64_MAX, I64_MIN + 1]
+SPECIAL_INTS += [I64_MAX - 1, 2**53 + 1, -(2**53) - 1, 2**31, 2**32, 10**18, 253402300799999999]
+SPECIAL_FLOATS = [0.0, -0.0, math.inf, -math.inf, math.nan, -math.nan, 0.5, -0.5, 1.5, 2.5, -2.5]
+SPECIAL_FLOATS += [1.0, -1.0, 0.1, 0.3, 1e-5, 1e-7, 1e16, 1e308, -1e308, 5e-324, 1e-300, 9.5]
+SPECIAL_FLOATS += [9.2e18, 2.0**63, -(2.0**63), 2.0**53, 1e20, 123.456, -0.0001, 9342.55, 2.675]
+SPECIAL_STRINGS = ["", "0", "-1", "+5", "007", "1.5", "-0.0", ".5", "5.", "1e3", "1E-2", "nan"]
+SPECIAL_STRINGS += ["NaN", "inf", "-Infinity", " 1", "1 ", "1_0", "0x1", "9223372036854775808"]
+SPECIAL_STRINGS += ["ΣΑΣ", "ς", "İstanbul", "ß", "ﬁ", "ǅ", "ƛ", "\u1c89", "a\u0301", "🙂", "ab"]
+SPECIAL_DATETIMES = [
+    dt.datetime(1970, 1, 1, tzinfo=UTC),
+    dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    dt.datetime(1, 1, 1, tzinfo=UTC),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    dt.datetime(2000, 2, 29, 22, 30, tzinfo=UTC),
+    dt.datetime(2024, 12, 29, 5, 59, 59, tzinfo=UTC),
+]
+
+
+def _quiet(x: float) -> float:
+    # Signalling NaNs never come out of Python or Polars arithmetic; keep NaNs quiet.
+    return math.copysign(math.nan, x) if x != x else x
+
+
+def _random_int(r: random.Random) -> int:
+    if r.random() < 0.5:
+        return r.randint(-1000, 1000)
+    return r.randint(I64_MIN, I64_MAX)
+
+
+def _random_float(r: random.Random) -> float:
+    k = r.random()
+    if k < 0.3:
+        return _quiet(struct.unpack("<d", struct.pack("<Q", r.getrandbits(64)))[0])
+    if k < 0.6:
+        return r.uniform(-1e4, 1e4)
+    if k < 0.8:
+        return r.randint(-400, 400) / 8
+    return r.uniform(-1, 1) * 10.0 ** r.randint(-320, 307)
+
+
+_LETTERS = "aAzZ09 .+-eEinfINFnaNyY_ΣσςΑßẞİıiIǅǄﬁ🙂é\u0301中\u1c89ƛ\ua7dc\u0130"
+
+
+def _random_text(r: random.Random) -> str:
+    def char() -> str:
+        if r.random() < 0.8:
+            return r.choice(_LETTERS)
+        code = r.randint(0, 0x10FFFF)
+        return "?" if 0xD800 <= code <= 0xDFFF else chr(code)
+
+    return "".join(char() for _ in range(r.randint(0, 6)))
+
+
+def _random_datetime(r: random.Random) -> dt.datetime:
+    span = (10**7) if r.random() < 0.3 else 253402300799999999
+    low = -62135596800000000 if span > 10**7 else -span
+    return EPOCH + dt.timedelta(microseconds=r.randint(low, span))
+
+
+def _pool(special: list[Any], make: Callable[[random.Random], Any], n: int = 300) -> list[Any]:
+    """Special values plus ``n`` random ones made once: each later pick is one cheap draw."""
+    rng = random.Random(20240501)
+    return special + [make(rng) for _ in range(n)]
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+POOLS: dict[str, list[Any]] = {
+    INT: _pool(SPECIAL_INTS, _random_int),
+    FLOAT: _pool(SPECIAL_FLOATS, _random_float),
+    BOOL: [True, False],
+    STR: _pool(SPECIAL_STRINGS, _random_text),
+    DATETIME: _pool(SPECIAL_DATETIMES, _random_datetime),
+}
+# Hypothesis' own full-range numbers next to the pools, for values no pool thought of.
+_WIDE: dict[str, st.SearchStrategy[Any]] = {
+    INT: st.integers(I64_MIN, I64_MAX),
+    FLOAT: st.floats().map(_quiet),
+    STR: st.text(max_size=6),
+}
+VALUES: dict[str, st.SearchStrategy[Any]] = {
+    kind: st.sampled_from(pool)
+    if kind not in _WIDE
+    else st.one_of(st.sampled_from(pool), _WIDE[kind])
+    for kind, pool in POOLS.items()
+}
+
+
+def _nullable(kind: str) -> st.SearchStrategy[Any]:
+    pool = POOLS[kind]
+    with_nulls = [None] * max(1, len(pool) // 4) + pool  # about one value in five is null
+    if kind in _WIDE:
+        return st.one_of(st.sampled_from(with_nulls), _WIDE[kind])
+    return st.sampled_from(with_nulls)
+
+
+ROW = st.fixed_dictionaries(
+    {name: _nullable(kind) for kind, names in COLUMNS.items() for name in names}
+)
+ROWS = st.lists(ROW, min_size=3, max_size=6)
+
+
+# -- expressions -----------------------------------------------------------------------------
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+Builder = Callable[[Draw, int], Expr]
+
+
+def expr_of(kind: str, depth: int) -> st.SearchStrategy[Expr]:
+    """Random expressions producing values of ``kind``, at most ``depth`` levels deep."""
+    return _expr(kind, depth, root=True)
+
+
+def _leaf(draw: Draw, kind: str) -> Expr:
+    choice = draw(st.integers(0, 9))
+    if choice == 0:
+        return lit(None)
+    if choice <= 3:
+        return lit(draw(VALUES[kind]))
+    return col(draw(st.sampled_from(COLUMNS[kind])))
+
+
+@st.composite
+def _expr(draw: Draw, kind: str, depth: int, root: bool = False) -> Expr:
+    if depth <= 0 or (not root and draw(st.integers(0, 4)) == 0):
+        return _leaf(draw, kind)
+    builder = draw(st.sampled_from(BUILDERS[kind]))
+    return builder(draw, depth - 1)
+
+
+def _num(draw: Draw, depth: int) -> Expr:
+    return draw(_expr(draw(st.sampled_from([INT, FLOAT])), depth))
+
+
+def _binary_op(draw: Draw, a: Expr, b: Expr, ops: str) -> Expr:
+    op = draw(st.sampled_from(ops.split()))
+    return {
+        "+": lambda: a + b,
+        "-": lambda: a - b,
+        "*": lambda: a * b,
+        "/": lambda: a / b,
+        "//": lambda: a // b,
+        "%": lambda: a % b,
+        "==": lambda: a == b,
+        "!=": lambda: a != b,
+        "<": lambda: a < b,
+        "<=": lambda: a <= b,
+        ">": lambda: a > b,
+        ">=": lambda: a >= b,
+    }[op]()
+
+
+def _int_arith(draw: Draw, d: int) -> Expr:
+    return _binary_op(draw, draw(_expr(INT, d)), draw(_expr(INT, d)), "+ - * // %")
+
+
+def _float_arith(draw: Draw, d: int) -> Expr:
+    a, b = draw(_expr(FLOAT, d)), _num(draw, d)
+    if draw(st.booleans()):
+        a, b = b, a
+    return _binary_op(draw, a, b, "+ - * / // %")
+
+
+def _true_div(draw: Draw, d: int) -> Expr:
+    return _num(draw, d) / _num(draw, d)
+
+
+def _same_kind_unary(kind: str) -> Builder:
+    def build(draw: Draw, d: int) -> Expr:
+        x = draw(_expr(kind, d))
+        how = draw(st.sampled_from(["neg", "abs", "floor", "ceil", "round"]))
+        if how == "round":
+            return x.round(draw(st.sampled_from([0, 0, 1, 2, 3, 6, 10, 20])))
+        return -x if how == "neg" else getattr(x, how)()
+
+    return build
+
+
+def _float_func(draw: Draw, d: int) -> Expr:
+    x = _num(draw, d)
+    how = draw(st.sampled_from(["sqrt", "log", "log1p", "exp", "logb"]))
+    if how == "logb":
+        return x.log(draw(st.sampled_from([10.0, 2.0, 0.5, 7.3, 100])))
+    return getattr(x, how)()
+
+
+def _int_pow(draw: Draw, d: int) -> Expr:
+    return draw(_expr(INT, d)) ** draw(st.one_of(st.integers(0, 12), st.sampled_from([63, 64])))
+
+
+FLOAT_EXPONENTS = [0.0, 0.5, 1.0, 2.0, 3.0, 9.0, 10.0, 1.5, 2.5, -0.5, -1.0, -2.0, 1 / 3, -1, -3]
+
+
+def _float_pow(draw: Draw, d: int) -> Expr:
+    if draw(st.booleans()):
+        return draw(_expr(FLOAT, d)) ** draw(st.integers(0, 12))
+    return _num(draw, d) ** draw(st.sampled_from(FLOAT_EXPONENTS))
+
+
+def _bound(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), values)
+
+
+def _int_clip(draw: Draw, d: int) -> Expr:
+    low, high = draw(_bound(st.integers(-50, 50))), draw(_bound(st.sampled_from(SPECIAL_INTS)))
+    return draw(_expr(INT, d)).clip(low, high if low is not None or high is not None else 5)
+
+
+def _float_clip(draw: Draw, d: int) -> Expr:
+    bounds = st.one_of(st.floats(-100, 100), st.sampled_from([-0.0, 0.0, 1.5]), st.integers(-9, 9))
+    low, high = draw(_bound(bounds)), draw(st.one_of(st.floats(-1e6, 1e6), st.just(0.0)))
+    x = draw(_expr(FLOAT, d)) if draw(st.booleans()) else _num(draw, d)
+    if not isinstance(low, float):
+        high = float(high)  # at least one float bound, or an int-only clip on a float column
+    return x.clip(low, high)
+
+
+CASTABLE = {
+    INT: KINDS,
+    FLOAT: KINDS,
+    BOOL: (INT, FLOAT, BOOL),
+    STR: KINDS,
+    DATETIME: (INT, FLOAT, BOOL, DATETIME),
+}
+
+
+def _cast_to(kind: str) -> Builder:
+    def build(draw: Draw, d: int) -> Expr:
+        source = draw(st.sampled_from(CASTABLE[kind]))
+        return draw(_expr(source, d)).cast(kind)
+
+    return build
+
+
+def _merge(kind: str, *, mixed: bool = False) -> Builder:
+    def build(draw: Draw, d: int) -> Expr:
+        def arg() -> Expr:
+            return _num(draw, d) if mixed else draw(_expr(kind, d))
+
+        first = draw(_expr(FLOAT, d)) if mixed else arg()
+        args = [first] + [arg() for _ in range(draw(st.integers(1, 2)))]
+        args = draw(st.permutations(args))
+        how = draw(st.sampled_from(["coalesce", "min", "max", "fill_null", "when"]))
+        if kind in (INT, FLOAT):
+            how = draw(st.sampled_from([how, "fill_nan"]))
+        if how == "coalesce":
+            return coalesce(*args)
+        if how == "min":
+            return min_horizontal(*args)
+        if how == "max":
+            return max_horizontal(*args)
+        if how == "fill_null":
+            return args[0].fill_null(args[1])
+        if how == "fill_nan":
+            return args[0].fill_nan(args[1])
+        case = when(draw(_expr(BOOL, d))).then(args[0])
+        if len(args) > 2:
+            case = case.when(draw(_expr(BOOL, d))).then(args[2])
+        return case.otherwise(args[1]) if draw(st.booleans()) else case
+
+    return build
+
+
+def _comparison(draw: Draw, d: int) -> Expr:
+    kind = draw(st.sampled_from(["num", STR, BOOL, DATETIME]))
+    if kind == "num":
+        a, b = _num(draw, d), _num(draw, d)
+    else:
+        a, b = draw(_expr(kind, d)), draw(_expr(kind, d))
+    return _binary_op(draw, a, b, "== != < <= > >=")
+
+
+def _logic(draw: Draw, d: int) -> Expr:
+    a, b = draw(_expr(BOOL, d)), draw(_expr(BOOL, d))
+    how = draw(st.sampled_from(["&", "|", "~"]))
+    return a & b if how == "&" else a | b if how == "|" else ~a
+
+
+def _predicate(draw: Draw, d: int) -> Expr:
+    how = draw(st.sampled_from(["is_null", "is_nan", "contains", "starts_with"]))
+    if how == "is_null":
+        return draw(_expr(draw(st.sampled_from(KINDS)), d)).is_null()
+    if how == "is_nan":
+        return _num(draw, d).is_nan()
+    s = draw(_expr(STR, d))
+    needle = draw(st.one_of(st.sampled_from(["", "a", "Σ", "1", "ß", "in"]), st.text(max_size=2)))
+    return s.str.contains(needle) if how == "contains" else s.str.starts_with(needle)
+
+
+def _text(draw: Draw, d: int) -> Expr:
+    s = draw(_expr(STR, d))
+    return s.str.lower() if draw(st.booleans()) else s.str.upper()
+
+
+def _len_chars(draw: Draw, d: int) -> Expr:
+    return draw(_expr(STR, d)).str.len_chars()
+
+
+def _dt_part(draw: Draw, d: int) -> Expr:
+    part = draw(st.sampled_from(["hour", "weekday", "day", "month", "year", "epoch"]))
+    return getattr(draw(_expr(DATETIME, d)).dt, part)()
+
+
+BUILDERS: dict[str, list[Builder]] = {
+    INT: [
+        _int_arith,
+        _int_arith,
+        _same_kind_unary(INT),
+        _int_pow,
+        _int_clip,
+        _cast_to(INT),
+        _len_chars,
+        _dt_part,
+        _merge(INT),
+    ],
+    FLOAT: [
+        _float_arith,
+        _float_arith,
+        _true_div,
+        _same_kind_unary(FLOAT),
+        _float_func,
+        _float_pow,
+        _float_clip,
+        _cast_to(FLOAT),
+        _merge(FLOAT),
+        _merge(FLOAT, mixed=True),
+    ],
+    BOOL: [_comparison, _comparison, _logic, _predicate, _cast_to(BOOL), _merge(BOOL)],
+    STR: [_text, _cast_to(STR), _merge(STR)],
+    DATETIME: [_cast_to(DATETIME), _merge(DATETIME)],
+}
+
+ANY_EXPR = st.sampled_from(KINDS).flatmap(lambda kind: expr_of(kind, 4))
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Exact equality: same type, NaN equals NaN, -0.0 differs from 0.0, same timezone."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        if a != a or b != b:
+            return a != a and b != b
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    if isinstance(a, dt.datetime):
+        return a == b and str(a.tzinfo) == str(b.tzinfo)
+    return bool(a == b)
