@@ -33,9 +33,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-parity_app = typer.Typer(help="Train-serve parity checks.\n\nExample: featurestore parity skew", no_args_is_help=True)
+parity_app = typer.Typer(
+    help="Train-serve parity checks.\n\nExample: featurestore parity skew", no_args_is_help=True
+)
 reports_app = typer.Typer(
-    help="Read recorded reports.\n\nExample: featurestore reports contracts --json", no_args_is_help=True
+    help="Read recorded reports.\n\nExample: featurestore reports contracts --json",
+    no_args_is_help=True,
 )
 app.add_typer(parity_app, name="parity")
 app.add_typer(reports_app, name="reports")
@@ -71,7 +74,9 @@ def command(fn: F) -> F:
             if _state["debug"]:
                 raise
             text = " ".join(str(exc).split())
-            raise _fail(f"unexpected {type(exc).__name__}: {text} (rerun with --debug for details)", 2) from None
+            raise _fail(
+                f"unexpected {type(exc).__name__}: {text} (rerun with --debug for details)", 2
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -99,7 +104,8 @@ def _print_json(data: Any) -> None:
 @app.callback()
 def _main(
     repo: Annotated[
-        Path, typer.Option("--repo", "-r", help="The feature repo folder.", envvar="FEATURESTORE_REPO")
+        Path,
+        typer.Option("--repo", "-r", help="The feature repo folder.", envvar="FEATURESTORE_REPO"),
     ] = Path("."),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -157,9 +163,15 @@ def apply(
 @command
 def ingest(
     view: Annotated[str, typer.Argument(help="The feature view to ingest into.")],
-    path: Annotated[Path | None, typer.Argument(help="A Parquet or CSV file (default: the view's source).")] = None,
-    query: Annotated[str | None, typer.Option(help="A SQL query to read instead of a file.")] = None,
-    url: Annotated[str | None, typer.Option(help="Database URL for --query (postgresql+psycopg://...).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="A Parquet or CSV file (default: the view's source).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="A SQL query to read instead of a file.")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Database URL for --query (postgresql+psycopg://...).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Validate a batch against the view's contract and write it to the offline store.
@@ -167,16 +179,22 @@ def ingest(
     Example: featurestore ingest driver_trips data/trips.parquet
     """
     with _store() as store, out.status(f"ingesting into {view}"):
-        report = store.ingest(view, None if path is None else Path(os.path.abspath(path)), query=query, url=url)
+        report = store.ingest(
+            view, None if path is None else Path(os.path.abspath(path)), query=query, url=url
+        )
     _print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
 
 
 @app.command()
 @command
 def materialize(
-    start: Annotated[str | None, typer.Option(help="Start (ISO 8601); default: each view's watermark.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start (ISO 8601); default: each view's watermark.")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="End (ISO 8601); default: now.")] = None,
-    views: Annotated[list[str] | None, typer.Option("--view", help="Only this view (repeatable).")] = None,
+    views: Annotated[
+        list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
+    ] = None,
 ) -> None:
     """Load the latest feature values into the online store (incremental, idempotent).
 
@@ -184,9 +202,15 @@ def materialize(
     """
     from rich.progress import BarColumn, Progress, TextColumn
 
-    with _store() as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} rows"), console=err
-    ) as bar:
+    with (
+        _store() as store,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} rows"),
+            console=err,
+        ) as bar,
+    ):
         tasks: dict[str, Any] = {}
 
         def tick(view: str, n: int) -> None:
@@ -194,7 +218,9 @@ def materialize(
                 tasks[view] = bar.add_task(view, total=None)
             bar.advance(tasks[view], n)
 
-        report = store.materialize(views or None, _when(start, "start"), _when(end, "end"), progress=tick)
+        report = store.materialize(
+            views or None, _when(start, "start"), _when(end, "end"), progress=tick
+        )
     out.print(str(report), markup=False)
 
 
@@ -202,12 +228,20 @@ def materialize(
 @command
 def training_frame(
     spine: Annotated[Path, typer.Option(help="Parquet/CSV with entity keys and event_timestamp.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the frame (.parquet or .csv).")],
-    features: Annotated[list[str] | None, typer.Option("--features", help="view:feature (repeatable).")] = None,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write the frame (.parquet or .csv).")
+    ],
+    features: Annotated[
+        list[str] | None, typer.Option("--features", help="view:feature (repeatable).")
+    ] = None,
     service: Annotated[str | None, typer.Option(help="A feature service name.")] = None,
-    save_as: Annotated[str | None, typer.Option(help="Save the frame and its lineage under this name.")] = None,
+    save_as: Annotated[
+        str | None, typer.Option(help="Save the frame and its lineage under this name.")
+    ] = None,
     full_feature_names: Annotated[bool, typer.Option(help="Name columns view__feature.")] = False,
-    point_in_time: Annotated[str, typer.Option(help="'known' (created <= t) or 'event'.")] = "known",
+    point_in_time: Annotated[
+        str, typer.Option(help="'known' (created <= t) or 'event'.")
+    ] = "known",
 ) -> None:
     """Build a point-in-time-correct training frame.
 
@@ -279,7 +313,9 @@ def reports_contracts(
 @app.command()
 @command
 def quickstart(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo repo.")] = Path("quickstart"),
+    directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo repo.")] = Path(
+        "quickstart"
+    ),
 ) -> None:
     """Run the whole demo: sample repo, apply, ingest (with violations), reports, training frame,
     materialize, serve over HTTP, skew and drift.

@@ -101,7 +101,7 @@ def resolve(
         raise RequestError(f"feature {dupe[0]}:{dupe[1]} is requested twice")
     names = [f"{v}__{f}" if full_feature_names else f for v, f in refs]
     seen: dict[str, str] = {}
-    for (v, f), name in zip(refs, names, strict=True):
+    for (v, _), name in zip(refs, names, strict=True):
         if name in seen:
             raise RequestError(
                 f"feature name {name!r} comes from both {seen[name]!r} and {v!r}; "
@@ -121,7 +121,9 @@ def resolve(
         for src in obj.source_views:
             source_view = lookup.view(src.name)
             if not isinstance(source_view, FeatureView):
-                raise NotFoundError(f"on-demand view {obj.name!r}: source {src.name!r} is not a view")
+                raise NotFoundError(
+                    f"on-demand view {obj.name!r}: source {src.name!r} is not a view"
+                )
             for needed in src.features:
                 if needed not in source_view.feature_names:
                     raise NotFoundError(

@@ -42,7 +42,9 @@ def type_name(owner: str, column: str, value: Any) -> str:
         return value
     if value in python_types:
         return python_types[value]
-    if isinstance(value, pl.DataType) or (isinstance(value, type) and issubclass(value, pl.DataType)):
+    if isinstance(value, pl.DataType) or (
+        isinstance(value, type) and issubclass(value, pl.DataType)
+    ):
         dtype = value() if isinstance(value, type) else value
         if dtype.is_integer():
             return "int64"

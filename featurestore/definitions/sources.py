@@ -200,7 +200,9 @@ class RequestSource(Definition):
         check_name("RequestSource", self.name)
         schema = normalise_schema(f"RequestSource {self.name!r}", self.schema)
         if not schema:
-            raise DefinitionError(f"RequestSource {self.name!r}: schema must name at least one field")
+            raise DefinitionError(
+                f"RequestSource {self.name!r}: schema must name at least one field"
+            )
         object.__setattr__(self, "schema", schema)
 
     def to_spec(self) -> dict[str, Any]:

@@ -36,7 +36,9 @@ def _source(spec: dict[str, Any]) -> DataSource | RequestSource:
     }
     kind = spec["type"]
     if kind == "file":
-        return FileSource(spec["path"], name=spec["name"], file_format=spec["file_format"], **common)
+        return FileSource(
+            spec["path"], name=spec["name"], file_format=spec["file_format"], **common
+        )
     if kind == "sql":
         return SqlSource(spec["name"], query=spec["query"], url=spec.get("url"), **common)
     if kind == "push":

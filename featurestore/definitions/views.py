@@ -64,7 +64,9 @@ class Entity(Definition):
             owner = f"Entity {self.name!r}"
             name = type_name(owner, "value_type", self.value_type)
             if name not in ("int64", "str"):
-                raise DefinitionError(f"{owner}: value_type must be int or str, got {self.value_type!r}")
+                raise DefinitionError(
+                    f"{owner}: value_type must be int or str, got {self.value_type!r}"
+                )
             object.__setattr__(self, "value_type", name)
 
     def to_spec(self) -> dict[str, Any]:
@@ -87,7 +89,9 @@ class FeatureViewProjection:
         return [f"{self.view}:{name}" for name in self.features]
 
 
-def _check_features(owner: str, features: Sequence[object], allow_aggregates: bool) -> tuple[Any, ...]:
+def _check_features(
+    owner: str, features: Sequence[object], allow_aggregates: bool
+) -> tuple[Any, ...]:
     if isinstance(features, str | bytes) or not isinstance(features, Sequence) or not features:
         raise DefinitionError(f"{owner}: features must be a non-empty list")
     seen: set[str] = set()
@@ -120,7 +124,7 @@ def _check_columns(owner: str, features: Sequence[FeatureLike], known: set[str] 
 
 class _Projectable:
     name: str
-    features: tuple[FeatureLike, ...]
+    features: Sequence[FeatureLike]
 
     def __getitem__(self, names: Sequence[str]) -> FeatureViewProjection:
         if isinstance(names, str):
@@ -359,4 +363,3 @@ class OnDemandFeatureView(_Projectable, Definition):
             "description": self.description,
             "tags": dict(sorted(self.tags.items())),
         }
-

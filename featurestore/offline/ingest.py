@@ -21,7 +21,9 @@ from featurestore.reports import IngestReport
 
 __all__ = ["ComputeRows", "IngestRegistry", "ingest_frame", "view_contract"]
 
-ComputeRows = Callable[[FeatureView, pl.DataFrame, pl.Series, "pl.Series | None", int], pl.DataFrame]
+ComputeRows = Callable[
+    [FeatureView, pl.DataFrame, pl.Series, "pl.Series | None", int], pl.DataFrame
+]
 
 
 class IngestRegistry(Protocol):
@@ -44,10 +46,6 @@ def view_contract(view: FeatureView) -> Any:
     return schema
 
 
-def _reject(report: IngestReport, reason: str) -> ContractError:
-    return ContractError(f"view {report.view!r}: batch rejected: {reason}", report)
-
-
 def ingest_frame(
     view: FeatureView,
     frame: pl.DataFrame,
@@ -66,60 +64,54 @@ def ingest_frame(
     from featurestore.contracts import health, validate
 
     run_id, run_seq = registry.begin_ingestion(view.name, source)
-    started = dt.datetime.now(dt.UTC)
-    fields = dict(run_id=run_id, view=view.name, source=source, started_at=started)
+    fields: dict[str, Any] = dict(
+        run_id=run_id, view=view.name, source=source, started_at=dt.datetime.now(dt.UTC)
+    )
     rows_in = frame.height
     try:
         figures = health(frame)
-        event_ts, error = utc_column(frame, view.source.timestamp_field, f"view {view.name!r}")
-        created_ts = None
-        if error is None and view.source.created_timestamp_field:
-            created_ts, error = utc_column(
-                frame, view.source.created_timestamp_field, f"view {view.name!r}"
-            )
+        prepared, error = _utc_timestamps(view, frame)
         if error is None:
-            assert event_ts is not None
-            frame = frame.with_columns(event_ts)
-            if created_ts is not None:
-                frame = frame.with_columns(created_ts)
-            result = validate(frame, view_contract(view), policy=view.on_violation)  # type: ignore[arg-type]
+            result = validate(prepared, view_contract(view), policy=view.on_violation)  # type: ignore[arg-type]
+            quarantined = result.quarantined
+            violations = [v.to_dict() for v in result.violations]
             error = result.schema_error
-        violations = [v.to_dict() for v in result.violations] if error is None else []
-        if error is not None or (view.on_violation == "reject" and result.violations):
-            reason = error or "; ".join(
-                f"{v['column']}: {v['check']} failed {v['failures']}x" for v in violations
-            )
-            whole = result.quarantined if error is None else _whole_batch(frame, reason)
-            _write_quarantine(storage, view.name, run_seq, run_id, whole)
+            if error is None and view.on_violation == "reject" and violations:
+                error = "; ".join(
+                    f"{v['column']}: {v['check']} failed {v['failures']}x" for v in violations
+                )
+        else:
+            quarantined, violations = _whole_batch(frame, error), []
+        if error is not None:
+            _write_quarantine(storage, view.name, run_seq, run_id, quarantined)
             report = IngestReport(
-                **fields,  # type: ignore[arg-type]
+                **fields,
                 status="rejected",
                 rows_in=rows_in,
                 rows_written=0,
                 rows_quarantined=rows_in,
                 violations=violations,
                 health=figures,
-                error=reason,
+                error=error,
             )
             registry.finish_ingestion(run_id, report.to_dict())
-            raise _reject(report, reason)
+            raise ContractError(f"view {view.name!r}: batch rejected: {error}", report)
         valid = result.valid
+        created = view.source.created_timestamp_field
         rows = compute(
             view,
             valid,
             valid.get_column(view.source.timestamp_field),
-            valid.get_column(view.source.created_timestamp_field)
-            if view.source.created_timestamp_field
-            else None,
+            valid.get_column(created) if created else None,
             run_seq,
         )
-        _write_quarantine(storage, view.name, run_seq, run_id, result.quarantined)
+        _write_quarantine(storage, view.name, run_seq, run_id, quarantined)
         storage.write_rows(view.name, _run_name(run_seq, run_id), rows)
     except ContractError:
         raise
     except BaseException as exc:
         failed = IngestReport(
-            **fields,  # type: ignore[arg-type]
+            **fields,
             status="failed",
             rows_in=rows_in,
             rows_written=0,
@@ -128,23 +120,36 @@ def ingest_frame(
         )
         registry.finish_ingestion(run_id, failed.to_dict())
         raise
-    quarantined = result.quarantined.height
     status = "ok"
-    if view.on_violation == "warn" and result.violations:
+    if view.on_violation == "warn" and violations:
         status = "warned"
-    elif quarantined:
+    elif quarantined.height:
         status = "quarantined"
     report = IngestReport(
-        **fields,  # type: ignore[arg-type]
+        **fields,
         status=status,
         rows_in=rows_in,
         rows_written=rows.height,
-        rows_quarantined=quarantined,
+        rows_quarantined=quarantined.height,
         violations=violations,
         health=figures,
     )
     registry.finish_ingestion(run_id, report.to_dict())
     return report
+
+
+def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    """The batch with its event (and created) timestamp columns as UTC, or why it cannot be."""
+    what = f"view {view.name!r}"
+    for column in (view.source.timestamp_field, view.source.created_timestamp_field):
+        if column is None:
+            continue
+        series, error = utc_column(frame, column, what)
+        if error is not None:
+            return frame, error
+        assert series is not None
+        frame = frame.with_columns(series)
+    return frame, None
 
 
 def _run_name(run_seq: int, run_id: str) -> str:
@@ -158,9 +163,7 @@ def _whole_batch(frame: pl.DataFrame, reason: str) -> pl.DataFrame:
         [[{"column": None, "check": "schema", "value": reason}]] * frame.height,
         dtype=pl.List(pl.Struct({"column": pl.String, "check": pl.String, "value": pl.String})),
     )
-    return frame.with_columns(
-        pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"), reasons
-    )
+    return frame.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"), reasons)
 
 
 def _write_quarantine(
