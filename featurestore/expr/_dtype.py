@@ -8,8 +8,9 @@ from typing import Any
 import polars as pl
 
 from featurestore.errors import ExpressionError
+from featurestore.expr._case import Case
 from featurestore.expr._kinds import Kind, dtype_of, infer, infer_case, schema_kinds
-from featurestore.expr._nodes import Call, Case, Col, Expr, Lit
+from featurestore.expr._nodes import Call, Col, Expr, Lit
 from featurestore.expr._ops import OPS
 
 

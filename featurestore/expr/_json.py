@@ -20,20 +20,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from featurestore.errors import ExpressionError
-from featurestore.expr._kinds import DATETIME, FLOAT, KINDS
-from featurestore.expr._nodes import (
-    Call,
+from featurestore.expr._case import (
     Case,
-    Col,
-    Expr,
-    Lit,
     When,
     coalesce,
-    col,
-    lit,
     max_horizontal,
     min_horizontal,
 )
+from featurestore.expr._kinds import DATETIME, FLOAT, KINDS
+from featurestore.expr._nodes import Call, Col, Expr, Lit, col, lit
 from featurestore.expr._ops import OPS
 
 _Build = Callable[[list[Expr], dict[str, Any]], Expr]

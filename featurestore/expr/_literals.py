@@ -59,6 +59,8 @@ def normalize_literal(value: Any) -> tuple[Any, Kind]:
                 "(e.g. tzinfo=datetime.timezone.utc)"
             )
         return to_utc(value), DATETIME
+    if callable(getattr(value, "item", None)) and type(value).__module__ == "numpy":
+        return normalize_literal(value.item())
     raise ExpressionError(
         f"unsupported literal {value!r} of type {type(value).__name__}; "
         "use None, bool, int, float, str or a timezone-aware datetime"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from featurestore.errors import ExpressionError
 from featurestore.expr import _kinds
@@ -17,6 +17,9 @@ from featurestore.expr._literals import (
     normalize_literal,
 )
 from featurestore.expr._ops import OPS
+
+if TYPE_CHECKING:
+    from featurestore.expr._namespaces import DtNamespace, StrNamespace
 
 _POW_INT_MAX = 2**32 - 1  # Polars takes an integer exponent as UInt32
 _MAX_DECIMALS = 100
@@ -56,6 +59,18 @@ class Expr:
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickled and deep-copied through JSON: the fields are read-only.
+        from featurestore.expr._json import from_json
+
+        return from_json, (self.to_json(),)
+
+    def __copy__(self) -> Expr:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Expr:
+        return self
 
     def __bool__(self) -> NoReturn:
         raise ExpressionError(
@@ -259,76 +274,16 @@ class Expr:
     @property
     def str(self) -> StrNamespace:
         """String operations."""
+        from featurestore.expr._namespaces import StrNamespace
+
         return StrNamespace(self)
 
     @property
     def dt(self) -> DtNamespace:
         """Datetime operations (UTC)."""
+        from featurestore.expr._namespaces import DtNamespace
+
         return DtNamespace(self)
-
-
-class StrNamespace:
-    """``expr.str``: string operations on unicode text."""
-
-    __slots__ = ("_expr",)
-
-    def __init__(self, expr: Expr) -> None:
-        self._expr = expr
-
-    def lower(self) -> Expr:
-        """Lower-case."""
-        return Call.make("str.lower", (self._expr,))
-
-    def upper(self) -> Expr:
-        """Upper-case."""
-        return Call.make("str.upper", (self._expr,))
-
-    def len_chars(self) -> Expr:
-        """Number of unicode code points, as int64."""
-        return Call.make("str.len_chars", (self._expr,))
-
-    def contains(self, literal_pattern: str) -> Expr:
-        """Whether the text contains ``literal_pattern`` (plain text, not a regex)."""
-        pattern = check_text(literal_pattern, "str.contains() pattern")
-        return Call.make("str.contains", (self._expr,), pattern=pattern)
-
-    def starts_with(self, prefix: str) -> Expr:
-        """Whether the text starts with ``prefix``."""
-        text = check_text(prefix, "str.starts_with() prefix")
-        return Call.make("str.starts_with", (self._expr,), prefix=text)
-
-
-class DtNamespace:
-    """``expr.dt``: parts of a UTC datetime, each as int64."""
-
-    __slots__ = ("_expr",)
-
-    def __init__(self, expr: Expr) -> None:
-        self._expr = expr
-
-    def hour(self) -> Expr:
-        """Hour of the day, 0-23."""
-        return Call.make("dt.hour", (self._expr,))
-
-    def weekday(self) -> Expr:
-        """ISO weekday: Monday 1 ... Sunday 7."""
-        return Call.make("dt.weekday", (self._expr,))
-
-    def day(self) -> Expr:
-        """Day of the month, 1-31."""
-        return Call.make("dt.day", (self._expr,))
-
-    def month(self) -> Expr:
-        """Month, 1-12."""
-        return Call.make("dt.month", (self._expr,))
-
-    def year(self) -> Expr:
-        """Year."""
-        return Call.make("dt.year", (self._expr,))
-
-    def epoch(self) -> Expr:
-        """Microseconds since 1970-01-01 UTC (Polars' default epoch unit)."""
-        return Call.make("dt.epoch", (self._expr,))
 
 
 class Col(Expr):
@@ -407,73 +362,6 @@ class Call(Expr):
         return call_repr(self)
 
 
-class Case(Expr):
-    """``when(c1).then(v1).when(c2).then(v2).otherwise(v)``: the first true condition wins.
-
-    A null condition counts as false; without ``otherwise`` the fallback is null.
-    """
-
-    __slots__ = ("branches", "default")
-    branches: tuple[tuple[Expr, Expr], ...]
-    default: Expr | None
-
-    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], default: Expr | None) -> None:
-        if not branches:
-            raise ExpressionError("when/then needs at least one when(...).then(...) branch")
-        values = [v.kind for _, v in branches] + [_kinds.NULL if default is None else default.kind]
-        kind = _kinds.infer_case([c.kind for c, _ in branches], values)
-        object.__setattr__(self, "branches", branches)
-        object.__setattr__(self, "default", default)
-        key = (
-            "case",
-            tuple((c._key, v._key) for c, v in branches),
-            None if default is None else default._key,
-        )
-        columns = frozenset().union(*(e._columns for e in self.children()))
-        self._init(key, columns, kind)
-
-    def children(self) -> Iterator[Expr]:
-        for cond, value in self.branches:
-            yield cond
-            yield value
-        if self.default is not None:
-            yield self.default
-
-    def when(self, condition: Any) -> When:
-        """Add another condition, tried when the earlier ones are not true."""
-        if self.default is not None:
-            raise ExpressionError(f"{self!r} already has otherwise(); add when() before it")
-        return When(lit(condition), self.branches)
-
-    def otherwise(self, value: Any) -> Case:
-        """The value when no condition is true."""
-        if self.default is not None:
-            raise ExpressionError(f"{self!r} already has otherwise()")
-        return Case(self.branches, lit(value))
-
-    def __repr__(self) -> str:
-        from featurestore.expr._repr import case_repr
-
-        return case_repr(self)
-
-
-class When:
-    """A condition waiting for its ``.then(value)``; not an expression yet."""
-
-    __slots__ = ("_branches", "_condition")
-
-    def __init__(self, condition: Expr, branches: tuple[tuple[Expr, Expr], ...] = ()) -> None:
-        self._condition = condition
-        self._branches = branches
-
-    def then(self, value: Any) -> Case:
-        """The value where the condition is true."""
-        return Case((*self._branches, (self._condition, lit(value))), None)
-
-    def __repr__(self) -> str:
-        return f"when({self._condition!r})"
-
-
 def lit(value: Any) -> Expr:
     """A literal: None, bool, int (int64), float, str or a timezone-aware datetime.
 
@@ -481,6 +369,8 @@ def lit(value: Any) -> Expr:
     """
     if isinstance(value, Expr):
         return value
+    from featurestore.expr._case import When
+
     if isinstance(value, When):
         raise ExpressionError(f"{value!r} is missing .then(...)")
     return Lit(value)
@@ -489,23 +379,3 @@ def lit(value: Any) -> Expr:
 def col(name: str) -> Expr:
     """A reference to column ``name``."""
     return Col(name)
-
-
-def when(condition: Any) -> When:
-    """Start ``when(condition).then(value)[.when(...).then(...)].otherwise(value)``."""
-    return When(lit(condition))
-
-
-def coalesce(*exprs: Any) -> Expr:
-    """The first non-null value among ``exprs``."""
-    return Call.make("coalesce", tuple(lit(e) for e in exprs))
-
-
-def min_horizontal(*exprs: Any) -> Expr:
-    """The smallest non-null value among ``exprs`` (NaN only when all are NaN)."""
-    return Call.make("min_horizontal", tuple(lit(e) for e in exprs))
-
-
-def max_horizontal(*exprs: Any) -> Expr:
-    """The largest non-null value among ``exprs`` (NaN only when all are NaN)."""
-    return Call.make("max_horizontal", tuple(lit(e) for e in exprs))

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from featurestore.expr._case import Case
 from featurestore.expr._kinds import (
     ARITHMETIC,
     BOOL,
@@ -36,7 +37,7 @@ from featurestore.expr._kinds import (
     infer_case,
     schema_kinds,
 )
-from featurestore.expr._nodes import Call, Case, Col, Expr, Lit
+from featurestore.expr._nodes import Call, Col, Expr, Lit
 from featurestore.expr._ops import OPS
 from featurestore.expr._text import MAX_US, MIN_US
 
@@ -59,6 +60,7 @@ _DT: Final = {
     "dt.year": lambda e: e.dt.year(),
     "dt.epoch": lambda e: e.dt.epoch("us"),
 }
+_MIRRORED: Final = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 _BINARY: Final = {
     "add": pl.Expr.__add__,
     "sub": pl.Expr.__sub__,
@@ -190,7 +192,12 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
             lhs, rhs = _materialize(lhs, out), _materialize(rhs, out)
         return _BINARY[op](lhs, rhs), out
     if op in COMPARISONS:
-        return _BINARY[op](parts[0][0], parts[1][0]), out
+        lhs, rhs = parts[0][0], parts[1][0]
+        if not expr.args[0].columns() and expr.args[1].columns():
+            # `literal < x` comes back as one value when x is a when/then that Polars folded
+            # to a scalar at run time; `x > literal` does not.
+            return _BINARY[_MIRRORED[op]](rhs, lhs), out
+        return _BINARY[op](lhs, rhs), out
     if op in ("and", "or", "not"):
         args = [_as(p, BOOL) for p in parts]
         if op == "not":

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from featurestore.errors import ExpressionError
 from featurestore.expr import _pykernels as k
+from featurestore.expr._case import Case
 from featurestore.expr._kinds import (
     ARITHMETIC,
     BOOL,
@@ -29,7 +30,7 @@ from featurestore.expr._kinds import (
     schema_kinds,
 )
 from featurestore.expr._literals import UTC, to_utc
-from featurestore.expr._nodes import Call, Case, Col, Expr, Lit
+from featurestore.expr._nodes import Call, Col, Expr, Lit
 from featurestore.expr._ops import OPS
 from featurestore.expr._text import warm_case_tables
 

@@ -9,7 +9,8 @@ from featurestore.expr._literals import literal_repr
 from featurestore.expr._ops import OPS
 
 if TYPE_CHECKING:
-    from featurestore.expr._nodes import Call, Case, Expr
+    from featurestore.expr._case import Case
+    from featurestore.expr._nodes import Call, Expr
 
 _DEFAULTS: dict[tuple[str, str], Any] = {("log", "base"): math.e, ("round", "decimals"): 0}
 

@@ -230,3 +230,19 @@ def test_python_types_match_polars() -> None:
     assert type(to_python(col("b").cast("int64"))(row)) is int
     assert type(to_python(col("i") / 1)(row)) is float
     assert to_python(lit(1) + lit(2))({}) == 3  # constants are folded once
+
+
+def test_pickle_and_copy_keep_the_tree() -> None:
+    import copy
+    import pickle
+
+    expr = when(col("a") > 1).then(col("b").log(2)).otherwise(math.nan)
+    assert pickle.loads(pickle.dumps(expr)).meta_eq(expr)
+    assert copy.deepcopy(expr) is expr and copy.copy(expr) is expr
+
+
+def test_numpy_scalars_are_literals() -> None:
+    np = pytest.importorskip("numpy")
+    assert lit(np.int64(3)).meta_eq(lit(3))
+    assert lit(np.float64(1.5)).meta_eq(lit(1.5))
+    assert lit(np.bool_(True)).meta_eq(lit(True))

@@ -244,3 +244,23 @@ def test_to_polars_with_schema_brings_columns_to_64_bits(dtype: pl.DataType) -> 
     frame = pl.DataFrame({"x": [100]}, schema={"x": dtype})
     out = frame.select(to_polars(col("x") * 100_000_000, schema=frame.schema))
     assert out.to_series().to_list() == [10_000_000_000]
+
+
+def test_adding_a_scalar_zero_keeps_ieee_signed_zeros() -> None:
+    # Polars' scalar kernels return `x` for `x + 0.0` and `-x` for `0.0 - x`; IEEE does not.
+    xs = {"x": [-0.0, 0.0, 1.0]}
+    check(col("x") + 0.0, xs, F, [0.0, 0.0, 1.0])
+    check(0 + col("x"), xs, F, [0.0, 0.0, 1.0])
+    check(0.0 - col("x"), xs, F, [0.0, 0.0, -1.0])
+    check(1 / (col("x") + -coalesce(lit(None), 0)), xs, F, [INF, INF, 1.0])
+
+
+def test_scalar_shortcuts_of_polars_do_not_change_lengths() -> None:
+    utc0 = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    nulls = {"x": [None, None, None]}
+    check(utc0 == col("x").cast("datetime"), nulls, I, [None] * 3)
+    check(lit(5) < when(col("x") > 0).then(col("x")).otherwise(3), nulls, I, [False] * 3)
+    check(coalesce(None, 1, coalesce(None, col("x"))), nulls, I, [1] * 3)
+    check(
+        lit(None) & (utc0 == coalesce(None, utc0, col("x").cast("datetime"))), nulls, I, [None] * 3
+    )
