@@ -8,7 +8,7 @@ from typing import Any, Literal
 import polars as pl
 
 from featurestore.definitions import FeatureView, OnDemandFeatureView, polars_dtype
-from featurestore.errors import RequestError
+from featurestore.errors import FeatureStoreError, RequestError
 from featurestore.expr import output_dtype, to_polars
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.inputs import to_frame, utc_column
@@ -31,10 +31,14 @@ def prepare_spine(spine: Any, join_keys: list[str], request_fields: dict[str, st
     """
     frame = to_frame(spine, "spine")
     if frame.height == 0:
-        raise RequestError("the spine is empty: give at least one row of entity keys and event_timestamp")
+        raise RequestError(
+            "the spine is empty: give at least one row of entity keys and event_timestamp"
+        )
     missing = [k for k in [*join_keys, TS] if k not in frame.columns]
     if missing:
-        raise RequestError(f"the spine lacks column {missing[0]!r} (it needs {', '.join([*join_keys, TS])})")
+        raise RequestError(
+            f"the spine lacks column {missing[0]!r} (it needs {', '.join([*join_keys, TS])})"
+        )
     missing = [f for f in request_fields if f not in frame.columns]
     if missing:
         raise RequestError(
@@ -48,15 +52,23 @@ def prepare_spine(spine: Any, join_keys: list[str], request_fields: dict[str, st
 
 
 def _empty_rows(view: FeatureView, keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a view that has no data yet, typed as well as its definitions allow."""
+    inputs: dict[str, Any] = {
+        c: dtype for c, dtype in view.contract_columns.items() if dtype is not None
+    }
+    inputs |= {c: polars_dtype(t) for c, t in (view.source.schema or {}).items()}
+    inputs.setdefault(view.source.timestamp_field, pl.Datetime("us", "UTC"))
     schema: dict[str, Any] = {k: keys.schema[k] for k in view.join_keys}
-    known = {**(view.source.schema or {})}
-    source_schema = {c: polars_dtype(t) for c, t in known.items()}
-    schema |= {TS: pl.Datetime("us", "UTC"), "created_timestamp": pl.Datetime("us", "UTC"), "seq": pl.Int64}
+    schema |= {
+        TS: pl.Datetime("us", "UTC"),
+        "created_timestamp": pl.Datetime("us", "UTC"),
+        "seq": pl.Int64,
+    }
     for f in view.features:
         try:
-            schema[f.name] = output_dtype(f.expr, source_schema)
-        except Exception:  # the source schema is not declared: the dtype is unknowable
-            schema[f.name] = pl.Null
+            schema[f.name] = output_dtype(f.expr, inputs)
+        except FeatureStoreError:  # an input's type is not declared anywhere
+            schema[f.name] = pl.Float64 if f.aggregate else pl.Null
     return pl.DataFrame(schema=schema)
 
 
@@ -71,7 +83,9 @@ def build_training_frame(
         raise RequestError(f"point_in_time must be 'known' or 'event', got {point_in_time!r}")
     clash = [n for n in resolved.names if n in spine.columns]
     if clash:
-        raise RequestError(f"the spine already has a column named {clash[0]!r}, like a requested feature")
+        raise RequestError(
+            f"the spine already has a column named {clash[0]!r}, like a requested feature"
+        )
     keys = spine.select(*normalise_keys(spine, resolved.join_keys), pl.col(TS))
     values: dict[tuple[str, str], pl.Series] = {}
     for view, names in resolved.views.values():
@@ -96,7 +110,9 @@ def build_training_frame(
             specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in aggs]  # type: ignore[union-attr, arg-type]
             windowed = window_aggregates(
                 view_keys,
-                lazy.select(*view.join_keys, TS, "created_timestamp", "seq", *(a.name for a in aggs)),
+                lazy.select(
+                    *view.join_keys, TS, "created_timestamp", "seq", *(a.name for a in aggs)
+                ),
                 join_keys=view.join_keys,
                 aggs=specs,
                 point_in_time=point_in_time,
