@@ -7,6 +7,7 @@ float functions assume quiet NaNs (signalling NaNs never come out of Python or P
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Final
 
@@ -57,11 +58,25 @@ def _round_even(x: float) -> float:
     return math.copysign(r, x) if r == 0 else r
 
 
+@functools.cache
+def _powi10(n: int) -> float:
+    # Rust's powi (compiler-rt __powidf2): square-and-multiply, which is not what Python's
+    # 10.0 ** n gives for n = 23, 37, 80...
+    result, base = 1.0, 10.0
+    while True:
+        if n & 1:
+            result *= base
+        n >>= 1
+        if not n:
+            return result
+        base *= base
+
+
 def fround(x: float, decimals: int) -> float:
-    """Polars' float ``round(decimals)`` (half to even, by scaling with ``10 ** decimals``)."""
+    """Polars' float ``round(decimals)``: half to even after scaling by ``10.powi(decimals)``."""
     if decimals == 0:
         return _round_even(x)
-    scale = 10.0**decimals
+    scale = _powi10(decimals)
     scaled = x * scale
     if scaled != scaled or scaled in (_INF, -_INF):
         return x

@@ -215,7 +215,7 @@ def _same_kind_unary(kind: str) -> Builder:
         x = draw(_expr(kind, d))
         how = draw(st.sampled_from(["neg", "abs", "floor", "ceil", "round"]))
         if how == "round":
-            return x.round(draw(st.sampled_from([0, 0, 1, 2, 3, 6, 10, 20])))
+            return x.round(draw(st.sampled_from([0, 0, 1, 2, 3, 6, 10, 20, 23, 37, 80, 100])))
         return -x if how == "neg" else getattr(x, how)()
 
     return build

@@ -264,3 +264,12 @@ def test_scalar_shortcuts_of_polars_do_not_change_lengths() -> None:
     check(
         lit(None) & (utc0 == coalesce(None, utc0, col("x").cast("datetime"))), nulls, I, [None] * 3
     )
+
+
+def test_round_scales_like_rust_powi() -> None:
+    # Polars scales by 10.powi(decimals); Python's 10.0 ** 23 is one ulp away from it.
+    from expr_check import both
+
+    xs = {"x": [1.2345678901234567e-7, 3.3e-50, 0.1, 2.5e-23]}
+    for decimals in (23, 37, 80, 100):
+        both(col("x").round(decimals), xs, F)  # asserts Python == Polars
