@@ -19,11 +19,13 @@ __all__ = [
     "DECILES",
     "bin_counts",
     "chi2_test",
+    "classification_metrics",
     "decile_edges",
     "finite",
     "jensen_shannon",
     "ks_and_wasserstein",
     "psi",
+    "regression_metrics",
     "text_table",
 ]
 
@@ -74,6 +76,51 @@ def psi(reference: FloatArray, current: FloatArray) -> float | None:
     r = np.where(reference == 0, _SMOOTHING, reference)
     c = np.where(current == 0, _SMOOTHING, current)
     return finite(np.sum((c - r) * np.log(c / r)))
+
+
+def classification_metrics(
+    y: FloatArray, predicted: FloatArray, scores: FloatArray | None, *, probabilities: bool
+) -> dict[str, float | None]:
+    """Binary metrics over 0/1 labels and predicted classes; None where a ratio has no denominator.
+
+    ROC AUC needs scores and both classes: the Mann-Whitney U of the positives' average ranks,
+    which counts a tied positive/negative pair as half. Log-loss needs probabilities, clipped to
+    [1e-15, 1 - 1e-15].
+    """
+    from scipy.stats import rankdata
+
+    n = y.size
+    tp = int(((y == 1) & (predicted == 1)).sum())
+    fp = int(((y == 0) & (predicted == 1)).sum())
+    fn = int(((y == 1) & (predicted == 0)).sum())
+    n_pos = int((y == 1).sum())
+    roc_auc = log_loss = None
+    if scores is not None and 0 < n_pos < n:
+        ranks = rankdata(scores)
+        u = float(ranks[y == 1].sum()) - n_pos * (n_pos + 1) / 2
+        roc_auc = u / (n_pos * (n - n_pos))
+    if scores is not None and probabilities and n:
+        p = np.clip(scores, 1e-15, 1 - 1e-15)
+        log_loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return {
+        "accuracy": float((y == predicted).mean()) if n else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        "roc_auc": roc_auc,
+        "log_loss": log_loss,
+    }
+
+
+def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float | None]:
+    """MAE and RMSE; None without rows."""
+    if not y.size:
+        return {"mae": None, "rmse": None}
+    errors = predicted - y
+    return {
+        "mae": finite(np.mean(np.abs(errors))),
+        "rmse": finite(np.sqrt(np.mean(errors**2))),
+    }
 
 
 def text_table(
