@@ -33,7 +33,9 @@ def entity_name(view: FeatureView) -> str:
     return "+".join(e.name for e in view.entities)
 
 
-def online_rows(project: str, view: FeatureView, rows: pl.DataFrame, features: list[str]) -> pl.DataFrame:
+def online_rows(
+    project: str, view: FeatureView, rows: pl.DataFrame, features: list[str]
+) -> pl.DataFrame:
     """``rows`` (join keys, timestamps, seq, features) with the join keys encoded as ``entity_key``."""
     keys = encode_entity_keys(
         project, entity_name(view), {k: rows.get_column(k).to_list() for k in view.join_keys}
@@ -48,19 +50,27 @@ def online_rows(project: str, view: FeatureView, rows: pl.DataFrame, features: l
 
 
 def _changed_entities(
-    rows: pl.LazyFrame, keys: list[str], start: dt.datetime | None, end: dt.datetime, lookback: dt.timedelta
+    rows: pl.LazyFrame,
+    keys: list[str],
+    start: dt.datetime | None,
+    end: dt.datetime,
+    lookback: dt.timedelta,
+    last_seq: int | None,
 ) -> pl.LazyFrame:
-    """Keys of entities whose answer may have changed since ``start``.
+    """Keys of entities whose answer may have changed since the last run.
 
-    A row matters if it became visible in ``(start - lookback, end]`` by event or created time,
-    which covers late backfills (old event time, new created time).
+    A row matters if it became visible in ``(start - lookback, end]`` by event or created time
+    (late backfills with a new created time), or was ingested after the last run (``seq``), which
+    covers backfills of sources without created timestamps.
     """
     if start is None:
         return rows.select(keys).unique()
     since = start - lookback
     ts, created = pl.col("event_timestamp"), pl.col("created_timestamp")
-    window = ((ts > since) & (ts <= end)) | ((created > since) & (created <= end))
-    return rows.filter(window).select(keys).unique()
+    changed = ((ts > since) & (ts <= end)) | ((created > since) & (created <= end))
+    if last_seq is not None:
+        changed = changed | (pl.col("seq") > last_seq)
+    return rows.filter(changed).select(keys).unique()
 
 
 def materialize_view(
@@ -71,17 +81,23 @@ def materialize_view(
     project: str,
     start: dt.datetime | None,
     end: dt.datetime,
+    last_seq: int | None = None,
     progress: Progress | None = None,
-) -> int:
-    """Write ``view``'s values as of ``end`` to ``online``; returns the rows written."""
+) -> tuple[int, int | None]:
+    """Write ``view``'s values as of ``end`` to ``online``.
+
+    Returns:
+        The rows written and the greatest ingestion ``seq`` seen (to record with the run).
+    """
     if rows is None:
-        return 0
+        return 0, last_seq
     keys = view.join_keys
+    seen_seq = rows.select(pl.col("seq").max()).collect().item()
     rows = rows.with_columns(*normalise_keys(rows, keys))
     written = 0
     plain = [f.name for f in view.row_features]
     if plain:
-        changed = _changed_entities(rows, keys, start, end, dt.timedelta(0))
+        changed = _changed_entities(rows, keys, start, end, dt.timedelta(0), last_seq)
         candidates = rows.join(changed, on=keys, how="semi", nulls_equal=False)
         latest = latest_rows(
             candidates.select(*keys, "event_timestamp", "created_timestamp", "seq", *plain),
@@ -92,7 +108,7 @@ def materialize_view(
     if view.aggregates:
         widest = max(a.window for a in view.aggregates)
         # a window that held rows at the last run may be empty now: those entities change too
-        changed = _changed_entities(rows, keys, start, end, widest)
+        changed = _changed_entities(rows, keys, start, end, widest, last_seq)
         candidates = rows.join(changed, on=keys, how="semi", nulls_equal=False)
         specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in view.aggregates]  # type: ignore[arg-type]
         values = window_values_at(candidates, join_keys=keys, aggs=specs, at=end)
@@ -103,7 +119,7 @@ def materialize_view(
         )
         agg_rows = online_rows(project, view, values, [s.name for s in specs])
         written += _write(online, view.name + WINDOW_SUFFIX, agg_rows, progress)
-    return written
+    return written, seen_seq
 
 
 def _write(online: OnlineStore, name: str, rows: pl.DataFrame, progress: Progress | None) -> int:

@@ -63,7 +63,9 @@ class FeatureStore:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry(self.config.sqlalchemy_url(self.config.registry), self.project)
+            self._registry = Registry(
+                self.config.sqlalchemy_url(self.config.registry), self.project
+            )
         return self._registry
 
     @property
@@ -207,10 +209,19 @@ class FeatureStore:
         if isinstance(data, str | Path):
             file = Path(data)
             file = file if file.is_absolute() else (self.repo_path / file)
-            return read_file(file, getattr(source, "file_format", None) if data == getattr(source, "path", None) else None), str(data)
-        return to_frame(data, f"data for view {view.name!r}"), type(data).__module__.split(".")[0] + " frame"
+            return read_file(
+                file,
+                getattr(source, "file_format", None)
+                if data == getattr(source, "path", None)
+                else None,
+            ), str(data)
+        return to_frame(data, f"data for view {view.name!r}"), type(data).__module__.split(".")[
+            0
+        ] + " frame"
 
-    def contract_reports(self, view: str | None = None, limit: int | None = None) -> list[IngestReport]:
+    def contract_reports(
+        self, view: str | None = None, limit: int | None = None
+    ) -> list[IngestReport]:
         """Every recorded ingestion run (newest first), optionally of one view."""
         return [IngestReport.from_dict(r) for r in self.registry.ingestion_reports(view, limit)]
 
@@ -251,7 +262,9 @@ class FeatureStore:
     def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
         return self.offline.scan_view(view.name)
 
-    def _save_dataset(self, name: str, spine: pl.DataFrame, frame: pl.DataFrame, resolved: Resolved) -> None:
+    def _save_dataset(
+        self, name: str, spine: pl.DataFrame, frame: pl.DataFrame, resolved: Resolved
+    ) -> None:
         from featurestore.definitions.base import check_name
 
         check_name("dataset", name)
@@ -303,17 +316,22 @@ class FeatureStore:
                 continue
             since = start if start is not None else self.registry.watermark(view.name)
             tick = (lambda n, v=view.name: progress(v, n)) if progress else None
-            written[view.name] = materialize_view(
+            written[view.name], seen_seq = materialize_view(
                 view,
                 self._scan(view),
                 online=self.online,
                 project=self.project,
                 start=since,
                 end=end,
+                last_seq=self.registry.materialized_seq(view.name) if start is None else None,
                 progress=tick,
             )
-            self.registry.record_materialization(view.name, since, end, written[view.name])
-        return MaterializeReport(views=written, rows=sum(written.values()), watermark=end, start=start)
+            self.registry.record_materialization(
+                view.name, since, end, written[view.name], last_seq=seen_seq
+            )
+        return MaterializeReport(
+            views=written, rows=sum(written.values()), watermark=end, start=start
+        )
 
     def get_online_features(
         self,
@@ -348,7 +366,9 @@ class FeatureStore:
         from featurestore.materialize import online_rows
 
         if to not in ("online", "offline", "online_and_offline"):
-            raise RequestError(f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}")
+            raise RequestError(
+                f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}"
+            )
         views = [
             v
             for v in self.list_feature_views()
@@ -368,7 +388,11 @@ class FeatureStore:
 
             storage = self.offline if to != "online" else _NullStorage(self.offline)
             report = ingest_frame(
-                view, frame, registry=self.registry, storage=storage, source=f"push:{push_source}",
+                view,
+                frame,
+                registry=self.registry,
+                storage=storage,
+                source=f"push:{push_source}",
                 compute=compute,
             )
             if to != "offline" and captured and captured[0].height:
@@ -406,7 +430,9 @@ def _check_references(state: Mapping[tuple[str, str], Definition]) -> None:
     for (kind, name), obj in state.items():
         if kind in ("feature_view", "on_demand_feature_view"):
             if name in views:
-                raise DefinitionError(f"a feature view and an on-demand view are both named {name!r}")
+                raise DefinitionError(
+                    f"a feature view and an on-demand view are both named {name!r}"
+                )
             assert isinstance(obj, FeatureView | OnDemandFeatureView)
             views[name] = obj
     for obj in state.values():

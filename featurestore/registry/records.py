@@ -39,6 +39,7 @@ __all__ = [
     "list_log_flushes",
     "list_reports",
     "record_log_flush",
+    "materialized_seq",
     "record_materialization",
     "save_dataset",
     "watermark",
@@ -192,6 +193,7 @@ def record_materialization(
     end: datetime,
     rows: int,
     now: datetime,
+    last_seq: int | None = None,
 ) -> None:
     """Record a run; the watermark is the maximum ``end``, so it never moves back."""
     _text(view, "the view of a materialization")
@@ -209,8 +211,18 @@ def record_materialization(
             end_ts=end_at,
             rows=_count(rows, "rows"),
             recorded_at=now,
+            last_seq=last_seq,
         )
     )
+
+
+def materialized_seq(conn: Connection, project: str, view: str) -> int | None:
+    """The greatest ingestion seq a materialization of ``view`` has seen, or None."""
+    m = materializations
+    value = conn.execute(
+        sa.select(sa.func.max(m.c.last_seq)).where(m.c.project == project, m.c.view == view)
+    ).scalar_one()
+    return None if value is None else int(value)
 
 
 # -- saved training frames -----------------------------------------------------------------------

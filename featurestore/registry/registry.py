@@ -199,16 +199,32 @@ class Registry:
         with self._db.transaction() as conn:
             return records.watermark(conn, self.project, view)
 
+    def materialized_seq(self, view: str) -> int | None:
+        """The greatest ingestion seq (run number) a materialization of ``view`` has seen."""
+        with self._db.transaction() as conn:
+            return records.materialized_seq(conn, self.project, view)
+
     def record_materialization(
-        self, view: str, start: datetime | None, end: datetime, rows: int
+        self,
+        view: str,
+        start: datetime | None,
+        end: datetime,
+        rows: int,
+        *,
+        last_seq: int | None = None,
     ) -> None:
         """Record a materialization run; the watermark only ever moves forward.
+
+        ``last_seq`` is the greatest ingestion run seq the run saw, so a later incremental run
+        can pick up rows ingested since, whatever their timestamps.
 
         Raises:
             RequestError: ``start`` is after ``end`` or ``rows`` is negative.
         """
         with self._db.transaction(write=True) as conn:
-            records.record_materialization(conn, self.project, view, start, end, rows, _now())
+            records.record_materialization(
+                conn, self.project, view, start, end, rows, _now(), last_seq
+            )
 
     # -- saved training frames ---------------------------------------------------------------------
 

@@ -131,6 +131,7 @@ materializations = sa.Table(
     sa.Column("end_ts", UTCDateTime, nullable=False),
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=True),
     sa.Index("ix_fs_materializations_view", "project", "view"),
 )
 
