@@ -281,14 +281,12 @@ class _Reference:
 def _metrics(
     data: Encoded, y: FloatArray, yhat: FloatArray, score: FloatArray
 ) -> dict[str, float | None]:
+    metrics: dict[str, float | None] = dict.fromkeys(_METRICS)
     if data.task == "regression":
-        return regression_metrics(y, yhat)
-    return classification_metrics(
-        y,
-        yhat,
-        score if data.score_kind is not None else None,
-        probabilities=data.score_kind == "probabilities",
-    )
+        return metrics | regression_metrics(y, yhat)
+    scores = score if data.score_kind is not None else None
+    probabilities = data.score_kind == "probabilities"
+    return metrics | classification_metrics(y, yhat, scores, probabilities=probabilities)
 
 
 def _concept_drift(data: Encoded) -> tuple[list[Alarm], list[str]]:
