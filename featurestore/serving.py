@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import polars as pl
 
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.errors import RequestError
 from featurestore.expr import to_python
 from featurestore.materialize import WINDOW_SUFFIX, entity_name
-from featurestore.online import OnlineStore, ReadRequest, encode_entity_keys
+from featurestore.online import OnlineStore, ReadRequest, ReadResult, encode_entity_keys
 from featurestore.reports import iso
 from featurestore.resolve import Resolved
 
@@ -50,6 +51,12 @@ class OnlineResponse:
     request_id: str
     requested_at: dt.datetime
     refs: list[tuple[str, str]] = field(default_factory=list)
+    #: stored features read only as inputs of on-demand features: (values, statuses, timestamps)
+    #: per (view, feature); the serving log records them so the skew check can tell stale inputs
+    #: from a transformation that differs
+    inputs: dict[tuple[str, str], tuple[list[Any], list[str], list[dt.datetime | None]]] = field(
+        default_factory=dict
+    )
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: self.values[name] for name in self.names}
@@ -71,9 +78,54 @@ class OnlineResponse:
             ],
         }
 
+    def to_feast_json(self) -> bytes:
+        """``to_feast()`` serialised to JSON bytes (what the server sends).
+
+        It skips the per-value Python work: each distinct timestamp list is formatted once (the
+        features of one view share theirs) and orjson writes the values. NaN and infinite floats
+        become ``null``, as JSON has no such numbers.
+        """
+        formatted: dict[int, list[str | None]] = {}
+        results = []
+        for name in self.names:
+            column = self.event_timestamps[name]
+            stamps = formatted.get(id(column))
+            if stamps is None:
+                stamps = formatted[id(column)] = [None if t is None else _iso(t) for t in column]
+            results.append(
+                {
+                    "values": self.values[name],
+                    "statuses": self.statuses[name],
+                    "event_timestamps": stamps,
+                }
+            )
+        answer = {
+            "metadata": {"feature_names": self.names, "request_id": self.request_id},
+            "results": results,
+        }
+        return orjson.dumps(answer, default=_orjson_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _iso(value: dt.datetime) -> str | None:
+    """:func:`featurestore.reports.iso`, quicker for the UTC datetimes online stores return."""
+    if value.tzinfo is dt.UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    return iso(value)
+
 
 def _json_value(value: Any) -> Any:
     return iso(value) if isinstance(value, dt.datetime) else value
+
+
+def _orjson_default(value: Any) -> Any:
+    """What orjson cannot write itself: datetimes as in ``to_feast``, durations as seconds."""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    raise TypeError(f"a served value of type {type(value).__name__} cannot be written as JSON")
 
 
 def key_types(view: FeatureView) -> dict[str, str]:
@@ -85,7 +137,9 @@ def key_types(view: FeatureView) -> dict[str, str]:
             if declared is None and key in view.contract_columns:
                 dtype = view.contract_columns[key]
                 if dtype is not None:
-                    declared = "int64" if dtype.is_integer() else "str" if dtype == pl.String else None
+                    declared = (
+                        "int64" if dtype.is_integer() else "str" if dtype == pl.String else None
+                    )
             if declared in ("int64", "str"):
                 out[key] = declared
     return out
@@ -95,7 +149,9 @@ def _check_entities(
     entities: Mapping[str, Sequence[Any]], keys: list[str], types: dict[str, str], limit: int
 ) -> int:
     if not isinstance(entities, Mapping) or not entities:
-        raise RequestError(f"entities must map each join key ({', '.join(keys)}) to a list of values")
+        raise RequestError(
+            f"entities must map each join key ({', '.join(keys)}) to a list of values"
+        )
     missing = [k for k in keys if k not in entities]
     if missing:
         raise RequestError(f"entities lack join key {missing[0]!r}")
@@ -115,7 +171,9 @@ def _check_entities(
                 else isinstance(value, int | str) and not isinstance(value, bool)
             )
             if not ok:
-                kind = {"int64": "an integer", "str": "a string"}.get(want or "", "an integer or a string")
+                kind = {"int64": "an integer", "str": "a string"}.get(
+                    want or "", "an integer or a string"
+                )
                 raise RequestError(f"entity key {key!r} must be {kind}, got {value!r}")
     if len(lengths) != 1:
         raise RequestError("every entity key must have the same number of values")
@@ -183,6 +241,68 @@ def _python(odfv: OnDemandFeatureView, feature: str) -> Compiled:
     return fn
 
 
+@dataclass(frozen=True, slots=True)
+class _ViewInfo:
+    view: FeatureView
+    entity: str
+    key_types: dict[str, str]
+    aggregates: frozenset[str]
+
+
+# Definitions hash by their spec JSON (slow), so the cache is keyed by identity; the store
+# hands out the same objects until its definitions are refreshed.
+_view_infos: dict[int, _ViewInfo] = {}
+
+
+def _view_info(view: FeatureView) -> _ViewInfo:
+    info = _view_infos.get(id(view))
+    if info is None or info.view is not view:
+        if len(_view_infos) > 1024:
+            _view_infos.clear()
+        info = _ViewInfo(
+            view, entity_name(view), key_types(view), frozenset(a.name for a in view.aggregates)
+        )
+        _view_infos[id(view)] = info
+    return info
+
+
+def _fill(
+    result: ReadResult,
+    subset: list[str],
+    ttl: dt.timedelta | None,
+    now: dt.datetime,
+) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
+    """Values and statuses of one read, per feature (the common all-fresh case stays cheap)."""
+    present, null = Statuses.PRESENT, Statuses.NULL_VALUE
+    base: list[str | None] = [None if found else Statuses.NOT_FOUND for found in result.found]
+    if ttl is not None:
+        oldest = now - ttl
+        base = [
+            Statuses.OUTSIDE_MAX_AGE if b is None and ts is not None and ts < oldest else b
+            for b, ts in zip(base, result.event_timestamps, strict=True)
+        ]
+    values: dict[str, list[Any]] = {}
+    statuses: dict[str, list[str]] = {}
+    if not any(base):
+        all_present = [present] * len(base)
+        for feature in subset:
+            column = result.values[feature]
+            values[feature] = column
+            statuses[feature] = (
+                [null if v is None else present for v in column]
+                if None in column
+                else all_present.copy()
+            )
+        return values, statuses
+    for feature in subset:
+        column = result.values[feature]
+        values[feature] = [None if b else v for b, v in zip(base, column, strict=True)]
+        statuses[feature] = [
+            b or (null if v is None else present) for b, v in zip(base, column, strict=True)
+        ]
+    return values, statuses
+
+
 def get_online_features(
     resolved: Resolved,
     entities: Mapping[str, Sequence[Any]],
@@ -196,9 +316,10 @@ def get_online_features(
 ) -> OnlineResponse:
     """Read the resolved features for ``entities`` in one online-store round trip."""
     keys = resolved.join_keys
+    infos = [(_view_info(view), names) for view, names in resolved.views.values()]
     types: dict[str, str] = {}
-    for view, _ in resolved.views.values():
-        types |= key_types(view)
+    for info, _ in infos:
+        types |= info.key_types
     n = _check_entities(entities, keys, types, max_entities)
     request = _request_columns(request_data, resolved.request_fields, n)
     now = now or dt.datetime.now(dt.UTC)
@@ -206,12 +327,12 @@ def get_online_features(
 
     reads: list[ReadRequest] = []
     plan: list[tuple[FeatureView, str, list[str]]] = []
-    for view, names in resolved.views.values():
-        encoded = encode_entity_keys(project, entity_name(view), {k: entities[k] for k in view.join_keys})
-        aggregate = {a.name for a in view.aggregates}
+    for info, names in infos:
+        view = info.view
+        encoded = encode_entity_keys(project, info.entity, {k: entities[k] for k in view.join_keys})
         for record, subset in (
-            (view.name, [f for f in names if f not in aggregate]),
-            (view.name + WINDOW_SUFFIX, [f for f in names if f in aggregate]),
+            (view.name, [f for f in names if f not in info.aggregates]),
+            (view.name + WINDOW_SUFFIX, [f for f in names if f in info.aggregates]),
         ):
             if subset:
                 reads.append(ReadRequest(record, encoded, subset))
@@ -223,29 +344,12 @@ def get_online_features(
     stamps: dict[tuple[str, str], list[dt.datetime | None]] = {}
     for (view, record, subset), result in zip(plan, results, strict=True):
         ttl = view.ttl if not record.endswith(WINDOW_SUFFIX) else None
-        expired = [
-            ts is not None and ttl is not None and now - ts > ttl for ts in result.event_timestamps
-        ]
+        read_values, read_statuses = _fill(result, subset, ttl, now)
+        shared = list(result.event_timestamps)  # one list per read: to_feast_json formats it once
         for feature in subset:
-            column = result.values[feature]
-            status: list[str] = []
-            out: list[Any] = []
-            for found, old, value in zip(result.found, expired, column, strict=True):
-                if not found:
-                    status.append(Statuses.NOT_FOUND)
-                    out.append(None)
-                elif old:
-                    status.append(Statuses.OUTSIDE_MAX_AGE)
-                    out.append(None)
-                elif value is None:
-                    status.append(Statuses.NULL_VALUE)
-                    out.append(None)
-                else:
-                    status.append(Statuses.PRESENT)
-                    out.append(value)
-            values[(view.name, feature)] = out
-            statuses[(view.name, feature)] = status
-            stamps[(view.name, feature)] = list(result.event_timestamps)
+            values[(view.name, feature)] = read_values[feature]
+            statuses[(view.name, feature)] = read_statuses[feature]
+            stamps[(view.name, feature)] = shared
 
     for odfv, names in resolved.on_demand.values():
         inputs: dict[str, list[Any]] = dict(request)
@@ -265,6 +369,7 @@ def get_online_features(
     out_values: dict[str, list[Any]] = {k: list(entities[k]) for k in keys}
     out_status: dict[str, list[str]] = {k: [Statuses.PRESENT] * n for k in keys}
     out_stamps: dict[str, list[dt.datetime | None]] = {k: [None] * n for k in keys}
+    out_refs = set(resolved.refs)
     for ref, name in zip(resolved.refs, resolved.names, strict=True):
         out_values[name] = values[ref]
         out_status[name] = statuses[ref]
@@ -278,4 +383,9 @@ def get_online_features(
         request_id=request_id,
         requested_at=now,
         refs=list(resolved.refs),
+        inputs={
+            ref: (values[ref], statuses[ref], stamps[ref])
+            for ref in values
+            if ref not in out_refs and ref[0] not in resolved.on_demand
+        },
     )

@@ -1,0 +1,391 @@
+"""Benchmark: the HTTP feature server against a minimal FastAPI + Redis floor.
+
+Data: 100,000 entities materialized into a redis-server of our own (a free port, stopped after),
+one view of 10 float features and one of 50. The feature server runs as ``uvicorn`` with one
+worker; the floor is a minimal FastAPI endpoint under the same uvicorn settings that parses the
+same request body, sends one pipelined ``HMGET`` per entity for the same keys and returns the
+decoded values. A separate process loads each at concurrency 1, 8 and 32 with keep-alive
+connections (``wrk`` when installed, else a small asyncio client), for single-entity and
+100-entity requests of the 50-feature view and single-entity requests of the 10-feature view.
+Materialization of 100,000 entities x 10 features (``store.materialize``) is compared with a raw
+pipelined redis-py write of the same values (msgpack-encoded rows, ``HSET``).
+
+Prints one JSON line. Run: ``.venv/bin/python benchmarks/online_serving.py [--quick]
+[--sample-rate 0.01] [--loadgen wrk|python]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import Request, Response  # module level: the floor's annotations resolve here
+
+HERE = Path(__file__).resolve().parent
+CONCURRENCY = (1, 8, 32)
+SCENARIOS = {"1x50": (1, 50), "100x50": (100, 50), "1x10": (1, 10)}  # entities x features
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local i = math.random(#bodies)
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+done = function(s, latency, r)
+  local e = s.errors
+  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_us": %d, "p99_us": %d, '
+    .. '"errors": %d}\\n', s.requests, s.duration / 1e6, latency:percentile(50),
+    latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(ready: Any, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready after {timeout} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready: Any, what: str) -> Iterator[None]:
+    """A child process, stopped by PID on exit."""
+    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: child.poll() is None and ready(), what)
+        yield
+    except RuntimeError:
+        child.kill()
+        raise RuntimeError(f"{what} failed: {child.communicate()[1].decode()[-2000:]}") from None
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    args += ["--save", "", "--appendonly", "no"]
+
+    def pong() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    with process(args, dict(os.environ), pong, "redis-server"):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+# -- data and materialization -------------------------------------------------------------------
+
+
+def build_repo(folder: Path, redis_url: str, n: int) -> tuple[Any, dt.datetime]:
+    """A repo with views v10 and v50 over ``n`` entities, applied and ingested."""
+    import polars as pl
+
+    from featurestore import Entity, Feature, FeatureStore, FeatureView, FileSource, col
+
+    project = f"bench{os.getpid()}"
+    (folder / "featurestore.toml").write_text(
+        f'project = "{project}"\nonline_store = "{redis_url}"\n'
+    )
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rng = np.random.default_rng(7)
+    user = Entity("user", join_keys=["user_id"], value_type=int)
+    views = []
+    for k in (10, 50):
+        frame = pl.DataFrame(
+            {"user_id": np.arange(n), **{f"f{i}": rng.random(n) for i in range(k)}}
+        ).with_columns(event_ts=pl.lit(end - dt.timedelta(hours=1)).cast(pl.Datetime("us", "UTC")))
+        frame.write_parquet(folder / f"v{k}.parquet")
+        source = FileSource(str(folder / f"v{k}.parquet"), timestamp_field="event_ts")
+        features = [Feature(f"f{i}", col(f"f{i}")) for i in range(k)]
+        views.append(FeatureView(f"v{k}", entities=[user], source=source, features=features))
+    store = FeatureStore(folder)
+    store.apply([user, *views])
+    for view in views:
+        store.ingest(view.name)
+    return store, end
+
+
+def raw_write_seconds(redis_url: str, n: int, k: int) -> float:
+    """A raw pipelined redis-py write of n rows x k floats (msgpack per row), as a floor."""
+    import msgpack
+    import redis
+
+    rng = np.random.default_rng(8)
+    values = rng.random((n, k))
+    client = redis.Redis.from_url(redis_url)
+    start = time.perf_counter()
+    rows = values.tolist()
+    pipe = client.pipeline(transaction=False)
+    for i, row in enumerate(rows):
+        pipe.hset(f"raw:{{bench:user:i{i}}}", "v10", msgpack.packb(row))
+        if i % 4000 == 3999:
+            pipe.execute()
+    pipe.execute()
+    seconds = time.perf_counter() - start
+    client.close()
+    return seconds
+
+
+def materialize_figures(store: Any, end: dt.datetime, redis_url: str, n: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    store.materialize(views=["v10"], end=end)
+    ours = time.perf_counter() - start
+    store.materialize(views=["v50"], end=end)
+    raw = raw_write_seconds(redis_url, n, 10)
+    return {
+        "materialize_s": round(ours, 3),
+        "materialize_rows_per_s": round(n / ours),
+        "raw_write_s": round(raw, 3),
+        "raw_write_rows_per_s": round(n / raw),
+        "materialize_vs_raw": round(ours / raw, 2),
+    }
+
+
+# -- the floor app (imported by uvicorn in its own process) -------------------------------------
+
+
+def floor_app() -> Any:
+    """Minimal FastAPI endpoint: parse the body, one pipelined HMGET per entity, decode."""
+    import msgpack
+    import orjson
+    import redis
+    from fastapi import FastAPI
+
+    from featurestore.online.records import HEADER_LENGTH
+
+    client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+    prefix = "fs:{" + os.environ["BENCH_PROJECT"] + ":user:i"
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/get-online-features")
+    async def get(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        view = body["features"][0].split(":")[0]
+        pipe = client.pipeline(transaction=False)
+        for entity in body["entities"]["user_id"]:
+            pipe.hmget(f"{prefix}{entity}}}", view)
+        rows = []
+        for (record,) in pipe.execute():
+            names = int.from_bytes(record[HEADER_LENGTH : HEADER_LENGTH + 4], "big")
+            rows.append(msgpack.unpackb(record[HEADER_LENGTH + 4 + names :]))
+        return Response(orjson.dumps({"values": rows}), media_type="application/json")
+
+    return app
+
+
+@contextmanager
+def http_server(app: str, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    args += ["--app-dir", str(HERE)]
+    url = f"http://127.0.0.1:{port}"
+    with process(args, env, lambda: http_ok(url + "/health"), app):
+        yield url
+
+
+# -- load generation ----------------------------------------------------------------------------
+
+
+def write_bodies(path: Path, entities: int, features: int, n: int, count: int = 2000) -> None:
+    rng = np.random.default_rng(entities * 1000 + features)
+    refs = [f"v{features}:f{i}" for i in range(features)]
+    with path.open("w") as out:
+        for _ in range(count):
+            ids = rng.integers(0, n, entities).tolist()
+            out.write(json.dumps({"features": refs, "entities": {"user_id": ids}}) + "\n")
+
+
+def run_load(url: str, bodies: Path, concurrency: int, seconds: float, tool: str) -> dict[str, Any]:
+    """Load ``url`` from a separate process; requests/s, p50 and p99 latency (µs)."""
+    env = {**os.environ, "BENCH_BODIES": str(bodies)}
+    target = url + "/get-online-features"
+    if tool == "wrk":
+        script = bodies.with_suffix(".lua")
+        script.write_text(WRK_SCRIPT)
+        threads = str(min(concurrency, 2))
+        args = [
+            "wrk",
+            "-t",
+            threads,
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "-s",
+            str(script),
+        ]
+        args.append(target)
+    else:
+        args = [sys.executable, __file__, "--worker", target, str(concurrency), str(seconds)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']} failed requests loading {target}")
+    return {
+        "rps": round(result["requests"] / result["seconds"]),
+        "p50_us": result["p50_us"],
+        "p99_us": result["p99_us"],
+        "errors": result["errors"],
+    }
+
+
+async def _client(host: str, port: int, path: str, bodies: list[bytes], stop: float) -> list[int]:
+    reader, writer = await asyncio.open_connection(host, port)
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    latencies: list[int] = []
+    i = len(latencies)
+    while time.perf_counter() < stop:
+        body = bodies[i % len(bodies)]
+        i += 1
+        start = time.perf_counter_ns()
+        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        header = await reader.readuntil(b"\r\n\r\n")
+        size = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        answer = await reader.readexactly(size)
+        latencies.append((time.perf_counter_ns() - start) // 1000)
+        if not header.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(answer.decode()[:300])
+    writer.close()
+    return latencies
+
+
+def worker(url: str, concurrency: int, seconds: float) -> None:
+    """The asyncio load generator (``--worker``): prints one RESULT line."""
+    host, rest = url.removeprefix("http://").split(":", 1)
+    port, path = rest.split("/", 1)
+    bodies = Path(os.environ["BENCH_BODIES"]).read_bytes().splitlines()
+
+    async def main() -> list[list[int]]:
+        stop = time.perf_counter() + seconds
+        tasks = [
+            _client(host, int(port), "/" + path, bodies[c::concurrency], stop)
+            for c in range(concurrency)
+        ]
+        return await asyncio.gather(*tasks)
+
+    start = time.perf_counter()
+    latencies = np.concatenate([np.array(x) for x in asyncio.run(main())])
+    elapsed = time.perf_counter() - start
+    figures = {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "p50_us": int(np.percentile(latencies, 50)),
+        "p99_us": int(np.percentile(latencies, 99)),
+        "errors": 0,
+    }
+    print("RESULT " + json.dumps(figures))
+
+
+def serve_figures(
+    url: str, folder: Path, n: int, seconds: float, tool: str
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, (entities, features) in SCENARIOS.items():
+        bodies = folder / f"bodies_{name}.jsonl"
+        if not bodies.exists():
+            write_bodies(bodies, entities, features, n)
+        run_load(url, bodies, 4, min(1.0, seconds), tool)  # warm up
+        for concurrency in CONCURRENCY:
+            out[f"{name}_c{concurrency}"] = run_load(url, bodies, concurrency, seconds, tool)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 entities, 2 s per run")
+    parser.add_argument("--sample-rate", type=float, default=None, help="serving skew sample rate")
+    parser.add_argument("--loadgen", choices=["wrk", "python"], default=None)
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per load run")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), float(args.worker[2]))
+        return
+    n = 10_000 if args.quick else 100_000
+    seconds = args.seconds or (2.0 if args.quick else 5.0)
+    tool = args.loadgen or ("wrk" if shutil.which("wrk") else "python")
+    with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
+        folder = Path(tmp)
+        with redis_server(folder) as redis_url:
+            store, end = build_repo(folder, redis_url, n)
+            figures: dict[str, Any] = {"entities": n, "loadgen": tool, "seconds_per_run": seconds}
+            figures |= materialize_figures(store, end, redis_url, n)
+            env = {**os.environ, "FEATURESTORE_REPO": str(folder)}
+            if args.sample_rate is not None:
+                env["FEATURESTORE_SERVING_SKEW_SAMPLE_RATE"] = str(args.sample_rate)
+                figures["sample_rate"] = args.sample_rate
+            with http_server("featurestore.server.app:app_from_env", env) as url:
+                ours = serve_figures(url, folder, n, seconds, tool)
+            env |= {"BENCH_REDIS_URL": redis_url, "BENCH_PROJECT": store.project}
+            with http_server("online_serving:floor_app", env) as url:
+                floor = serve_figures(url, folder, n, seconds, tool)
+            store.close()
+    for key, result in ours.items():
+        result["floor_rps"] = floor[key]["rps"]
+        result["floor_p50_us"] = floor[key]["p50_us"]
+        result["floor_p99_us"] = floor[key]["p99_us"]
+        result["vs_floor"] = round(result["rps"] / max(floor[key]["rps"], 1), 2)
+    figures["serving"] = ours
+    figures["targets"] = {
+        "throughput_ge_0.8x_floor": all(r["vs_floor"] >= 0.8 for r in ours.values()),
+        "1x50_c1_p99_lt_1ms": ours["1x50_c1"]["p99_us"] < 1000,
+        "100x50_c1_p99_lt_5ms": ours["100x50_c1"]["p99_us"] < 5000,
+        "materialize_within_2x_raw": figures["materialize_vs_raw"] <= 2.0,
+    }
+    figures["load_average"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The FastAPI app: Feast-compatible serving plus push, materialize, reports, health, metrics.
+
+``create_app(store)`` builds an app around an open store; ``app_from_env()`` is the uvicorn
+factory behind ``featurestore serve`` (each worker process opens its own store from
+``FEATURESTORE_REPO``). See :mod:`featurestore.server.routes` for where endpoints live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+
+import featurestore
+from featurestore.server.auth import TokenTable, require_scope
+from featurestore.server.errors import install_error_handlers
+from featurestore.server.metrics import Metrics, MetricsMiddleware
+from featurestore.server.refresh import DefinitionWatcher
+from featurestore.server.routes import ops, reports, serving, write
+from featurestore.store import FeatureStore
+
+__all__ = ["REFRESH_ENV", "app_from_env", "create_app"]
+
+#: seconds between checks of the registry for new definitions (default 5)
+REFRESH_ENV = "FEATURESTORE_SERVER_REFRESH_SECONDS"
+
+
+def create_app(
+    store: FeatureStore, *, refresh_interval: float = 5.0, close_store: bool = False
+) -> FastAPI:
+    """The HTTP feature server around ``store``.
+
+    Args:
+        store: an open feature store; its ``config.serving`` gives the tokens and limits.
+        refresh_interval: seconds between checks of the registry for changed definitions.
+        close_store: close ``store`` when the app shuts down (the app owns it).
+
+    Returns:
+        The app. ``app.state`` holds ``store``, ``metrics`` (:class:`Metrics`), ``watcher``
+        (:class:`DefinitionWatcher`) and ``tokens``.
+    """
+    watcher = DefinitionWatcher(store, interval=refresh_interval)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        watcher.check()  # load the definitions before the first request
+        task = asyncio.create_task(watcher.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if close_store:
+                store.close()
+
+    app = FastAPI(
+        title="featurestore",
+        version=featurestore.__version__,
+        description="Online features with train-serve parity (a Feast-compatible API).",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.watcher = watcher
+    app.state.tokens = TokenTable.from_config(store.config.serving.tokens)
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    secured = bool(app.state.tokens.entries)
+    read = [Depends(require_scope("read"))] if secured else []
+    write_scope = [Depends(require_scope("write"))] if secured else []
+    app.include_router(serving.router, dependencies=read)
+    app.include_router(reports.router, dependencies=read)
+    app.include_router(write.router, dependencies=write_scope)
+    app.include_router(ops.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: an app around ``FeatureStore(os.environ["FEATURESTORE_REPO"])``."""
+    store = FeatureStore(os.environ.get("FEATURESTORE_REPO", "."))
+    interval = float(os.environ.get(REFRESH_ENV, "5"))
+    return create_app(store, refresh_interval=interval, close_store=True)

@@ -1,0 +1,62 @@
+"""Endpoints that change data (need the ``write`` scope): ``/push``, ``/materialize``.
+
+Both run in the thread pool: validation, feature computation and writes take milliseconds to
+minutes and must not hold up online reads. ``/feedback`` belongs here too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from featurestore.reports import IngestReport, MaterializeReport
+from featurestore.server.errors import json_response
+from featurestore.server.schemas import MaterializeBody, PushBody
+from featurestore.store import FeatureStore
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["write"])
+
+_REJECTED = {
+    422: {"description": "Bad input, or a batch the contract rejected (`report` says why)."}
+}
+
+
+def _store(request: Request) -> FeatureStore:
+    store: FeatureStore = request.app.state.store
+    return store
+
+
+@router.post("/push", response_class=Response, responses=_REJECTED)  # type: ignore[arg-type]
+async def push(body: PushBody, request: Request) -> Response:
+    """Validate pushed rows with the view's contract and write their features (Feast's push)."""
+    store = _store(request)
+
+    async def run() -> IngestReport:
+        return await run_in_threadpool(store.push, body.push_source_name, body.df, body.to)
+
+    report = await request.app.state.watcher.retry_on_miss(run)
+    return json_response(report.to_dict())
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+@router.post("/materialize", response_class=Response)
+async def materialize(body: MaterializeBody, request: Request) -> Response:
+    """Load the latest offline values into the online store (incremental by default)."""
+    store = _store(request)
+    kwargs: dict[str, Any] = {"start": _utc(body.start), "end": _utc(body.end)}
+
+    async def run() -> MaterializeReport:
+        return await run_in_threadpool(store.materialize, body.views, **kwargs)
+
+    report = await request.app.state.watcher.retry_on_miss(run)
+    return json_response(report.to_dict())

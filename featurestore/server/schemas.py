@@ -1,0 +1,145 @@
+"""Request bodies: pydantic models that document them (OpenAPI) and check the small ones.
+
+``/get-online-features`` is the hot path: its body is parsed with orjson and checked by hand
+(:func:`online_request`), and :class:`GetOnlineFeaturesBody` only documents it. ``/push`` and
+``/materialize`` are validated by their models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from featurestore.errors import RequestError
+from featurestore.server.errors import BadJSONError
+
+__all__ = [
+    "GetOnlineFeaturesBody",
+    "MaterializeBody",
+    "OnlineRequest",
+    "PushBody",
+    "body_schema",
+    "online_request",
+]
+
+
+class GetOnlineFeaturesBody(BaseModel):
+    """Feast's request: features (``"view:feature"``) or a feature service, and the entities."""
+
+    model_config = ConfigDict(extra="forbid")
+    features: list[str] | None = Field(default=None, examples=[["driver_trips:fare_log"]])
+    feature_service: str | None = Field(default=None, examples=["ranking_v1"])
+    entities: dict[str, list[int | str]] = Field(examples=[{"driver_id": [1, 2]}])
+    request_data: dict[str, Any] | None = Field(
+        default=None, description="Request-time inputs of on-demand features: a list per field."
+    )
+    full_feature_names: bool = False
+
+
+class PushBody(BaseModel):
+    """Feast's push: rows as columns, validated by the view's contract."""
+
+    model_config = ConfigDict(extra="forbid")
+    push_source_name: str
+    df: dict[str, list[Any]] = Field(
+        description="Columns of the pushed rows; timestamps as ISO 8601 strings with an offset."
+    )
+    to: Literal["online", "offline", "online_and_offline"] = "online"
+    allow_registry_cache: bool = Field(default=True, description="Accepted for Feast; ignored.")
+
+
+class MaterializeBody(BaseModel):
+    """Materialize views (all by default) up to ``end`` (now by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: dt.datetime | None = Field(
+        default=None, description="Default: each view's watermark. Naive times are UTC."
+    )
+    end: dt.datetime | None = Field(default=None, description="Default: now. Naive times are UTC.")
+    views: list[str] | None = None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model`` as the JSON request body."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+class OnlineRequest:
+    """A checked ``/get-online-features`` body."""
+
+    __slots__ = ("entities", "feature_service", "features", "full_feature_names", "request_data")
+
+    def __init__(
+        self,
+        features: list[str] | None,
+        feature_service: str | None,
+        entities: dict[str, list[Any]],
+        request_data: dict[str, Any] | None,
+        full_feature_names: bool,
+    ) -> None:
+        self.features = features
+        self.feature_service = feature_service
+        self.entities = entities
+        self.request_data = request_data
+        self.full_feature_names = full_feature_names
+
+
+_ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The parsed body; BadJSONError (400) when it is not JSON."""
+    if not raw:
+        raise BadJSONError("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
+
+
+def online_request(raw: bytes, max_entities: int) -> OnlineRequest:
+    """Parse and check a ``/get-online-features`` body cheaply (no per-value work).
+
+    Raises:
+        BadJSONError: not JSON.
+        RequestError: a field has the wrong shape, or there are too many entities.
+    """
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    unknown = body.keys() - _ONLINE_FIELDS
+    if unknown:
+        raise RequestError(f"the request body has an unknown field {sorted(unknown)[0]!r}")
+    features = body.get("features")
+    if features is not None and (
+        not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+    ):
+        raise RequestError("field 'features' must be a list of 'view:feature' strings")
+    service = body.get("feature_service")
+    if service is not None and not isinstance(service, str):
+        raise RequestError("field 'feature_service' must be a string")
+    entities = body.get("entities")
+    if not isinstance(entities, dict) or not entities:
+        raise RequestError("field 'entities' must map each join key to a list of values")
+    for key, values in entities.items():
+        if not isinstance(values, list):
+            raise RequestError(f"entity key {key!r} must be a list of values")
+        if len(values) > max_entities:
+            raise RequestError(
+                f"too many entities: {len(values)} for {key!r} (the limit is {max_entities})"
+            )
+    request_data = body.get("request_data")
+    if request_data is not None and not isinstance(request_data, dict):
+        raise RequestError("field 'request_data' must map field names to lists of values")
+    full = body.get("full_feature_names", False)
+    if not isinstance(full, bool):
+        raise RequestError("field 'full_feature_names' must be true or false")
+    return OnlineRequest(features, service, entities, request_data, full)
