@@ -185,8 +185,8 @@ def performance_report(
     # Rows are in time order, so each window is one slice; no rows, no windows.
     starts = [0, *(np.flatnonzero(np.diff(window_ids)) + 1).tolist()] if len(window_ids) else []
     bounds = [*starts, len(window_ids)]
-    label_ref = _Reference(data, ref.label if ref else None, thresholds)
-    prediction_ref = _Reference(data, ref.prediction if ref else None, thresholds)
+    label_ref = _Reference(data, ref.label if ref else None)
+    prediction_ref = _Reference(data, ref.prediction if ref else None)
     windows = []
     for lo, hi in itertools.pairwise(bounds):
         start = _at(int(window_ids[lo]) * width)
@@ -240,10 +240,10 @@ def iso_duration(value: dt.timedelta) -> str:
 class _Reference:
     """The distribution windows are compared with: a given one, or else the first window seen."""
 
-    def __init__(self, data: Encoded, values: FloatArray | None, thresholds: DriftThresholds):
+    def __init__(self, data: Encoded, values: FloatArray | None):
         self._data = data
+        # An empty given reference stays empty: no p-values, rather than the first window.
         self._values = None if values is None else np.sort(values[~np.isnan(values)])
-        self._given = values is not None
 
     def compare(self, values: FloatArray) -> tuple[float | None, dict[str, float] | None]:
         """The window's chi-square p-value against the reference, and its distribution."""

@@ -1,0 +1,250 @@
+"""The serving log: a hash-sampled record of what was served, for the skew check.
+
+A fraction (``skew_sample_rate``) of entity keys is sampled by a hash of the key, so a sampled
+entity is followed across requests and time. Logging never slows or fails a request: entries go
+to an in-process bounded queue; a background thread appends them to the online store's bounded
+buffer (a Redis stream, a SQLite table) in batches. A full queue or buffer, or a failing store,
+drops samples and counts them. ``flush`` moves the buffer into Parquet files of the offline store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+import polars as pl
+
+from featurestore.online.encoding import pack_value, unpack_value
+
+if TYPE_CHECKING:
+    from featurestore.online import OnlineStore
+    from featurestore.serving import OnlineResponse
+
+__all__ = ["LOG_SCHEMA", "ServingLogger", "decode_entries", "sampled"]
+
+_SCALE = float(1 << 64)
+STATUS_CODES = ("PRESENT", "NOT_FOUND", "NULL_VALUE", "OUTSIDE_MAX_AGE")
+
+#: one row per served value of a sampled entity (long format: values are msgpack-encoded,
+#: because one column holds every feature's type)
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "requested_at": pl.Datetime("us", "UTC"),
+    "sample": pl.Int64(),
+    "keys": pl.Binary(),
+    "request_data": pl.Binary(),
+    "view": pl.String(),
+    "feature": pl.String(),
+    "value": pl.Binary(),
+    "status": pl.String(),
+    "event_timestamp": pl.Datetime("us", "UTC"),
+    "view_version": pl.Int64(),
+    "requested": pl.Boolean(),
+}
+
+
+def sampled(keys: Sequence[Any], rate: float) -> bool:
+    """Whether the entity with these join-key values is in the sample (stable across processes)."""
+    if rate >= 1.0:
+        return True
+    if rate <= 0.0:
+        return False
+    digest = hashlib.blake2b(repr(tuple(keys)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE < rate
+
+
+def _micros(value: dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
+def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float) -> list[bytes]:
+    n = len(response.values[response.join_keys[0]]) if response.join_keys else 0
+    requested = _micros(response.requested_at)
+    out: list[bytes] = []
+    for i in range(n):
+        keys = [response.values[k][i] for k in response.join_keys]
+        if not sampled(keys, rate):
+            continue
+        served = [
+            [
+                view,
+                feature,
+                pack_value(response.values[name][i]),
+                STATUS_CODES.index(response.statuses[name][i]),
+                _micros(response.event_timestamps[name][i]),
+                versions.get(view, 0),
+                1,
+            ]
+            for (view, feature), name in zip(
+                response.refs, response.names[len(keys) :], strict=True
+            )
+        ]
+        served += [
+            [
+                view,
+                feature,
+                pack_value(values[i]),
+                STATUS_CODES.index(statuses[i]),
+                _micros(stamps[i]),
+                versions.get(view, 0),
+                0,
+            ]
+            for (view, feature), (values, statuses, stamps) in response.inputs.items()
+        ]
+        entry = {
+            "r": response.request_id,
+            "t": requested,
+            "k": pack_value(dict(zip(response.join_keys, keys, strict=True))),
+            "q": pack_value({f: v[i] for f, v in response.request_data.items()}),
+            "f": served,
+        }
+        out.append(msgpack.packb(entry))
+    return out
+
+
+def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
+    """Buffered entries as rows of :data:`LOG_SCHEMA` (one row per served value)."""
+    columns: dict[str, list[Any]] = {name: [] for name in LOG_SCHEMA}
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    for raw in entries:
+        entry = msgpack.unpackb(raw)
+        sample = uuid.uuid4().int >> 65  # identifies one entity row of one request
+        for view, feature, value, status, event_us, version, requested in entry["f"]:
+            columns["request_id"].append(entry["r"])
+            columns["requested_at"].append(epoch + dt.timedelta(microseconds=entry["t"]))
+            columns["sample"].append(sample)
+            columns["keys"].append(entry["k"])
+            columns["request_data"].append(entry["q"])
+            columns["view"].append(view)
+            columns["feature"].append(feature)
+            columns["value"].append(value)
+            columns["status"].append(STATUS_CODES[status])
+            columns["event_timestamp"].append(
+                None if event_us is None else epoch + dt.timedelta(microseconds=event_us)
+            )
+            columns["view_version"].append(version)
+            columns["requested"].append(bool(requested))
+    return pl.DataFrame(columns, schema=LOG_SCHEMA)
+
+
+def decode_mapping(packed: bytes) -> dict[str, Any]:
+    value = unpack_value(packed)
+    assert isinstance(value, dict)
+    return value
+
+
+@dataclass
+class LogCounters:
+    """Samples logged into the buffer and samples dropped (queue full, buffer full, store down)."""
+
+    logged: int = 0
+    dropped: int = 0
+
+
+class ServingLogger:
+    """Samples served rows into a bounded queue; a daemon thread ships them to the online buffer.
+
+    Args:
+        online: returns the online store to append to (called on the shipping thread).
+        rate: the fraction of entity keys to sample.
+        maxlen: the online buffer's capacity.
+        queue_size: the in-process queue's capacity.
+        on_change: called with (logged, dropped) increments, e.g. to update Prometheus counters.
+    """
+
+    def __init__(
+        self,
+        online: Callable[[], OnlineStore],
+        *,
+        rate: float,
+        maxlen: int,
+        queue_size: int = 10_000,
+        on_change: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.rate = rate
+        self.maxlen = maxlen
+        self.counters = LogCounters()
+        self.on_change = on_change
+        self._online = online
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def _count(self, logged: int, dropped: int) -> None:
+        with self._lock:
+            self.counters.logged += logged
+            self.counters.dropped += dropped
+        if self.on_change is not None and (logged or dropped):
+            with contextlib.suppress(Exception):  # a metrics hook must never break logging
+                self.on_change(logged, dropped)
+
+    def log(self, response: OnlineResponse, versions: Mapping[str, int]) -> None:
+        """Sample ``response`` (never raises, never blocks)."""
+        if self.rate <= 0.0 or self._stopped:
+            return
+        try:
+            entries = _entries(response, versions, self.rate)
+        except Exception:
+            self._count(0, 1)
+            return
+        dropped = 0
+        for entry in entries:
+            try:
+                self._queue.put_nowait(entry)
+            except queue.Full:
+                dropped += 1
+        if dropped:
+            self._count(0, dropped)
+        if entries:
+            self._ensure_thread()
+            self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="featurestore-serving-log", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            self.ship()
+
+    def ship(self, batch: int = 1000) -> None:
+        """Move queued samples to the online buffer now (what the thread does in the background)."""
+        while True:
+            entries: list[bytes] = []
+            while len(entries) < batch:
+                try:
+                    entries.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not entries:
+                return
+            try:
+                dropped = self._online().log_append(entries, maxlen=self.maxlen)
+            except Exception:
+                dropped = len(entries)
+            self._count(len(entries) - dropped, dropped)
+
+    def close(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)

@@ -1,0 +1,444 @@
+"""The skew check: recompute every logged served value offline and classify the difference.
+
+For each sampled entity row the logged request time is a spine row; the training-frame rule gives
+what offline knew at that time. Each served value is then:
+
+- ``match``: the same event and the same value (floats within 1e-9 relative; NaN equals NaN), or
+  nothing on both sides;
+- ``stale``: online served an older event than offline knew at that time (materialization lag);
+  for a windowed aggregate, the value of its window as of the last materialization, which has
+  moved on since; for an on-demand feature, the value its (stale) served inputs give;
+- ``missing_online``: offline has a value, serving had none;
+- ``missing_offline``: serving had a value offline cannot reproduce (a newer event offline never
+  saw, or no offline row at all);
+- ``mismatch``: the same event (or the same inputs) gave a different value: real skew.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from featurestore.definitions import FeatureView, OnDemandFeatureView, polars_dtype
+from featurestore.expr import to_polars
+from featurestore.offline.compute import normalise_keys
+from featurestore.offline.pit import point_in_time_join
+from featurestore.offline.windows import WindowSpec, window_aggregates
+from featurestore.online.encoding import unpack_value
+from featurestore.reports import iso
+
+__all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
+
+CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch")
+REL_TOL = 1e-9
+ScanView = Callable[[FeatureView], pl.LazyFrame | None]
+Key = tuple[int, str, str]  # (sample, view, feature)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Exact equality, except floats: within 1e-9 relative, and NaN equals NaN."""
+    if a is None or b is None:
+        return a is None and b is None
+    if _number(a) and _number(b) and (isinstance(a, float) or isinstance(b, float)):
+        x, y = float(a), float(b)
+        if math.isnan(x) or math.isnan(y):
+            return math.isnan(x) and math.isnan(y)
+        if math.isinf(x) or math.isinf(y):
+            return x == y
+        return abs(x - y) <= REL_TOL * max(abs(x), abs(y))
+    return bool(type(a) is type(b) and a == b)
+
+
+@dataclass
+class _Tally:
+    view: str
+    feature: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
+    both_null: int = 0
+    online_null: int = 0
+    offline_null: int = 0
+    diffs: list[float] = field(default_factory=list)
+    smapes: list[float] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, cls: str, served: Any, offline: Any, example: Callable[[], dict[str, Any]], limit: int
+    ) -> None:
+        self.counts[cls] += 1
+        if served is None and offline is None:
+            self.both_null += 1
+        elif served is None:
+            self.online_null += 1
+        elif offline is None:
+            self.offline_null += 1
+        if cls == "mismatch" and _number(served) and _number(offline):
+            x, y = float(served), float(offline)
+            if math.isfinite(x) and math.isfinite(y):
+                self.diffs.append(abs(x - y))
+                if abs(x) + abs(y) > 0:
+                    self.smapes.append(2 * abs(x - y) / (abs(x) + abs(y)))
+        if cls != "match" and len(self.examples) < limit:
+            self.examples.append({"class": cls, **example()})
+
+
+@dataclass(frozen=True)
+class FeatureSkew:
+    """How the served values of one feature compare with their offline recomputation."""
+
+    view: str
+    feature: str
+    total: int
+    match: int
+    stale: int
+    missing_online: int
+    missing_offline: int
+    mismatch: int
+    both_null: int
+    online_null: int
+    offline_null: int
+    mean_abs_diff: float | None
+    max_abs_diff: float | None
+    smape: float | None
+    examples: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "feature": self.feature,
+            "total": self.total,
+            "match": self.match,
+            "stale": self.stale,
+            "missing_online": self.missing_online,
+            "missing_offline": self.missing_offline,
+            "mismatch": self.mismatch,
+            "both_null": self.both_null,
+            "online_null": self.online_null,
+            "offline_null": self.offline_null,
+            "mean_abs_diff": self.mean_abs_diff,
+            "max_abs_diff": self.max_abs_diff,
+            "smape": self.smape,
+            "examples": self.examples,
+        }
+
+
+@dataclass(frozen=True)
+class SkewReport:
+    """The skew check's answer: per view and feature, counts per class and examples."""
+
+    checked_at: dt.datetime
+    samples: int
+    features: list[FeatureSkew]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checked_at": iso(self.checked_at),
+            "samples": self.samples,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    def total(self, cls: str) -> int:
+        """The count of one class over every feature."""
+        return sum(getattr(f, cls) for f in self.features)
+
+    def __str__(self) -> str:
+        lines = [f"skew check at {iso(self.checked_at)}: {self.samples} sampled entity rows"]
+        header = f"  {'view:feature':<40} {'total':>7} " + " ".join(f"{c:>15}" for c in CLASSES)
+        lines.append(header)
+        for f in self.features:
+            counts = " ".join(f"{getattr(f, c):>15}" for c in CLASSES)
+            lines.append(f"  {f.view + ':' + f.feature:<40} {f.total:>7} {counts}")
+        return "\n".join(lines)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def check_skew(
+    log: pl.DataFrame,
+    *,
+    views: Mapping[str, FeatureView],
+    on_demand: Mapping[str, OnDemandFeatureView],
+    scan: ScanView,
+    checked_at: dt.datetime | None = None,
+    max_examples: int = 5,
+) -> SkewReport:
+    """Classify every logged served value (see the module docstring)."""
+    checked_at = checked_at or dt.datetime.now(dt.UTC)
+    samples = log.unique("sample", keep="first", maintain_order=True)
+    keys = {s: unpack_value(k) for s, k in zip(samples["sample"], samples["keys"], strict=True)}
+    request = {
+        s: unpack_value(q) for s, q in zip(samples["sample"], samples["request_data"], strict=True)
+    }
+    times = dict(zip(samples["sample"], samples["requested_at"], strict=True))
+    served: dict[Key, tuple[Any, str, dt.datetime | None]] = {}
+    for row in log.select(
+        "sample", "view", "feature", "value", "status", "event_timestamp"
+    ).iter_rows():
+        served[(row[0], row[1], row[2])] = (unpack_value(row[3]), row[4], row[5])
+    offline: dict[Key, Any] = {}
+    tallies: dict[tuple[str, str], _Tally] = {}
+
+    def example(key: Key, value: Any, off: Any) -> Callable[[], dict[str, Any]]:
+        return lambda: {
+            "keys": {k: _json(v) for k, v in keys[key[0]].items()},
+            "requested_at": iso(times[key[0]]),
+            "served": _json(value),
+            "offline": _json(off),
+            "served_event_timestamp": iso(served[key][2]),
+        }
+
+    for name in log.get_column("view").unique(maintain_order=True):
+        view = views.get(name)
+        if view is None:
+            continue
+        features = (
+            log.filter(pl.col("view") == name)
+            .get_column("feature")
+            .unique(maintain_order=True)
+            .to_list()
+        )
+        sample_ids = (
+            log.filter(pl.col("view") == name)
+            .get_column("sample")
+            .unique(maintain_order=True)
+            .to_list()
+        )
+        spine = pl.DataFrame(
+            {
+                **{k: [keys[s].get(k) for s in sample_ids] for k in view.join_keys},
+                "event_timestamp": pl.Series(
+                    [times[s] for s in sample_ids], dtype=pl.Datetime("us", "UTC")
+                ),
+            },
+            strict=False,
+        )
+        spine = spine.with_columns(*normalise_keys(spine, view.join_keys))
+        rows = scan(view)
+        _plain(
+            view, features, sample_ids, spine, rows, served, offline, tallies, example, max_examples
+        )
+        _windows(
+            view, features, sample_ids, spine, rows, served, offline, tallies, example, max_examples
+        )
+
+    for name, odfv in on_demand.items():
+        logged = log.filter(pl.col("view") == name)
+        if logged.height:
+            _on_demand(odfv, logged, request, served, offline, tallies, example, max_examples)
+
+    features_out = [
+        FeatureSkew(
+            view=t.view,
+            feature=t.feature,
+            total=sum(t.counts.values()),
+            **t.counts,
+            both_null=t.both_null,
+            online_null=t.online_null,
+            offline_null=t.offline_null,
+            mean_abs_diff=sum(t.diffs) / len(t.diffs) if t.diffs else None,
+            max_abs_diff=max(t.diffs) if t.diffs else None,
+            smape=sum(t.smapes) / len(t.smapes) if t.smapes else None,
+            examples=t.examples,
+        )
+        for t in tallies.values()
+    ]
+    return SkewReport(checked_at=checked_at, samples=samples.height, features=features_out)
+
+
+Example = Callable[[Key, Any, Any], Callable[[], dict[str, Any]]]
+
+
+def _rows_of(
+    view: FeatureView, rows: pl.LazyFrame | None, spine: pl.DataFrame, columns: list[str]
+) -> pl.LazyFrame:
+    if rows is None:
+        schema: dict[str, Any] = {k: spine.schema[k] for k in view.join_keys}
+        schema |= {
+            "event_timestamp": pl.Datetime("us", "UTC"),
+            "created_timestamp": pl.Datetime("us", "UTC"),
+            "seq": pl.Int64,
+        }
+        schema |= dict.fromkeys(columns, pl.Float64)
+        return pl.LazyFrame(schema=schema)
+    return rows.with_columns(*normalise_keys(rows, view.join_keys))
+
+
+def _plain(
+    view: FeatureView,
+    features: list[str],
+    sample_ids: list[int],
+    spine: pl.DataFrame,
+    rows: pl.LazyFrame | None,
+    served: dict[Key, tuple[Any, str, dt.datetime | None]],
+    offline: dict[Key, Any],
+    tallies: dict[tuple[str, str], _Tally],
+    example: Example,
+    limit: int,
+) -> None:
+    plain = [f.name for f in view.row_features if f.name in features]
+    if not plain:
+        return
+    lazy = _rows_of(view, rows, spine, plain).select(
+        *view.join_keys,
+        "event_timestamp",
+        "created_timestamp",
+        "seq",
+        *plain,
+        pl.col("event_timestamp").alias("__event"),
+    )
+    joined = point_in_time_join(
+        spine, lazy, join_keys=view.join_keys, features=[*plain, "__event"], ttl=view.ttl
+    )
+    events = joined.get_column("__event").to_list()
+    for feature in plain:
+        tally = tallies.setdefault((view.name, feature), _Tally(view.name, feature))
+        for sample, off, off_event in zip(
+            sample_ids, joined.get_column(feature).to_list(), events, strict=True
+        ):
+            key = (sample, view.name, feature)
+            if key not in served:
+                continue
+            value, status, on_event = served[key]
+            offline[key] = off
+            if status == "NOT_FOUND":
+                cls = "missing_online" if off_event is not None else "match"
+            elif off_event is None:
+                cls = "match" if status == "OUTSIDE_MAX_AGE" else "missing_offline"
+            elif on_event is None or on_event < off_event:
+                cls = "stale"
+            elif on_event > off_event:
+                cls = "missing_offline"
+            elif status == "OUTSIDE_MAX_AGE":
+                cls = "mismatch"  # same event, yet withheld online and kept offline
+            else:
+                cls = "match" if same_value(value, off) else "mismatch"
+            tally.add(cls, value, off, example(key, value, off), limit)
+
+
+def _windows(
+    view: FeatureView,
+    features: list[str],
+    sample_ids: list[int],
+    spine: pl.DataFrame,
+    rows: pl.LazyFrame | None,
+    served: dict[Key, tuple[Any, str, dt.datetime | None]],
+    offline: dict[Key, Any],
+    tallies: dict[tuple[str, str], _Tally],
+    example: Example,
+    limit: int,
+) -> None:
+    aggs = [a for a in view.aggregates if a.name in features]
+    if not aggs:
+        return
+    specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in aggs]  # type: ignore[arg-type]
+    specs += [WindowSpec(f"__n_{a.name}", a.name, "count", a.window) for a in aggs]
+    lazy = _rows_of(view, rows, spine, [a.name for a in aggs]).select(
+        *view.join_keys, "event_timestamp", "created_timestamp", "seq", *(a.name for a in aggs)
+    )
+    now = window_aggregates(spine, lazy, join_keys=view.join_keys, aggs=specs)
+    # the served window's end: the event time of the online record (the materialization time)
+    first = aggs[0].name
+    ends = [served.get((s, view.name, first), (None, "", None))[2] for s in sample_ids]
+    then_spine = spine.with_columns(
+        pl.Series(
+            "event_timestamp",
+            [e or t for e, t in zip(ends, spine["event_timestamp"], strict=True)],
+            dtype=pl.Datetime("us", "UTC"),
+        )
+    )
+    then = window_aggregates(then_spine, lazy, join_keys=view.join_keys, aggs=specs)
+    for agg in aggs:
+        tally = tallies.setdefault((view.name, agg.name), _Tally(view.name, agg.name))
+        columns = zip(
+            sample_ids,
+            now.get_column(agg.name).to_list(),
+            now.get_column(f"__n_{agg.name}").to_list(),
+            then.get_column(agg.name).to_list(),
+            then.get_column(f"__n_{agg.name}").to_list(),
+            strict=True,
+        )
+        for sample, v_now, n_now, v_then, n_then in columns:
+            key = (sample, view.name, agg.name)
+            if key not in served:
+                continue
+            value, status, _ = served[key]
+            offline[key] = v_now
+            if status == "NOT_FOUND":
+                cls = "missing_online" if n_now else "match"
+            elif same_value(value, v_now):
+                cls = "match"
+            elif same_value(value, v_then):
+                cls = "stale"
+            elif not n_then:
+                cls = "missing_offline"
+            else:
+                cls = "mismatch"
+            tally.add(cls, value, v_now, example(key, value, v_now), limit)
+
+
+def _on_demand(
+    odfv: OnDemandFeatureView,
+    logged: pl.DataFrame,
+    request: dict[int, Any],
+    served: dict[Key, tuple[Any, str, dt.datetime | None]],
+    offline: dict[Key, Any],
+    tallies: dict[tuple[str, str], _Tally],
+    example: Example,
+    limit: int,
+) -> None:
+    sample_ids = logged.get_column("sample").unique(maintain_order=True).to_list()
+    inputs_off: dict[str, list[Any]] = {}
+    inputs_on: dict[str, list[Any]] = {}
+    for src in odfv.source_views:
+        for feature in src.features:
+            refs = [(s, src.name, feature) for s in sample_ids]
+            if not all(ref in served for ref in refs):
+                continue
+            inputs_off[feature] = [offline.get(ref) for ref in refs]
+            inputs_on[feature] = [served[ref][0] for ref in refs]
+    for req in odfv.request_sources:
+        for name, type_name in req.schema.items():
+            values = [request[s].get(name) for s in sample_ids]
+            series = pl.Series(name, values, dtype=polars_dtype(type_name), strict=False)
+            inputs_off[name] = inputs_on[name] = series.to_list()
+
+    def evaluate(columns: dict[str, list[Any]], feature: str) -> list[Any]:
+        frame = pl.DataFrame(
+            {k: pl.Series(k, v, strict=False) for k, v in columns.items()}, strict=False
+        )
+        expr = next(f.expr for f in odfv.features if f.name == feature)
+        missing = expr.columns() - set(frame.columns)
+        if missing:  # an input was not logged: compare against the served inputs only
+            return [None] * len(sample_ids)
+        return frame.select(to_polars(expr).alias(feature)).get_column(feature).to_list()
+
+    for feature in logged.get_column("feature").unique(maintain_order=True).to_list():
+        tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))
+        off_values = evaluate(inputs_off, feature)
+        from_served = evaluate(inputs_on, feature)
+        for sample, off, replay in zip(sample_ids, off_values, from_served, strict=True):
+            key = (sample, odfv.name, feature)
+            if key not in served:
+                continue
+            value = served[key][0]
+            if same_value(value, off):
+                cls = "match"
+            elif same_value(value, replay):
+                cls = "stale"
+            else:
+                cls = "mismatch"
+            tally.add(cls, value, off, example(key, value, off), limit)
