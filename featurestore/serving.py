@@ -57,6 +57,8 @@ class OnlineResponse:
     inputs: dict[tuple[str, str], tuple[list[Any], list[str], list[dt.datetime | None]]] = field(
         default_factory=dict
     )
+    #: the request data the on-demand features used, one list per field (typed as declared)
+    request_data: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: self.values[name] for name in self.names}
@@ -388,4 +390,5 @@ def get_online_features(
             for ref in values
             if ref not in out_refs and ref[0] not in resolved.on_demand
         },
+        request_data=request,
     )

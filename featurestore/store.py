@@ -21,6 +21,7 @@ from featurestore.definitions import (
     parse_ref,
 )
 from featurestore.errors import DefinitionError, NotFoundError, RequestError
+from featurestore.monitoring import MonitoringMixin
 from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import read_file, read_sql, to_frame
@@ -36,7 +37,7 @@ __all__ = ["FeatureStore"]
 PushTarget = Literal["online", "offline", "online_and_offline"]
 
 
-class FeatureStore:
+class FeatureStore(MonitoringMixin):
     """A feature repo opened for use.
 
     Args:
@@ -58,6 +59,8 @@ class FeatureStore:
         self._online: OnlineStore | None = None
         self._defs: dict[tuple[str, str], Definition] | None = None
         self._versions: dict[tuple[str, str], int] = {}
+        self._serving_logger = None
+        self._feedback_kinds = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -83,7 +86,12 @@ class FeatureStore:
         return self._online
 
     def close(self) -> None:
-        """Release database and online-store connections."""
+        """Release database and online-store connections (queued serving samples are shipped first)."""
+        if self._serving_logger is not None:
+            if self._online is not None:
+                self._serving_logger.ship()
+            self._serving_logger.close()
+            self._serving_logger = None
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -346,7 +354,7 @@ class FeatureStore:
         from featurestore.serving import get_online_features
 
         resolved = self._resolve(features, service, full_feature_names)
-        return get_online_features(
+        response = get_online_features(
             resolved,
             entities,
             online=self.online,
@@ -355,6 +363,12 @@ class FeatureStore:
             max_entities=self.config.serving.max_entities,
             remember_ttl=self.config.serving.request_id_ttl,
         )
+        self._log_served(response, self._view_versions)
+        return response
+
+    @property
+    def _view_versions(self) -> dict[str, int]:
+        return {name: v for (kind, name), v in self._versions.items() if "view" in kind}
 
     def push(self, push_source: str, rows: Any, to: PushTarget = "online") -> IngestReport:
         """Validate pushed events with the view's contract, compute its features with the Python
@@ -402,8 +416,6 @@ class FeatureStore:
                     self.online.write(view.name, online_rows(self.project, view, computed, plain))
             reports.append(report)
         return reports[0]
-
-    # -- parity (issue 5 wires these) -----------------------------------------------------------
 
 
 class _NullStorage(OfflineStore):

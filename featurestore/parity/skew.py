@@ -12,6 +12,11 @@ what offline knew at that time. Each served value is then:
 - ``missing_offline``: serving had a value offline cannot reproduce (a newer event offline never
   saw, or no offline row at all);
 - ``mismatch``: the same event (or the same inputs) gave a different value: real skew.
+
+An on-demand feature is recomputed twice with the Polars compiler: from the inputs offline knew
+and from the inputs that were served. Agreeing with the first is a match; agreeing only with the
+second means the transformation is sound and the difference comes from an input, whose class it
+takes; agreeing with neither is a mismatch of the transformation itself.
 """
 
 from __future__ import annotations
@@ -189,7 +194,7 @@ def check_skew(
         "sample", "view", "feature", "value", "status", "event_timestamp"
     ).iter_rows():
         served[(row[0], row[1], row[2])] = (unpack_value(row[3]), row[4], row[5])
-    offline: dict[Key, Any] = {}
+    offline: dict[Key, tuple[Any, str]] = {}
     tallies: dict[tuple[str, str], _Tally] = {}
 
     def example(key: Key, value: Any, off: Any) -> Callable[[], dict[str, Any]]:
@@ -284,7 +289,7 @@ def _plain(
     spine: pl.DataFrame,
     rows: pl.LazyFrame | None,
     served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, Any],
+    offline: dict[Key, tuple[Any, str]],
     tallies: dict[tuple[str, str], _Tally],
     example: Example,
     limit: int,
@@ -313,7 +318,6 @@ def _plain(
             if key not in served:
                 continue
             value, status, on_event = served[key]
-            offline[key] = off
             if status == "NOT_FOUND":
                 cls = "missing_online" if off_event is not None else "match"
             elif off_event is None:
@@ -326,6 +330,7 @@ def _plain(
                 cls = "mismatch"  # same event, yet withheld online and kept offline
             else:
                 cls = "match" if same_value(value, off) else "mismatch"
+            offline[key] = (off, cls)
             tally.add(cls, value, off, example(key, value, off), limit)
 
 
@@ -336,7 +341,7 @@ def _windows(
     spine: pl.DataFrame,
     rows: pl.LazyFrame | None,
     served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, Any],
+    offline: dict[Key, tuple[Any, str]],
     tallies: dict[tuple[str, str], _Tally],
     example: Example,
     limit: int,
@@ -376,7 +381,6 @@ def _windows(
             if key not in served:
                 continue
             value, status, _ = served[key]
-            offline[key] = v_now
             if status == "NOT_FOUND":
                 cls = "missing_online" if n_now else "match"
             elif same_value(value, v_now):
@@ -387,6 +391,7 @@ def _windows(
                 cls = "missing_offline"
             else:
                 cls = "mismatch"
+            offline[key] = (v_now, cls)
             tally.add(cls, value, v_now, example(key, value, v_now), limit)
 
 
@@ -395,7 +400,7 @@ def _on_demand(
     logged: pl.DataFrame,
     request: dict[int, Any],
     served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, Any],
+    offline: dict[Key, tuple[Any, str]],
     tallies: dict[tuple[str, str], _Tally],
     example: Example,
     limit: int,
@@ -403,12 +408,14 @@ def _on_demand(
     sample_ids = logged.get_column("sample").unique(maintain_order=True).to_list()
     inputs_off: dict[str, list[Any]] = {}
     inputs_on: dict[str, list[Any]] = {}
+    input_refs: list[list[Key]] = []
     for src in odfv.source_views:
         for feature in src.features:
             refs = [(s, src.name, feature) for s in sample_ids]
             if not all(ref in served for ref in refs):
                 continue
-            inputs_off[feature] = [offline.get(ref) for ref in refs]
+            inputs_off[feature] = [offline.get(ref, (None, ""))[0] for ref in refs]
+            input_refs.append(refs)
             inputs_on[feature] = [served[ref][0] for ref in refs]
     for req in odfv.request_sources:
         for name, type_name in req.schema.items():
@@ -430,7 +437,9 @@ def _on_demand(
         tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))
         off_values = evaluate(inputs_off, feature)
         from_served = evaluate(inputs_on, feature)
-        for sample, off, replay in zip(sample_ids, off_values, from_served, strict=True):
+        for i, (sample, off, replay) in enumerate(
+            zip(sample_ids, off_values, from_served, strict=True)
+        ):
             key = (sample, odfv.name, feature)
             if key not in served:
                 continue
@@ -438,7 +447,9 @@ def _on_demand(
             if same_value(value, off):
                 cls = "match"
             elif same_value(value, replay):
-                cls = "stale"
+                # the transformation agrees with what was served: the difference is its inputs'
+                causes = [offline.get(refs[i], (None, "match"))[1] for refs in input_refs]
+                cls = next((c for c in causes if c != "match"), "stale")
             else:
                 cls = "mismatch"
             tally.add(cls, value, off, example(key, value, off), limit)

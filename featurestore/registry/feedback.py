@@ -86,15 +86,19 @@ def _named(ids: Sequence[str]) -> str:
 def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datetime) -> int:
     """Store feedback rows, all or none.
 
-    A ``timestamp`` may be a datetime or an ISO 8601 string; a missing one means now.
+    A request's prediction and label may arrive in two calls (the prediction when it is made,
+    the label when the outcome is known): a later row fills the field the stored row lacks. A
+    field that is already stored is never overwritten. A ``timestamp`` may be a datetime or an
+    ISO 8601 string; a missing one means now; a completed row keeps its first timestamp.
 
     Returns:
-        The number of rows stored.
+        The number of rows stored or completed.
 
     Raises:
         RequestError: a row is malformed (unknown field, no request_id, neither prediction nor
             label, a value JSON cannot hold).
-        ConflictError: a request id appears twice in ``rows`` or already has feedback.
+        ConflictError: a request id appears twice in ``rows``, or a row repeats a prediction or
+            label already stored for its request.
     """
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
         raise RequestError("feedback must be a list of dicts")
@@ -103,21 +107,37 @@ def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datet
     twice = _duplicates(ids)
     if twice:
         raise ConflictError(f"feedback repeats request id {_named(twice)}; nothing was stored")
-    stored: list[str] = []
+    stored: dict[str, tuple[int, bool, bool]] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        stored += conn.execute(
-            sa.select(table.c.request_id).where(
+        for row in conn.execute(
+            sa.select(table.c.id, table.c.request_id, table.c.prediction, table.c.label).where(
                 table.c.project == project, table.c.request_id.in_(chunk)
             )
-        ).scalars()
-    if stored:
-        raise ConflictError(
-            f"feedback for request id {_named(sorted(stored))} is already stored; "
-            "nothing was stored"
+        ):
+            stored[row.request_id] = (row.id, row.prediction is not None, row.label is not None)
+    repeated = sorted(
+        v["request_id"]
+        for v in values
+        if v["request_id"] in stored
+        and (
+            (v["prediction"] is not None and stored[v["request_id"]][1])
+            or (v["label"] is not None and stored[v["request_id"]][2])
         )
-    if values:
-        conn.execute(table.insert(), values)
+    )
+    if repeated:
+        raise ConflictError(
+            f"feedback for request id {_named(repeated)} is already stored; nothing was stored"
+        )
+    fresh = [v for v in values if v["request_id"] not in stored]
+    if fresh:
+        conn.execute(table.insert(), fresh)
+    for v in values:
+        if v["request_id"] in stored:
+            update = {f: v[f] for f in ("prediction", "label") if v[f] is not None}
+            conn.execute(
+                table.update().where(table.c.id == stored[v["request_id"]][0]).values(**update)
+            )
     return len(values)
 
 

@@ -173,3 +173,17 @@ def test_malformed_feedback_is_refused(
     with pytest.raises(RequestError, match=message):
         registry.add_feedback([{"request_id": "ok", "label": 1}, row])
     assert registry.feedback() == []
+
+
+def test_prediction_then_label_completes_one_row(registry: Registry) -> None:
+    registry.add_feedback([{"request_id": "r1", "prediction": 0.8, "timestamp": T0}])
+    registry.add_feedback([{"request_id": "r1", "label": 1, "timestamp": T0 + timedelta(days=3)}])
+    [row] = registry.feedback()
+    assert (row["prediction"], row["label"], row["timestamp"]) == (0.8, 1, T0)
+    with pytest.raises(ConflictError, match="'r1' is already stored"):
+        registry.add_feedback([{"request_id": "r1", "label": 0}])
+    with pytest.raises(ConflictError, match="'r1' is already stored"):
+        registry.add_feedback(
+            [{"request_id": "r2", "label": 0}, {"request_id": "r1", "prediction": 0.1}]
+        )
+    assert [r["request_id"] for r in registry.feedback()] == ["r1"]

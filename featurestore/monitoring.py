@@ -1,0 +1,331 @@
+"""The parity half of ``FeatureStore``: serving log, skew check, drift, feedback, performance.
+
+Kept apart from ``store.py`` so each file has one job; ``FeatureStore`` mixes this in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from featurestore.definitions import FeatureView, OnDemandFeatureView
+from featurestore.errors import NotFoundError, RequestError
+
+if TYPE_CHECKING:
+    from featurestore.config import Config
+    from featurestore.definitions import Definition
+    from featurestore.offline.storage import OfflineStore
+    from featurestore.online import OnlineStore
+    from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
+    from featurestore.parity.log import ServingLogger
+    from featurestore.parity.skew import SkewReport
+    from featurestore.registry import Registry
+    from featurestore.serving import OnlineResponse
+
+__all__ = ["MonitoringMixin", "parse_window"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_window(window: str | dt.timedelta) -> dt.timedelta:
+    """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta."""
+    if isinstance(window, dt.timedelta):
+        return window
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(window))
+    if not match:
+        raise RequestError(f"window {window!r} must look like 30m, 6h, 1d or 2w")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _kind(value: Any, what: str) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    raise RequestError(f"{what} must be a number, a bool or a string, got {value!r}")
+
+
+class MonitoringMixin:
+    """Methods of :class:`featurestore.FeatureStore` that watch parity after training."""
+
+    config: Config
+    offline: OfflineStore
+    _serving_logger: ServingLogger | None
+    _feedback_kinds: dict[str, str] | None
+
+    # provided by FeatureStore
+    @property
+    def registry(self) -> Registry:
+        raise NotImplementedError
+
+    @property
+    def online(self) -> OnlineStore:
+        raise NotImplementedError
+
+    def _definitions(self) -> dict[tuple[str, str], Definition]:
+        raise NotImplementedError
+
+    def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
+        raise NotImplementedError
+
+    def get_saved_dataset(self, name: str) -> pl.DataFrame:
+        raise NotImplementedError
+
+    # -- serving log --------------------------------------------------------------------------
+    @property
+    def serving_logger(self) -> ServingLogger:
+        """The sampler of served rows (``serving.skew_sample_rate``)."""
+        if self._serving_logger is None:
+            from featurestore.parity.log import ServingLogger
+
+            self._serving_logger = ServingLogger(
+                lambda: self.online,
+                rate=self.config.serving.skew_sample_rate,
+                maxlen=self.config.serving.log_buffer_size,
+            )
+        return self._serving_logger
+
+    def _log_served(self, response: OnlineResponse, versions: Mapping[str, int]) -> None:
+        if self.config.serving.skew_sample_rate > 0:
+            self.serving_logger.log(response, versions)
+
+    def flush_serving_log(self) -> int:
+        """Move sampled rows (this process's queue and the online buffer) to the offline store."""
+        from featurestore.parity.logstore import flush_serving_log
+
+        return flush_serving_log(self.online, self.offline, self.registry, self._serving_logger)
+
+    def serving_log(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> pl.DataFrame:
+        """The flushed serving log, one row per served value."""
+        from featurestore.parity.logstore import read_serving_log
+
+        return read_serving_log(self.offline, since, until)
+
+    # -- skew -----------------------------------------------------------------------------------
+    def check_skew(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> SkewReport:
+        """Recompute every sampled served value offline and classify the differences.
+
+        Flushes pending samples first; records the report in the registry.
+        """
+        from featurestore.parity.skew import check_skew
+
+        self.flush_serving_log()
+        defs = self._definitions()
+        views = {n: d for (k, n), d in defs.items() if isinstance(d, FeatureView)}
+        odfvs = {n: d for (k, n), d in defs.items() if isinstance(d, OnDemandFeatureView)}
+        report = check_skew(
+            self.serving_log(since, until), views=views, on_demand=odfvs, scan=self._scan
+        )
+        self.registry.add_report("skew", report.to_dict())
+        return report
+
+    # -- drift ----------------------------------------------------------------------------------
+    def _frame(self, source: Any, what: str) -> tuple[pl.DataFrame, str]:
+        if isinstance(source, str):
+            return self.get_saved_dataset(source), source
+        from featurestore.offline.inputs import to_frame
+
+        return to_frame(source, what), f"{what} frame"
+
+    def _served_frame(
+        self, names: Sequence[str], since: dt.datetime | None, until: dt.datetime | None
+    ) -> pl.DataFrame:
+        from featurestore.online.encoding import unpack_value
+
+        self.flush_serving_log()
+        log = self.serving_log(since, until).filter(pl.col("requested"))
+        columns: dict[str, pl.Series] = {}
+        for (view, feature), part in log.group_by("view", "feature", maintain_order=True):
+            name = f"{view}__{feature}" if f"{view}__{feature}" in names else str(feature)
+            values = [unpack_value(v) for v in part.get_column("value")]
+            columns[name] = pl.Series(name, values, strict=False)
+        if not columns:
+            return pl.DataFrame()
+        height = max(len(s) for s in columns.values())
+        return pl.DataFrame(
+            [
+                s.extend_constant(None, height - len(s)) if len(s) < height else s
+                for s in columns.values()
+            ]
+        )
+
+    def drift(
+        self,
+        *,
+        reference: Any,
+        current: Any = None,
+        features: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        thresholds: DriftThresholds | None = None,
+    ) -> DriftReport:
+        """Compare feature distributions of ``current`` with ``reference``.
+
+        Args:
+            reference: a saved training-frame name (``save_as``) or a frame.
+            current: the same, or None for the served values in the serving log
+                (``since <= requested_at < until``).
+            features: the features to compare; None: every feature both sides have.
+            thresholds: where each statistic flags (defaults: DESIGN.md §9).
+        """
+        from featurestore.parity import DriftThresholds, drift_report
+
+        ref, ref_name = self._frame(reference, "reference")
+        if current is None:
+            cur, cur_name = self._served_frame(ref.columns, since, until), "serving log"
+        else:
+            cur, cur_name = self._frame(current, "current")
+        if features is None:
+            skip = {"event_timestamp", "created_timestamp"} | self._join_keys()
+            features = [c for c in ref.columns if c in cur.columns and c not in skip]
+            if not features:
+                raise RequestError(
+                    f"{ref_name!r} and {cur_name!r} share no feature column to compare"
+                )
+        report = drift_report(
+            ref,
+            cur,
+            features=features,
+            reference_name=ref_name,
+            current_name=cur_name,
+            thresholds=thresholds or DriftThresholds(),
+        )
+        self.registry.add_report("drift", report.to_dict())
+        return report
+
+    def _join_keys(self) -> set[str]:
+        return {
+            k
+            for d in self._definitions().values()
+            if isinstance(d, FeatureView)
+            for k in d.join_keys
+        }
+
+    # -- feedback and performance -----------------------------------------------------------------
+    def log_feedback(
+        self,
+        request_id: str,
+        *,
+        prediction: Any = None,
+        label: Any = None,
+        timestamp: dt.datetime | str | None = None,
+    ) -> None:
+        """Record a model's prediction and/or the ground truth for a served request.
+
+        The prediction and the label may come in two calls; neither is ever stored twice.
+
+        Raises:
+            NotFoundError: ``request_id`` was not handed out by this store (or has expired).
+            RequestError: a value of the wrong type (not a number, bool or string, or not the
+                type earlier feedback used).
+            ConflictError: this request already has that prediction or label.
+        """
+        if not isinstance(request_id, str) or not request_id:
+            raise RequestError("request_id must be the request_id of an online answer")
+        if prediction is None and label is None:
+            raise RequestError(f"feedback for request {request_id!r} needs a prediction or a label")
+        kinds = self._known_kinds()
+        for field, value in (("prediction", prediction), ("label", label)):
+            if value is None:
+                continue
+            kind = _kind(value, field)
+            if (
+                field in kinds
+                and kinds[field] != kind
+                and not {kind, kinds[field]} <= {"number", "bool"}
+            ):
+                raise RequestError(
+                    f"{field} {value!r} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
+                )
+        if not self.online.known_requests([request_id])[0]:
+            raise NotFoundError(f"unknown request_id {request_id!r}: no online answer carried it")
+        self.registry.add_feedback(
+            [
+                {
+                    "request_id": request_id,
+                    "prediction": prediction,
+                    "label": label,
+                    "timestamp": timestamp,
+                }
+            ]
+        )
+        for field, value in (("prediction", prediction), ("label", label)):
+            if value is not None:
+                kinds.setdefault(field, _kind(value, field))
+
+    def _known_kinds(self) -> dict[str, str]:
+        if self._feedback_kinds is None:
+            kinds: dict[str, str] = {}
+            for row in self.registry.feedback():
+                for field in ("prediction", "label"):
+                    if row[field] is not None and field not in kinds:
+                        kinds[field] = _kind(row[field], field)
+            self._feedback_kinds = kinds
+        return self._feedback_kinds
+
+    def feedback_frame(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> pl.DataFrame:
+        """Recorded feedback: request_id, timestamp, prediction, label."""
+        rows = self.registry.feedback(since=since, until=until)
+        return pl.DataFrame(
+            {
+                "request_id": [r["request_id"] for r in rows],
+                "timestamp": pl.Series(
+                    [r["timestamp"] for r in rows], dtype=pl.Datetime("us", "UTC")
+                ),
+                "prediction": pl.Series([r["prediction"] for r in rows], strict=False),
+                "label": pl.Series([r["label"] for r in rows], strict=False),
+            }
+        )
+
+    def performance(
+        self,
+        window: str | dt.timedelta = "1d",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        reference: Any = None,
+        task: str | None = None,
+        threshold: float = 0.5,
+    ) -> PerformanceReport:
+        """Model performance per time window from feedback, with label/prediction drift and the
+        times ADWIN and DDM fired on the error stream.
+
+        Args:
+            window: the window width (``"1d"``, ``"6h"``... or a timedelta).
+            reference: feedback-like frame (or saved dataset with ``label`` and optionally
+                ``prediction`` columns) giving the reference class distributions; None: the
+                first window.
+        """
+        from featurestore.parity import performance_report
+
+        frame = self.feedback_frame(since, until)
+        if frame.height == 0:
+            raise NotFoundError("no feedback recorded yet: send predictions and labels first")
+        ref = None
+        if reference is not None:
+            ref, _ = self._frame(reference, "reference")
+            for column in ("timestamp", "prediction", "label"):
+                if column not in ref.columns:
+                    ref = ref.with_columns(pl.lit(None).alias(column))
+        report = performance_report(
+            frame,
+            window=parse_window(window),
+            task=task,  # type: ignore[arg-type]
+            threshold=threshold,
+            reference=ref,
+        )
+        self.registry.add_report("performance", report.to_dict())
+        return report
