@@ -1,0 +1,173 @@
+"""Processes the server tests start themselves: the feature server (uvicorn) and redis-server.
+
+Each binds 127.0.0.1 on a free port and is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from featurestore import FeatureStore
+
+LIVE_DEFINITIONS = '''\
+"""A pushed view with a short ttl, to see every status over HTTP."""
+
+from datetime import timedelta
+
+import pandera.polars as pa
+
+from featurestore import Entity, Feature, FeatureView, PushSource, col
+
+
+class RiderContract(pa.DataFrameModel):
+    rider_id: str
+    rating: float = pa.Field(ge=0, le=5, nullable=True)
+
+
+rider = Entity("rider", join_keys=["rider_id"], value_type=str)
+rider_events = PushSource(
+    "rider_events",
+    schema={"rider_id": str, "rating": float, "event_ts": "datetime"},
+    timestamp_field="event_ts",
+)
+rider_stats = FeatureView(
+    "rider_stats",
+    entities=[rider],
+    source=rider_events,
+    contract=RiderContract,
+    on_violation="reject",
+    ttl=timedelta(hours=1),
+    features=[Feature("rating", col("rating")), Feature("rating_x2", col("rating") * 2)],
+)
+'''
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``ready`` until it is true; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} was not ready after {timeout} s")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class FeatureServer:
+    """``uvicorn featurestore.server.app:app_from_env`` on a free port, for one repo.
+
+    Args:
+        repo: the feature repo folder.
+        log: where the server's output goes.
+        env: extra environment (``FEATURESTORE_*`` overrides).
+    """
+
+    def __init__(self, repo: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        self.repo, self.log = repo, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "FEATURESTORE_REPO": str(repo), **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> FeatureServer:
+        args = [sys.executable, "-m", "uvicorn", "featurestore.server.app:app_from_env"]
+        args += ["--factory", "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--log-level", "warning", "--no-access-log"]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(args, env=self.env, stdout=out, stderr=out)
+        wait_for(self._answers, f"feature server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the feature server exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            httpx.get(self.url + "/health", timeout=1.0)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+
+class RedisServer:
+    """A redis-server of the test's own on a fixed port (restartable on the same port)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail("redis-server is not installed and CI=true", pytrace=False)
+            pytest.skip("redis-server is not installed")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        args += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, f"redis-server on port {self.port}", timeout=15)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+
+@dataclass
+class Served:
+    """The shared served repo."""
+
+    repo: Path
+    store: FeatureStore
+    server: FeatureServer
+    end: dt.datetime
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def post(self, path: str, body: object, **kwargs: object) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, timeout=30, **kwargs)  # type: ignore[arg-type]
