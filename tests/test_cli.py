@@ -15,7 +15,9 @@ EXE = [sys.executable, "-m", "featurestore.cli"]
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_")}
     env["COLUMNS"] = "200"
-    return subprocess.run([*EXE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*EXE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,17 @@ def test_help_has_examples() -> None:
     top = run("--help")
     assert top.returncode == 0 and "Example" in top.stdout
     for command in [
-        ["init"], ["apply"], ["ingest"], ["materialize"], ["training-frame"], ["serve"],
-        ["quickstart"], ["version"], ["reports", "contracts"], ["parity"], ["reports"],
+        ["init"],
+        ["apply"],
+        ["ingest"],
+        ["materialize"],
+        ["training-frame"],
+        ["serve"],
+        ["quickstart"],
+        ["version"],
+        ["reports", "contracts"],
+        ["parity"],
+        ["reports"],
     ]:
         result = run(*command, "--help")
         assert result.returncode == 0, (command, result.stderr)

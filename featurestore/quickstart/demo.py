@@ -50,7 +50,7 @@ def _fresh(directory: Path) -> Path:
 
 
 def run_demo(directory: Path, console: Console) -> None:
-    from featurestore.clirender import contract_table, plan_table
+    from featurestore.cli.render import contract_table, plan_table
     from featurestore.errors import ContractError
     from featurestore.store import FeatureStore
 

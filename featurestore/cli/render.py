@@ -14,7 +14,13 @@ from featurestore.reports import IngestReport, iso
 __all__ = ["contract_table", "plan_table"]
 
 _STYLE = {"add": "green", "change": "yellow", "remove": "red", "unchanged": "dim"}
-_STATUS = {"ok": "green", "quarantined": "yellow", "warned": "yellow", "rejected": "red", "failed": "red"}
+_STATUS = {
+    "ok": "green",
+    "quarantined": "yellow",
+    "warned": "yellow",
+    "rejected": "red",
+    "failed": "red",
+}
 
 
 def plan_table(plan: Any, dry_run: bool) -> Table:
@@ -43,7 +49,9 @@ def _num(value: Any) -> str:
 def contract_table(reports: Sequence[IngestReport]) -> Group:
     runs = Table(title="ingestion runs (newest first)", title_justify="left")
     for column in ("started", "view", "source", "status", "in", "written", "quarantined"):
-        runs.add_column(column, justify="right" if column in ("in", "written", "quarantined") else "left")
+        runs.add_column(
+            column, justify="right" if column in ("in", "written", "quarantined") else "left"
+        )
     checks = Table(title="contract violations", title_justify="left")
     for column in ("run", "view", "column", "check", "failures", "examples"):
         checks.add_column(column)
@@ -63,7 +71,9 @@ def contract_table(reports: Sequence[IngestReport]) -> Group:
         )
         for v in r.violations:
             examples = ", ".join(repr(x) for x in v.get("examples", [])[:3])
-            checks.add_row(r.run_id[:8], r.view, str(v.get("column")), v["check"], str(v["failures"]), examples)
+            checks.add_row(
+                r.run_id[:8], r.view, str(v.get("column")), v["check"], str(v["failures"]), examples
+            )
         if r.view not in seen:
             seen.add(r.view)
             for column, figures in r.health.items():

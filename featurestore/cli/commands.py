@@ -1,104 +1,27 @@
-"""The ``featurestore`` command: a thin shell over :class:`featurestore.FeatureStore`.
-
-Every user mistake prints one line (``error: ...``) and exits 1; ``--debug`` shows the traceback.
-"""
+"""The core commands: init, apply, ingest, materialize, training-frame, serve, quickstart."""
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from featurestore.errors import ContractError, FeatureStoreError
-
-__all__ = ["app", "main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-app = typer.Typer(
-    help=(
-        "featurestore: define a feature once; train on it offline, serve it online, prove they agree.\n\n"
-        "Example: featurestore quickstart"
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+from featurestore.cli.common import (
+    app,
+    command,
+    err,
+    open_store,
+    out,
+    parse_when,
+    print_json,
+    reports_app,
+    state,
 )
-parity_app = typer.Typer(
-    help="Train-serve parity checks.\n\nExample: featurestore parity skew", no_args_is_help=True
-)
-reports_app = typer.Typer(
-    help="Read recorded reports.\n\nExample: featurestore reports contracts --json",
-    no_args_is_help=True,
-)
-app.add_typer(parity_app, name="parity")
-app.add_typer(reports_app, name="reports")
+from featurestore.errors import FeatureStoreError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-_state: dict[str, Any] = {"repo": Path("."), "debug": False}
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def command(fn: F) -> F:
-    """Turn FeatureStoreErrors into one line and exit code 1 (traceback only with --debug)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except FeatureStoreError as exc:
-            if _state["debug"]:
-                raise
-            if isinstance(exc, ContractError) and exc.report is not None:
-                err.print(str(exc.report), markup=False)
-            raise _fail(exc.message) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
-        except Exception as exc:
-            if _state["debug"]:
-                raise
-            text = " ".join(str(exc).split())
-            raise _fail(
-                f"unexpected {type(exc).__name__}: {text} (rerun with --debug for details)", 2
-            ) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _store() -> Any:
-    from featurestore.store import FeatureStore
-
-    return FeatureStore(_state["repo"])
-
-
-def _when(value: str | None, what: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise FeatureStoreError(f"--{what} {value!r} is not an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _print_json(data: Any) -> None:
-    out.print_json(json.dumps(data, default=str))
+__all__: list[str] = []
 
 
 @app.callback()
@@ -109,8 +32,8 @@ def _main(
     ] = Path("."),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    _state["repo"] = repo
-    _state["debug"] = debug
+    state["repo"] = repo
+    state["debug"] = debug
 
 
 @app.command()
@@ -152,9 +75,9 @@ def apply(
 
     Example: featurestore apply --dry-run
     """
-    from featurestore.clirender import plan_table
+    from featurestore.cli.render import plan_table
 
-    with _store() as store:
+    with open_store() as store:
         plan = store.apply(dry_run=dry_run)
     out.print(plan_table(plan, dry_run))
 
@@ -178,11 +101,11 @@ def ingest(
 
     Example: featurestore ingest driver_trips data/trips.parquet
     """
-    with _store() as store, out.status(f"ingesting into {view}"):
+    with open_store() as store, out.status(f"ingesting into {view}"):
         report = store.ingest(
             view, None if path is None else Path(os.path.abspath(path)), query=query, url=url
         )
-    _print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
+    print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
 
 
 @app.command()
@@ -203,7 +126,7 @@ def materialize(
     from rich.progress import BarColumn, Progress, TextColumn
 
     with (
-        _store() as store,
+        open_store() as store,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -219,7 +142,7 @@ def materialize(
             bar.advance(tasks[view], n)
 
         report = store.materialize(
-            views or None, _when(start, "start"), _when(end, "end"), progress=tick
+            views or None, parse_when(start, "start"), parse_when(end, "end"), progress=tick
         )
     out.print(str(report), markup=False)
 
@@ -247,7 +170,7 @@ def training_frame(
 
     Example: featurestore training-frame --spine spine.parquet --service ranking_v1 --out train.parquet
     """
-    with _store() as store, out.status("building the training frame"):
+    with open_store() as store, out.status("building the training frame"):
         frame = store.get_training_frame(
             Path(os.path.abspath(spine)),
             features=features or None,
@@ -277,8 +200,8 @@ def serve(
     """
     import uvicorn
 
-    _store().close()  # fail fast, with one clear line, on a bad repo or config
-    os.environ["FEATURESTORE_REPO"] = str(Path(_state["repo"]).resolve())
+    open_store().close()  # fail fast, with one clear line, on a bad repo or config
+    os.environ["FEATURESTORE_REPO"] = str(Path(state["repo"]).resolve())
     uvicorn.run(
         "featurestore.server.app:app_from_env",
         factory=True,
@@ -300,12 +223,12 @@ def reports_contracts(
 
     Example: featurestore reports contracts --view driver_trips
     """
-    from featurestore.clirender import contract_table
+    from featurestore.cli.render import contract_table
 
-    with _store() as store:
+    with open_store() as store:
         reports = store.contract_reports(view=view, limit=limit)
     if as_json:
-        _print_json([r.to_dict() for r in reports])
+        print_json([r.to_dict() for r in reports])
     else:
         out.print(contract_table(reports))
 
@@ -325,18 +248,3 @@ def quickstart(
     from featurestore.quickstart.demo import run_demo
 
     run_demo(directory, out)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except FeatureStoreError as exc:  # raised outside a command (callback)
-        if _state["debug"]:
-            raise
-        err.print(f"error: {exc.message}", markup=False)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,112 @@
+"""What every command shares: the Typer apps, consoles, global options and error handling.
+
+Every user mistake prints one line (``error: ...``) on stderr and exits 1; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from featurestore.errors import ContractError, FeatureStoreError
+
+__all__ = [
+    "app",
+    "command",
+    "err",
+    "fail",
+    "open_store",
+    "out",
+    "parity_app",
+    "parse_when",
+    "print_json",
+    "reports_app",
+    "state",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    help=(
+        "featurestore: define a feature once; train on it offline, serve it online, prove they agree.\n\n"
+        "Example: featurestore quickstart"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+parity_app = typer.Typer(
+    help="Train-serve parity checks.\n\nExample: featurestore parity skew", no_args_is_help=True
+)
+reports_app = typer.Typer(
+    help="Read recorded reports.\n\nExample: featurestore reports contracts --json",
+    no_args_is_help=True,
+)
+app.add_typer(parity_app, name="parity")
+app.add_typer(reports_app, name="reports")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+state: dict[str, Any] = {"repo": Path("."), "debug": False}
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def command(fn: F) -> F:
+    """Turn FeatureStoreErrors into one line and exit code 1 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except FeatureStoreError as exc:
+            if state["debug"]:
+                raise
+            if isinstance(exc, ContractError) and exc.report is not None:
+                out.print(str(exc.report), markup=False)  # the details on stdout, the error below
+            raise fail(exc.message) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as exc:
+            if state["debug"]:
+                raise
+            text = " ".join(str(exc).split())
+            raise fail(
+                f"unexpected {type(exc).__name__}: {text} (rerun with --debug for details)", 2
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_store() -> Any:
+    from featurestore.store import FeatureStore
+
+    return FeatureStore(state["repo"])
+
+
+def parse_when(value: str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FeatureStoreError(f"--{what} {value!r} is not an ISO 8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
