@@ -1,15 +1,20 @@
 """The Polars compiler: an expression becomes a ``pl.Expr``.
 
-Two Polars behaviours are compiled around so the Python compiler can match them exactly:
+Polars takes shortcuts that are not elementwise-exact; each one is compiled around so the Python
+compiler can match Polars bit for bit:
 
-* Polars divides by a scalar (a literal, or a column holding one repeated value) by multiplying
-  with its reciprocal, which is not correctly rounded (``3.0 / 10`` gives 0.30000000000000004).
-  Every ``/``, ``//`` and ``%`` over columns therefore gets a materialised divisor: multiplying
-  by a column of ones of the divisor's own dtype keeps every value (signed zeros and NaN
-  included) and turns a scalar into a full column, which takes the exact path. (Adding zeros
-  would not do: Polars simplifies ``0.0 + x`` to ``x``, turning a divisor 0.0 into -0.0.)
-* Null literals take the dtype the operation expects, since many Polars kernels refuse the
-  ``Null`` dtype; a node known to be all null compiles to a typed null literal.
+* A scalar divisor (a literal, or a column holding one repeated value) is applied by
+  multiplying with its reciprocal (``3.0 / 10`` gives 0.30000000000000004), and a scalar 0.0
+  is skipped in ``x + 0.0`` and ``0.0 - x`` (wrong for ``x = -0.0``). Operands of ``/``, ``//``,
+  ``%`` and of float ``+``/``-`` are therefore materialised: multiplied by a column of ones of
+  their own dtype, which keeps every value (signed zeros and NaN included) and makes a scalar
+  a full column that takes the exact elementwise path.
+* Column-free subtrees are computed once into typed literals, and ``coalesce`` stops at its
+  first non-null constant: Polars returns such a scalar early as a single value.
+* ``literal < x`` is compiled as ``x > literal``: the former comes back as one value when
+  ``x`` is a when/then that Polars folded into a scalar at run time.
+* Null literals take the dtype the operation expects (many kernels refuse the Null dtype) and
+  a node known to be all null compiles to a typed null literal.
 """
 
 from __future__ import annotations
@@ -183,12 +188,11 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
             return pl.lit(None).cast(pl.dtype_of(other)), out
         return _typed_null(out), out
     if op in ARITHMETIC or op == "truediv":
+        # Constants are folded already, so a column is involved: materialise (see above).
         lhs, rhs = (_as(p, out) for p in parts)
-        if expr.columns() and op in ("floordiv", "mod", "truediv"):
+        if op in ("floordiv", "mod", "truediv"):
             rhs = _materialize(rhs, out)
-        elif expr.columns() and out != INT:
-            # Polars' float kernels return the other operand for a scalar 0.0 in `x + 0.0`,
-            # `0.0 + x` and `0.0 - x`, which is not IEEE for signed zeros.
+        elif op in ("add", "sub") and out != INT:
             lhs, rhs = _materialize(lhs, out), _materialize(rhs, out)
         return _BINARY[op](lhs, rhs), out
     if op in COMPARISONS:

@@ -82,10 +82,11 @@ def float_to_datetime(x: float) -> dt.datetime | None:
 
 
 @functools.cache
-def _case_fixes() -> tuple[dict[str, str], dict[str, str]]:
+def _case_fixes() -> tuple[dict[int, str], dict[int, str]]:
     """Characters whose case mapping in Polars (Rust's newer Unicode) differs from Python's.
 
-    Computed once from Polars itself, so it follows whatever versions are installed.
+    Computed once from Polars itself, so it follows whatever versions are installed; returned
+    as ``str.translate`` tables.
     """
     import polars as pl
 
@@ -93,19 +94,35 @@ def _case_fixes() -> tuple[dict[str, str], dict[str, str]]:
     series = pl.Series(chars, dtype=pl.String)
     lower = series.str.to_lowercase().to_list()
     upper = series.str.to_uppercase().to_list()
-    low = {c: v for c, v in zip(chars, lower, strict=True) if v != c.lower()}
-    up = {c: v for c, v in zip(chars, upper, strict=True) if v != c.upper()}
+    low = {ord(c): v for c, v in zip(chars, lower, strict=True) if v != c.lower()}
+    up = {ord(c): v for c, v in zip(chars, upper, strict=True) if v != c.upper()}
     return low, up
 
 
-def _mapped(text: str, fixes: dict[str, str], lower: bool) -> str:
-    if text.isascii() or not fixes or fixes.keys().isdisjoint(text):
-        return text.lower() if lower else text.upper()
-    return "".join(fixes.get(c) or (c.lower() if lower else c.upper()) for c in text)
+def _mapped(text: str, fixes: dict[int, str], lower: bool) -> str:
+    if not text.isascii() and fixes and not fixes.keys().isdisjoint(map(ord, text)):
+        text = text.translate(fixes)
+    return text.lower() if lower else text.upper()
+
+
+@functools.lru_cache(maxsize=4096)
+def _polars_lower(text: str) -> str:
+    import polars as pl
+
+    out: str = pl.Series([text], dtype=pl.String).str.to_lowercase()[0]
+    return out
 
 
 def lower(text: str) -> str:
-    """Polars' ``str.to_lowercase``."""
+    """Polars' ``str.to_lowercase``.
+
+    Capital sigma is the one context-dependent mapping (σ, or ς at the end of a word), and
+    Polars decides it with its own Unicode tables and without looking back past a leading run
+    of ASCII, so text holding one is lowered by Polars itself. Everything else maps character
+    by character: Python's mapping with Polars' newer Unicode characters patched in.
+    """
+    if "Σ" in text:
+        return _polars_lower(text)
     return _mapped(text, _case_fixes()[0], True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import random
@@ -156,29 +157,52 @@ def expr_of(kind: str, depth: int) -> st.SearchStrategy[Expr]:
     return _expr(kind, depth, root=True)
 
 
+BOOLEANS = st.booleans()
+
+
+@functools.cache
+def _ints(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.cache
+def _choices(options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(options)
+
+
+def pick(draw: Draw, options: Any) -> Any:
+    """One of ``options`` (strategies are cached: building them is Hypothesis' slow part)."""
+    return draw(_choices(tuple(options)))
+
+
+@functools.cache
+def _E(kind: str, depth: int) -> st.SearchStrategy[Expr]:
+    return _expr(kind, depth)
+
+
 def _leaf(draw: Draw, kind: str) -> Expr:
-    choice = draw(st.integers(0, 9))
+    choice = draw(_ints(0, 9))
     if choice == 0:
         return lit(None)
     if choice <= 3:
         return lit(draw(VALUES[kind]))
-    return col(draw(st.sampled_from(COLUMNS[kind])))
+    return col(pick(draw, COLUMNS[kind]))
 
 
 @st.composite
 def _expr(draw: Draw, kind: str, depth: int, root: bool = False) -> Expr:
-    if depth <= 0 or (not root and draw(st.integers(0, 4)) == 0):
+    if depth <= 0 or (not root and draw(_ints(0, 4)) == 0):
         return _leaf(draw, kind)
-    builder = draw(st.sampled_from(BUILDERS[kind]))
+    builder = pick(draw, BUILDERS[kind])
     return builder(draw, depth - 1)
 
 
 def _num(draw: Draw, depth: int) -> Expr:
-    return draw(_expr(draw(st.sampled_from([INT, FLOAT])), depth))
+    return draw(_E(pick(draw, [INT, FLOAT]), depth))
 
 
 def _binary_op(draw: Draw, a: Expr, b: Expr, ops: str) -> Expr:
-    op = draw(st.sampled_from(ops.split()))
+    op = pick(draw, ops.split())
     return {
         "+": lambda: a + b,
         "-": lambda: a - b,
@@ -196,12 +220,12 @@ def _binary_op(draw: Draw, a: Expr, b: Expr, ops: str) -> Expr:
 
 
 def _int_arith(draw: Draw, d: int) -> Expr:
-    return _binary_op(draw, draw(_expr(INT, d)), draw(_expr(INT, d)), "+ - * // %")
+    return _binary_op(draw, draw(_E(INT, d)), draw(_E(INT, d)), "+ - * // %")
 
 
 def _float_arith(draw: Draw, d: int) -> Expr:
-    a, b = draw(_expr(FLOAT, d)), _num(draw, d)
-    if draw(st.booleans()):
+    a, b = draw(_E(FLOAT, d)), _num(draw, d)
+    if draw(BOOLEANS):
         a, b = b, a
     return _binary_op(draw, a, b, "+ - * / // %")
 
@@ -212,10 +236,10 @@ def _true_div(draw: Draw, d: int) -> Expr:
 
 def _same_kind_unary(kind: str) -> Builder:
     def build(draw: Draw, d: int) -> Expr:
-        x = draw(_expr(kind, d))
-        how = draw(st.sampled_from(["neg", "abs", "floor", "ceil", "round"]))
+        x = draw(_E(kind, d))
+        how = pick(draw, ["neg", "abs", "floor", "ceil", "round"])
         if how == "round":
-            return x.round(draw(st.sampled_from([0, 0, 1, 2, 3, 6, 10, 20, 23, 37, 80, 100])))
+            return x.round(pick(draw, [0, 0, 1, 2, 3, 6, 10, 20, 23, 37, 80, 100]))
         return -x if how == "neg" else getattr(x, how)()
 
     return build
@@ -223,41 +247,48 @@ def _same_kind_unary(kind: str) -> Builder:
 
 def _float_func(draw: Draw, d: int) -> Expr:
     x = _num(draw, d)
-    how = draw(st.sampled_from(["sqrt", "log", "log1p", "exp", "logb"]))
+    how = pick(draw, ["sqrt", "log", "log1p", "exp", "logb"])
     if how == "logb":
-        return x.log(draw(st.sampled_from([10.0, 2.0, 0.5, 7.3, 100])))
+        return x.log(pick(draw, [10.0, 2.0, 0.5, 7.3, 100]))
     return getattr(x, how)()
 
 
+INT_EXPONENTS = st.one_of(st.integers(0, 12), st.sampled_from([63, 64]))
+
+
 def _int_pow(draw: Draw, d: int) -> Expr:
-    return draw(_expr(INT, d)) ** draw(st.one_of(st.integers(0, 12), st.sampled_from([63, 64])))
+    return draw(_E(INT, d)) ** draw(INT_EXPONENTS)
 
 
 FLOAT_EXPONENTS = [0.0, 0.5, 1.0, 2.0, 3.0, 9.0, 10.0, 1.5, 2.5, -0.5, -1.0, -2.0, 1 / 3, -1, -3]
 
 
 def _float_pow(draw: Draw, d: int) -> Expr:
-    if draw(st.booleans()):
-        return draw(_expr(FLOAT, d)) ** draw(st.integers(0, 12))
-    return _num(draw, d) ** draw(st.sampled_from(FLOAT_EXPONENTS))
+    if draw(BOOLEANS):
+        return draw(_E(FLOAT, d)) ** draw(_ints(0, 12))
+    return _num(draw, d) ** pick(draw, FLOAT_EXPONENTS)
 
 
-def _bound(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), values)
+INT_LOW = st.one_of(st.none(), st.integers(-50, 50))
+INT_HIGH = st.one_of(st.integers(-50, 50), st.sampled_from(SPECIAL_INTS))
+FLOAT_BOUND = st.one_of(
+    st.none(), st.floats(-100, 100), st.sampled_from([-0.0, 0.0, 1.5]), st.integers(-9, 9)
+)
 
 
 def _int_clip(draw: Draw, d: int) -> Expr:
-    low, high = draw(_bound(st.integers(-50, 50))), draw(_bound(st.sampled_from(SPECIAL_INTS)))
-    return draw(_expr(INT, d)).clip(low, high if low is not None or high is not None else 5)
+    low, high = draw(INT_LOW), draw(INT_HIGH)
+    return draw(_E(INT, d)).clip(*((low, high) if draw(BOOLEANS) else (high, None)))
 
 
 def _float_clip(draw: Draw, d: int) -> Expr:
-    bounds = st.one_of(st.floats(-100, 100), st.sampled_from([-0.0, 0.0, 1.5]), st.integers(-9, 9))
-    low, high = draw(_bound(bounds)), draw(st.one_of(st.floats(-1e6, 1e6), st.just(0.0)))
-    x = draw(_expr(FLOAT, d)) if draw(st.booleans()) else _num(draw, d)
-    if not isinstance(low, float):
-        high = float(high)  # at least one float bound, or an int-only clip on a float column
-    return x.clip(low, high)
+    # A float column with any bounds, or an int column with at least one float bound.
+    low, high = draw(FLOAT_BOUND), draw(FLOAT_BOUND)
+    if draw(BOOLEANS):
+        return draw(_E(FLOAT, d)).clip(low, 0.0 if low is None and high is None else high)
+    if not isinstance(low, float) and not isinstance(high, float):
+        high = float(high or 0)
+    return _num(draw, d).clip(low, high)
 
 
 CASTABLE = {
@@ -271,8 +302,8 @@ CASTABLE = {
 
 def _cast_to(kind: str) -> Builder:
     def build(draw: Draw, d: int) -> Expr:
-        source = draw(st.sampled_from(CASTABLE[kind]))
-        return draw(_expr(source, d)).cast(kind)
+        source = pick(draw, CASTABLE[kind])
+        return draw(_E(source, d)).cast(kind)
 
     return build
 
@@ -280,14 +311,14 @@ def _cast_to(kind: str) -> Builder:
 def _merge(kind: str, *, mixed: bool = False) -> Builder:
     def build(draw: Draw, d: int) -> Expr:
         def arg() -> Expr:
-            return _num(draw, d) if mixed else draw(_expr(kind, d))
+            return _num(draw, d) if mixed else draw(_E(kind, d))
 
-        first = draw(_expr(FLOAT, d)) if mixed else arg()
-        args = [first] + [arg() for _ in range(draw(st.integers(1, 2)))]
+        first = draw(_E(FLOAT, d)) if mixed else arg()
+        args = [first] + [arg() for _ in range(draw(_ints(1, 2)))]
         args = draw(st.permutations(args))
-        how = draw(st.sampled_from(["coalesce", "min", "max", "fill_null", "when"]))
+        how = pick(draw, ["coalesce", "min", "max", "fill_null", "when"])
         if kind in (INT, FLOAT):
-            how = draw(st.sampled_from([how, "fill_nan"]))
+            how = pick(draw, [how, "fill_nan"])
         if how == "coalesce":
             return coalesce(*args)
         if how == "min":
@@ -298,52 +329,55 @@ def _merge(kind: str, *, mixed: bool = False) -> Builder:
             return args[0].fill_null(args[1])
         if how == "fill_nan":
             return args[0].fill_nan(args[1])
-        case = when(draw(_expr(BOOL, d))).then(args[0])
+        case = when(draw(_E(BOOL, d))).then(args[0])
         if len(args) > 2:
-            case = case.when(draw(_expr(BOOL, d))).then(args[2])
-        return case.otherwise(args[1]) if draw(st.booleans()) else case
+            case = case.when(draw(_E(BOOL, d))).then(args[2])
+        return case.otherwise(args[1]) if draw(BOOLEANS) else case
 
     return build
 
 
 def _comparison(draw: Draw, d: int) -> Expr:
-    kind = draw(st.sampled_from(["num", STR, BOOL, DATETIME]))
+    kind = pick(draw, ["num", STR, BOOL, DATETIME])
     if kind == "num":
         a, b = _num(draw, d), _num(draw, d)
     else:
-        a, b = draw(_expr(kind, d)), draw(_expr(kind, d))
+        a, b = draw(_E(kind, d)), draw(_E(kind, d))
     return _binary_op(draw, a, b, "== != < <= > >=")
 
 
 def _logic(draw: Draw, d: int) -> Expr:
-    a, b = draw(_expr(BOOL, d)), draw(_expr(BOOL, d))
-    how = draw(st.sampled_from(["&", "|", "~"]))
+    a, b = draw(_E(BOOL, d)), draw(_E(BOOL, d))
+    how = pick(draw, ["&", "|", "~"])
     return a & b if how == "&" else a | b if how == "|" else ~a
 
 
 def _predicate(draw: Draw, d: int) -> Expr:
-    how = draw(st.sampled_from(["is_null", "is_nan", "contains", "starts_with"]))
+    how = pick(draw, ["is_null", "is_nan", "contains", "starts_with"])
     if how == "is_null":
-        return draw(_expr(draw(st.sampled_from(KINDS)), d)).is_null()
+        return draw(_E(pick(draw, KINDS), d)).is_null()
     if how == "is_nan":
         return _num(draw, d).is_nan()
-    s = draw(_expr(STR, d))
-    needle = draw(st.one_of(st.sampled_from(["", "a", "Σ", "1", "ß", "in"]), st.text(max_size=2)))
+    s = draw(_E(STR, d))
+    needle = draw(NEEDLES)
     return s.str.contains(needle) if how == "contains" else s.str.starts_with(needle)
 
 
+NEEDLES = st.one_of(st.sampled_from(["", "a", "Σ", "1", "ß", "in", "."]), st.text(max_size=2))
+
+
 def _text(draw: Draw, d: int) -> Expr:
-    s = draw(_expr(STR, d))
-    return s.str.lower() if draw(st.booleans()) else s.str.upper()
+    s = draw(_E(STR, d))
+    return s.str.lower() if draw(BOOLEANS) else s.str.upper()
 
 
 def _len_chars(draw: Draw, d: int) -> Expr:
-    return draw(_expr(STR, d)).str.len_chars()
+    return draw(_E(STR, d)).str.len_chars()
 
 
 def _dt_part(draw: Draw, d: int) -> Expr:
-    part = draw(st.sampled_from(["hour", "weekday", "day", "month", "year", "epoch"]))
-    return getattr(draw(_expr(DATETIME, d)).dt, part)()
+    part = pick(draw, ["hour", "weekday", "day", "month", "year", "epoch"])
+    return getattr(draw(_E(DATETIME, d)).dt, part)()
 
 
 BUILDERS: dict[str, list[Builder]] = {
@@ -375,7 +409,7 @@ BUILDERS: dict[str, list[Builder]] = {
     DATETIME: [_cast_to(DATETIME), _merge(DATETIME)],
 }
 
-ANY_EXPR = st.sampled_from(KINDS).flatmap(lambda kind: expr_of(kind, 4))
+ANY_EXPR = st.one_of(*(expr_of(kind, 4) for kind in KINDS))
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -7,13 +7,13 @@ import math
 
 import pytest
 from expr_strategies import ANY_EXPR, expr_settings
-from hypothesis import given
+from hypothesis import given, settings
 
 from featurestore.errors import ExpressionError
 from featurestore.expr import Expr, col, from_dict, from_json, lit, when
 
 
-@expr_settings()
+@settings(expr_settings(), max_examples=min(expr_settings().max_examples, 500))
 @given(expr=ANY_EXPR)
 def test_random_expressions_round_trip(expr: Expr) -> None:
     text = expr.to_json()

@@ -273,3 +273,8 @@ def test_round_scales_like_rust_powi() -> None:
     xs = {"x": [1.2345678901234567e-7, 3.3e-50, 0.1, 2.5e-23]}
     for decimals in (23, 37, 80, 100):
         both(col("x").round(decimals), xs, F)  # asserts Python == Polars
+
+
+def test_final_sigma_follows_polars() -> None:
+    xs = {"x": ["ΑΣ", "ΑΣ Β", "aΣb", "\ua7dcΣ", "abcdefghijklmnopΣ", "ΣΣ"]}
+    check(col("x").str.lower(), xs, S, ["ας", "ας β", "aσb", "ƛσ", "abcdefghijklmnopς", "σς"])
