@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from featurestore.online._cluster import Command, run_batch
 from featurestore.online.base import (
     DEFAULT_REQUEST_TTL_SECONDS,
     ReadRequest,
@@ -142,16 +143,33 @@ class RedisOnlineStore:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
             raise unavailable(self.url, error) from error
         except (redis.RedisError, RedisClusterException) as error:
-            if self._cluster and self._client_obj is not None:
+            if self._cluster:
                 # A failed-over or resharded cluster answers with errors until the topology is
                 # read again; start afresh on the next call.
-                self._client_obj.close()
-                self._client_obj = None
+                self.close()
             raise unavailable(self.url, error) from error
 
-    def _pipeline(self) -> Any:
-        # Any: redis-py's pipeline methods are untyped, and the two pipeline classes differ.
-        return self._client.pipeline(transaction=False)
+    def _execute(self, commands: Sequence[Command]) -> list[Any]:
+        """Run ``(routing key, arguments)`` commands in one round trip; errors come back inline.
+
+        Must run inside :meth:`_guard`.
+        """
+        if not commands:
+            return []
+        if self._cluster:
+            return run_batch(self._client, commands)
+        pipe = self._client.pipeline(transaction=False)
+        for _, args in commands:
+            pipe.execute_command(*args)
+        return list(pipe.execute(raise_on_error=False))
+
+    def _execute_or_raise(self, commands: Sequence[Command]) -> list[Any]:
+        with self._guard():
+            results = self._execute(commands)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+        return results
 
     def _sha(self, name: str, source: str, *, reload: bool = False) -> str:
         if reload or name not in self._shas:
@@ -212,29 +230,23 @@ class RedisOnlineStore:
     def _run_write_batch(self, view: str, batch: list[tuple[list[str], list[bytes]]]) -> int:
         from redis.exceptions import NoScriptError
 
+        def calls(sha: str, part: list[tuple[list[str], list[bytes]]]) -> list[Command]:
+            return [(k[0], ("EVALSHA", sha, len(k), *k, view, *v)) for k, v in part]
+
         with self._guard():
-            results = self._send_writes(view, batch, self._sha("write", _WRITE))
-            missing = [
-                call for call, r in zip(batch, results, strict=True) if isinstance(r, NoScriptError)
+            results = self._execute(calls(self._sha("write", _WRITE), batch))
+            refused = [
+                c for c, r in zip(batch, results, strict=True) if isinstance(r, NoScriptError)
             ]
-            if missing:
+            if refused:
                 # A restarted node lost its script cache: load the script again and redo only
                 # the calls it refused.
-                sha = self._sha("write", _WRITE, reload=True)
                 results = [r for r in results if not isinstance(r, NoScriptError)]
-                results += self._send_writes(view, missing, sha)
+                results += self._execute(calls(self._sha("write", _WRITE, reload=True), refused))
             for result in results:
                 if isinstance(result, Exception):
                     raise result
         return sum(results)
-
-    def _send_writes(
-        self, view: str, batch: list[tuple[list[str], list[bytes]]], sha: str
-    ) -> list[Any]:
-        pipe = self._pipeline()
-        for keys, values in batch:
-            pipe.execute_command("EVALSHA", sha, len(keys), *keys, view, *values)
-        return list(pipe.execute(raise_on_error=False))
 
     def read(
         self,
@@ -248,15 +260,9 @@ class RedisOnlineStore:
         for request in requests:
             for key in request.entity_keys:
                 fields[key][request.view] = None
-        pipe = self._pipeline()
-        for key, views in fields.items():
-            pipe.execute_command("HMGET", key, *views)
-        for request_id in remember:
-            pipe.execute_command(
-                "SET", self._request_key(request_id), b"1", "EX", remember_ttl_seconds
-            )
-        with self._guard():
-            answers = pipe.execute()
+        commands: list[Command] = [(key, ("HMGET", key, *views)) for key, views in fields.items()]
+        commands += self._request_commands("SET", remember, b"1", "EX", remember_ttl_seconds)
+        answers = self._execute_or_raise(commands)
         stored: dict[tuple[str, str], bytes | None] = {}
         for (key, views), values in zip(fields.items(), answers[: len(fields)], strict=True):
             for view, value in zip(views, values, strict=True):
@@ -280,10 +286,8 @@ class RedisOnlineStore:
             pattern = f"fs:{{{self.project}:*"
             keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
             for chunk in _chunks(keys, _SCAN_COUNT):
-                pipe = self._pipeline()
-                for key in chunk:
-                    pipe.execute_command("HDEL", key, view)
-                deleted += sum(pipe.execute())
+                texts = [key.decode() for key in chunk]
+                deleted += sum(self._execute_or_raise([(k, ("HDEL", k, view)) for k in texts]))
         return deleted
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -295,9 +299,15 @@ class RedisOnlineStore:
 
     def close(self) -> None:
         """See :meth:`OnlineStore.close`."""
-        if self._client_obj is not None:
-            self._client_obj.close()
-            self._client_obj = None
+        client, self._client_obj = self._client_obj, None
+        if client is None:
+            return
+        if self._cluster:
+            # RedisCluster.from_url gives each node a pool its close() leaves open.
+            for node in client.get_nodes():
+                if node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
+        client.close()
 
     def log_append(self, entries: Sequence[bytes], *, maxlen: int) -> int:
         """See :meth:`OnlineStore.log_append`; when full, the newest entries are dropped."""
@@ -311,23 +321,18 @@ class RedisOnlineStore:
 
     def remember_requests(self, request_ids: Sequence[str], ttl_seconds: int) -> None:
         """See :meth:`OnlineStore.remember_requests`."""
-        self._each_request("SET", request_ids, b"1", "EX", ttl_seconds)
+        self._execute_or_raise(self._request_commands("SET", request_ids, b"1", "EX", ttl_seconds))
 
     def known_requests(self, request_ids: Sequence[str]) -> list[bool]:
         """See :meth:`OnlineStore.known_requests`."""
-        return [bool(found) for found in self._each_request("EXISTS", request_ids)]
+        commands = self._request_commands("EXISTS", request_ids)
+        return [bool(found) for found in self._execute_or_raise(commands)]
 
-    def _each_request(self, command: str, request_ids: Sequence[str], *args: Any) -> list[Any]:
-        if not request_ids:
-            return []
-        pipe = self._pipeline()
-        for request_id in request_ids:
-            pipe.execute_command(command, self._request_key(request_id), *args)
-        with self._guard():
-            return list(pipe.execute())
-
-    def _request_key(self, request_id: str) -> str:
-        return f"fsr:{{{self.project}:{request_id}}}"
+    def _request_commands(
+        self, command: str, request_ids: Sequence[str], *args: Any
+    ) -> list[Command]:
+        keys = (f"fsr:{{{self.project}:{request_id}}}" for request_id in request_ids)
+        return [(key, (command, key, *args)) for key in keys]
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

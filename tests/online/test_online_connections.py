@@ -12,7 +12,7 @@ import pytest
 import redis
 from online_helpers import rows
 from redis.connection import AbstractConnection
-from redis_servers import RedisServer, free_port
+from redis_servers import RedisServer, free_port, wait_for
 
 from featurestore.errors import ConfigError, StoreUnavailableError
 from featurestore.online import OnlineStore, ReadRequest, encode_entity_keys, open_online_store
@@ -211,3 +211,51 @@ def test_stores_satisfy_the_protocol(tmp_path: Path) -> None:
     assert isinstance(sqlite_store, OnlineStore) and isinstance(redis_store, OnlineStore)
     sqlite_store.close()
     redis_store.close()
+
+
+@pytest.mark.redis
+def test_a_cluster_node_restart_is_reported_then_recovered(
+    redis_cluster: list[RedisServer], redis_cluster_url: str, project_name: str
+) -> None:
+    store = open_online_store(redis_cluster_url, project_name)
+    keys = encode_entity_keys(project_name, "driver", {"driver_id": list(range(50))})
+    reads = [ReadRequest("v", keys, ["x"])]
+    try:
+        store.write("v", rows(keys, {"x": list(range(50))}))
+        victim = redis_cluster[-1]
+        victim.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="redis\\+cluster://"):
+            store.read(reads)
+        assert time.monotonic() - started < 5.0
+        victim.start()  # same port and nodes.conf: it takes its slots back, but empty
+        for node in redis_cluster:
+            wait_for(lambda n=node: b"cluster_state:ok" in n.cli("CLUSTER", "INFO"), "cluster")
+        (result,) = store.read(reads)
+        assert 0 < result.found.count(True) < 50
+        assert store.write("v", rows(keys, {"x": list(range(50))})) == 50 - result.found.count(True)
+        assert store.read(reads)[0].values["x"] == list(range(50))
+    finally:
+        store.close()
+
+
+@pytest.mark.redis
+def test_a_stale_cluster_slot_map_is_refreshed(redis_cluster_url: str, project_name: str) -> None:
+    """A MOVED reply (here: a slot map pointing at the wrong node) is followed, not raised."""
+    from redis.crc import key_slot
+
+    store = open_online_store(redis_cluster_url, project_name)
+    keys = encode_entity_keys(project_name, "driver", {"driver_id": [1]})
+    try:
+        store.ping()
+        client = store._client  # type: ignore[attr-defined]
+        slot = key_slot(keys[0].encode())
+        right = client.nodes_manager.slots_cache[slot][0]
+        wrong = next(n for n in client.get_primaries() if n.name != right.name)
+        client.nodes_manager.slots_cache[slot] = [wrong]
+        assert store.write("v", rows(keys, {"x": [1]})) == 1
+        assert client.nodes_manager.slots_cache[slot][0].name == right.name
+        client.nodes_manager.slots_cache[slot] = [wrong]
+        assert store.read([ReadRequest("v", keys, ["x"])])[0].values == {"x": [1]}
+    finally:
+        store.close()
