@@ -53,5 +53,12 @@ def _kind(expr: Expr, kinds: Mapping[str, Kind]) -> Kind | None:
         values.append("null" if expr.default is None else _kind(expr.default, kinds))
         return infer_case(conditions, values)
     assert isinstance(expr, Call)
-    args = [_kind(a, kinds) for a in expr.args]
-    return infer(expr.op, args, dict(expr.params), OPS[expr.op].label())
+    return infer_call(expr, [_kind(a, kinds) for a in expr.args])
+
+
+def infer_call(expr: Call, arg_kinds: list[Kind | None]) -> Kind | None:
+    """The kind of ``expr`` given its arguments' kinds; errors name the expression."""
+    try:
+        return infer(expr.op, arg_kinds, dict(expr.params), OPS[expr.op].label())
+    except ExpressionError as exc:
+        raise ExpressionError(f"{exc} in {expr!r}") from None

@@ -337,7 +337,12 @@ class Call(Expr):
         if set(params) != set(spec.params):
             raise ExpressionError(f"{spec.label()} takes parameters {list(spec.params)}")
         ordered = tuple((name, params[name]) for name in spec.params)
-        kind = _kinds.infer(op, [a.kind for a in args], params, spec.label())
+        try:
+            kind = _kinds.infer(op, [a.kind for a in args], params, spec.label())
+        except ExpressionError as exc:
+            from featurestore.expr._repr import call_text
+
+            raise ExpressionError(f"{exc} in {call_text(op, args, ordered)}") from None
         object.__setattr__(self, "op", op)
         object.__setattr__(self, "args", args)
         object.__setattr__(self, "params", ordered)

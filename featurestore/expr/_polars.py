@@ -25,6 +25,7 @@ from typing import Any, Final
 import polars as pl
 
 from featurestore.expr._case import Case
+from featurestore.expr._dtype import infer_call
 from featurestore.expr._kinds import (
     ARITHMETIC,
     BOOL,
@@ -38,12 +39,10 @@ from featurestore.expr._kinds import (
     UTC_DATETIME,
     Kind,
     dtype_of,
-    infer,
     infer_case,
     schema_kinds,
 )
 from featurestore.expr._nodes import Call, Col, Expr, Lit
-from featurestore.expr._ops import OPS
 from featurestore.expr._text import MAX_US, MIN_US
 
 Compiled = tuple[pl.Expr, Kind | None]
@@ -179,7 +178,7 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     op, params = expr.op, dict(expr.params)
     parts = [_compile(a, kinds, dtypes) for a in expr.args]
     arg_kinds = [kind for _, kind in parts]
-    out = infer(op, arg_kinds, params, OPS[op].label())
+    out = infer_call(expr, arg_kinds)
     if op == "coalesce":
         parts = _reachable(expr.args, parts)
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):

@@ -14,6 +14,7 @@ from typing import Any, Final
 from featurestore.errors import ExpressionError
 from featurestore.expr import _pykernels as k
 from featurestore.expr._case import Case
+from featurestore.expr._dtype import infer_call
 from featurestore.expr._kinds import (
     ARITHMETIC,
     BOOL,
@@ -25,7 +26,6 @@ from featurestore.expr._kinds import (
     NULL,
     STR,
     Kind,
-    infer,
     infer_case,
     schema_kinds,
 )
@@ -102,7 +102,7 @@ def _call(expr: Call, kinds: Mapping[str, Kind]) -> Compiled:
     op, params = expr.op, dict(expr.params)
     parts = [_compile(a, kinds) for a in expr.args]
     arg_kinds = [kind for _, kind in parts]
-    out = infer(op, arg_kinds, params, OPS[op].label())
+    out = infer_call(expr, arg_kinds)
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):
         return _const(None), out
     fns = [fn for fn, _ in parts]

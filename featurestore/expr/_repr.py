@@ -36,10 +36,10 @@ def argument(expr: Expr) -> str:
     return text
 
 
-def _params(call: Call) -> list[str]:
+def _params(op: str, params: tuple[tuple[str, Any], ...]) -> list[str]:
     shown = []
-    for name, value in call.params:
-        if (call.op, name) in _DEFAULTS and value == _DEFAULTS[(call.op, name)]:
+    for name, value in params:
+        if (op, name) in _DEFAULTS and value == _DEFAULTS[(op, name)]:
             continue
         shown.append(literal_repr(value))
     return shown
@@ -47,18 +47,22 @@ def _params(call: Call) -> list[str]:
 
 def call_repr(call: Call) -> str:
     """The repr of a call node."""
-    spec = OPS[call.op]
-    args = [operand(a) for a in call.args]
-    if call.op == "pow":
-        return f"({args[0]} ** {literal_repr(call.param('exponent'))})"
+    return call_text(call.op, call.args, call.params)
+
+
+def call_text(op: str, args: tuple[Expr, ...], params: tuple[tuple[str, Any], ...]) -> str:
+    """How ``op`` over ``args`` is written (also for a call that failed to build)."""
+    spec = OPS[op]
+    if op == "pow":
+        return f"({operand(args[0])} ** {literal_repr(dict(params)['exponent'])})"
     if spec.style == "binary":
-        return f"({args[0]} {spec.text} {args[1]})"
+        return f"({operand(args[0])} {spec.text} {operand(args[1])})"
     if spec.style == "prefix":
-        return f"{spec.text}{call.args[0]!r}"
+        return f"{spec.text}{args[0]!r}"
     if spec.style == "function":
-        return f"{spec.text}({', '.join(argument(a) for a in call.args)})"
-    inner = ", ".join([argument(a) for a in call.args[1:]] + _params(call))
-    return f"{call.args[0]!r}.{spec.text}({inner})"
+        return f"{spec.text}({', '.join(argument(a) for a in args)})"
+    inner = ", ".join([argument(a) for a in args[1:]] + _params(op, params))
+    return f"{args[0]!r}.{spec.text}({inner})"
 
 
 def case_repr(case: Case) -> str:
