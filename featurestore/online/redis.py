@@ -15,6 +15,7 @@ only when a Redis store is opened.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ class RedisOnlineStore:
         self._client_url = f"{scheme.removesuffix('+cluster')}://{rest}"
         self._socket_timeout = socket_timeout
         self._client_obj: Any = None
+        self._client_lock = threading.Lock()
         self._shas: dict[str, str] = {}
         self._log_key = f"fsl:{{{project}}}"
 
@@ -110,9 +112,13 @@ class RedisOnlineStore:
     def _client(self) -> Any:
         # Built lazily: a cluster client connects when built, and a store opened while the
         # server is down must work once it is back.
-        if self._client_obj is None:
-            self._client_obj = self._connect()
-        return self._client_obj
+        client = self._client_obj
+        if client is None:
+            with self._client_lock:
+                if self._client_obj is None:
+                    self._client_obj = self._connect()
+                client = self._client_obj
+        return client
 
     def _connect(self) -> Any:
         import redis
