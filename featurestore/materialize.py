@@ -19,7 +19,7 @@ from featurestore.offline.pit import latest_rows
 from featurestore.offline.windows import WindowSpec, window_values_at
 from featurestore.online import OnlineStore, encode_entity_keys
 
-__all__ = ["WINDOW_SUFFIX", "entity_name", "materialize_view", "online_rows"]
+__all__ = ["WINDOW_SUFFIX", "entity_name", "materialize_view", "online_rows", "write_pushed"]
 
 #: online record name of a view's windowed aggregates (``@`` cannot occur in a view name)
 WINDOW_SUFFIX = "@windows"
@@ -130,3 +130,46 @@ def _write(online: OnlineStore, name: str, rows: pl.DataFrame, progress: Progres
         if progress is not None:
             progress(chunk.height)
     return written
+
+
+def write_pushed(
+    view: FeatureView,
+    computed: pl.DataFrame,
+    *,
+    offline: pl.LazyFrame | None,
+    offline_has_rows: bool,
+    online: OnlineStore,
+    project: str,
+) -> None:
+    """Write pushed rows online: their row-level features, and the windows they move.
+
+    The windows of the pushed entities are re-evaluated at the newest pushed event time over the
+    offline rows plus (when the push did not go offline) the pushed rows themselves.
+    """
+    keys = view.join_keys
+    plain = [f.name for f in view.row_features]
+    if plain:
+        online.write(view.name, online_rows(project, view, computed, plain))
+    if not view.aggregates:
+        return
+    inputs = [a.name for a in view.aggregates]
+    pushed = computed.select(*keys, "event_timestamp", "created_timestamp", "seq", *inputs).lazy()
+    rows = pushed
+    if offline is not None:
+        stored = offline.with_columns(*normalise_keys(offline, keys)).select(
+            pushed.collect_schema().names()
+        )
+        touched = stored.join(pushed.select(keys).unique(), on=keys, how="semi")
+        rows = touched if offline_has_rows else pl.concat([touched, pushed], how="vertical_relaxed")
+    # the window ends when the newest pushed row became known (its created time, if later)
+    at = computed.select(
+        pl.max_horizontal("event_timestamp", "created_timestamp").max()
+    ).item()
+    specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in view.aggregates]  # type: ignore[arg-type]
+    values = window_values_at(rows, join_keys=keys, aggs=specs, at=at)  # type: ignore[arg-type]
+    values = values.with_columns(
+        pl.lit(at).cast(pl.Datetime("us", "UTC")).alias("event_timestamp"),
+        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("created_timestamp"),
+        pl.lit(0, dtype=pl.Int64).alias("seq"),
+    )
+    online.write(view.name + WINDOW_SUFFIX, online_rows(project, view, values, inputs))

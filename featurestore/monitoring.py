@@ -125,7 +125,11 @@ class MonitoringMixin:
         views = {n: d for (k, n), d in defs.items() if isinstance(d, FeatureView)}
         odfvs = {n: d for (k, n), d in defs.items() if isinstance(d, OnDemandFeatureView)}
         report = check_skew(
-            self.serving_log(since, until), views=views, on_demand=odfvs, scan=self._scan
+            self.serving_log(since, until),
+            views=views,
+            on_demand=odfvs,
+            scan=self._scan,
+            materialized=self.registry.materialization_seqs,
         )
         self.registry.add_report("skew", report.to_dict())
         return report
@@ -150,6 +154,11 @@ class MonitoringMixin:
             name = f"{view}__{feature}" if f"{view}__{feature}" in names else str(feature)
             values = [unpack_value(v) for v in part.get_column("value")]
             columns[name] = pl.Series(name, values, strict=False)
+        samples = log.unique("sample", keep="first", maintain_order=True)
+        request = [unpack_value(q) for q in samples.get_column("request_data")]
+        for field in sorted({f for r in request for f in r}):
+            if field in names:  # request data the model also trained on (a spine column)
+                columns[field] = pl.Series(field, [r.get(field) for r in request], strict=False)
         if not columns:
             return pl.DataFrame()
         height = max(len(s) for s in columns.values())

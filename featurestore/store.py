@@ -377,7 +377,7 @@ class FeatureStore(MonitoringMixin):
         Returns:
             The report of the (first) view fed by ``push_source``; every view's run is recorded.
         """
-        from featurestore.materialize import online_rows
+        from featurestore.materialize import write_pushed
 
         if to not in ("online", "offline", "online_and_offline"):
             raise RequestError(
@@ -410,10 +410,14 @@ class FeatureStore(MonitoringMixin):
                 compute=compute,
             )
             if to != "offline" and captured and captured[0].height:
-                computed = captured[0]
-                plain = [f.name for f in view.row_features]
-                if plain:
-                    self.online.write(view.name, online_rows(self.project, view, computed, plain))
+                write_pushed(
+                    view,
+                    captured[0],
+                    offline=self._scan(view),
+                    offline_has_rows=to != "online",
+                    online=self.online,
+                    project=self.project,
+                )
             reports.append(report)
         return reports[0]
 

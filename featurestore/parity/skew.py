@@ -180,8 +180,14 @@ def check_skew(
     scan: ScanView,
     checked_at: dt.datetime | None = None,
     max_examples: int = 5,
+    materialized: Callable[[str], Mapping[dt.datetime, int]] | None = None,
 ) -> SkewReport:
-    """Classify every logged served value (see the module docstring)."""
+    """Classify every logged served value (see the module docstring).
+
+    Args:
+        materialized: view -> {materialization end: last ingestion seq it saw}, so windowed
+            aggregates are recomputed exactly as the run that served them computed them.
+    """
     checked_at = checked_at or dt.datetime.now(dt.UTC)
     samples = log.unique("sample", keep="first", maintain_order=True)
     keys = {s: unpack_value(k) for s, k in zip(samples["sample"], samples["keys"], strict=True)}
@@ -206,6 +212,7 @@ def check_skew(
             "served_event_timestamp": iso(served[key][2]),
         }
 
+    ctx = _Context(served, offline, tallies, example, max_examples)
     for name in log.get_column("view").unique(maintain_order=True):
         view = views.get(name)
         if view is None:
@@ -233,17 +240,14 @@ def check_skew(
         )
         spine = spine.with_columns(*normalise_keys(spine, view.join_keys))
         rows = scan(view)
-        _plain(
-            view, features, sample_ids, spine, rows, served, offline, tallies, example, max_examples
-        )
-        _windows(
-            view, features, sample_ids, spine, rows, served, offline, tallies, example, max_examples
-        )
+        _plain(view, features, sample_ids, spine, rows, ctx)
+        seqs = materialized(view.name) if materialized else {}
+        _windows(view, features, sample_ids, spine, rows, ctx, seqs)
 
     for name, odfv in on_demand.items():
         logged = log.filter(pl.col("view") == name)
         if logged.height:
-            _on_demand(odfv, logged, request, served, offline, tallies, example, max_examples)
+            _on_demand(odfv, logged, request, ctx)
 
     features_out = [
         FeatureSkew(
@@ -267,6 +271,17 @@ def check_skew(
 Example = Callable[[Key, Any, Any], Callable[[], dict[str, Any]]]
 
 
+@dataclass
+class _Context:
+    """What every classifier reads and fills: served values, offline values, tallies."""
+
+    served: dict[Key, tuple[Any, str, dt.datetime | None]]
+    offline: dict[Key, tuple[Any, str]]
+    tallies: dict[tuple[str, str], _Tally]
+    example: Example
+    limit: int
+
+
 def _rows_of(
     view: FeatureView, rows: pl.LazyFrame | None, spine: pl.DataFrame, columns: list[str]
 ) -> pl.LazyFrame:
@@ -288,12 +303,10 @@ def _plain(
     sample_ids: list[int],
     spine: pl.DataFrame,
     rows: pl.LazyFrame | None,
-    served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, tuple[Any, str]],
-    tallies: dict[tuple[str, str], _Tally],
-    example: Example,
-    limit: int,
+    ctx: _Context,
 ) -> None:
+    served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
+    example, limit = ctx.example, ctx.limit
     plain = [f.name for f in view.row_features if f.name in features]
     if not plain:
         return
@@ -340,12 +353,11 @@ def _windows(
     sample_ids: list[int],
     spine: pl.DataFrame,
     rows: pl.LazyFrame | None,
-    served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, tuple[Any, str]],
-    tallies: dict[tuple[str, str], _Tally],
-    example: Example,
-    limit: int,
+    ctx: _Context,
+    seqs: Mapping[dt.datetime, int],
 ) -> None:
+    served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
+    example, limit = ctx.example, ctx.limit
     aggs = [a for a in view.aggregates if a.name in features]
     if not aggs:
         return
@@ -358,14 +370,7 @@ def _windows(
     # the served window's end: the event time of the online record (the materialization time)
     first = aggs[0].name
     ends = [served.get((s, view.name, first), (None, "", None))[2] for s in sample_ids]
-    then_spine = spine.with_columns(
-        pl.Series(
-            "event_timestamp",
-            [e or t for e, t in zip(ends, spine["event_timestamp"], strict=True)],
-            dtype=pl.Datetime("us", "UTC"),
-        )
-    )
-    then = window_aggregates(then_spine, lazy, join_keys=view.join_keys, aggs=specs)
+    then = _as_materialized(view, spine, ends, lazy, specs, seqs)
     for agg in aggs:
         tally = tallies.setdefault((view.name, agg.name), _Tally(view.name, agg.name))
         columns = zip(
@@ -395,16 +400,47 @@ def _windows(
             tally.add(cls, value, v_now, example(key, value, v_now), limit)
 
 
+def _as_materialized(
+    view: FeatureView,
+    spine: pl.DataFrame,
+    ends: list[dt.datetime | None],
+    rows: pl.LazyFrame,
+    specs: list[WindowSpec],
+    seqs: Mapping[dt.datetime, int],
+) -> pl.DataFrame:
+    """The windows as the materialization that wrote each served value computed them.
+
+    A served window ends at its run's ``end``; the run saw the rows ingested up to its last
+    ``seq``, so rows that arrived later (even with earlier timestamps) are left out here too.
+    """
+    at = pl.Series(
+        "event_timestamp",
+        [e or t for e, t in zip(ends, spine["event_timestamp"], strict=True)],
+        dtype=pl.Datetime("us", "UTC"),
+    )
+    probe = spine.with_columns(at, pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__i"))
+    limits = pl.Series(
+        "__seq", [seqs.get(e) if e is not None else None for e in ends], dtype=pl.Int64
+    )
+    probe = probe.with_columns(limits)
+    parts = []
+    for (limit,), group in probe.group_by("__seq", maintain_order=True):
+        seen = rows if limit is None else rows.filter(pl.col("seq") <= limit)
+        windows = window_aggregates(
+            group.drop("__seq", "__i"), seen, join_keys=view.join_keys, aggs=specs
+        )
+        parts.append(windows.with_columns(group.get_column("__i")))
+    return pl.concat(parts).sort("__i")
+
+
 def _on_demand(
     odfv: OnDemandFeatureView,
     logged: pl.DataFrame,
     request: dict[int, Any],
-    served: dict[Key, tuple[Any, str, dt.datetime | None]],
-    offline: dict[Key, tuple[Any, str]],
-    tallies: dict[tuple[str, str], _Tally],
-    example: Example,
-    limit: int,
+    ctx: _Context,
 ) -> None:
+    served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
+    example, limit = ctx.example, ctx.limit
     sample_ids = logged.get_column("sample").unique(maintain_order=True).to_list()
     inputs_off: dict[str, list[Any]] = {}
     inputs_on: dict[str, list[Any]] = {}

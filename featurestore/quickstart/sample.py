@@ -19,6 +19,7 @@ def sample_end() -> dt.datetime:
     """The end of the sample history: the current hour, so served values are fresh (within ttl)."""
     return dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
+
 CITIES = ["ams", "ber", "lis"]
 
 CONFIG = """\

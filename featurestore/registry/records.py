@@ -38,8 +38,9 @@ __all__ = [
     "list_datasets",
     "list_log_flushes",
     "list_reports",
-    "record_log_flush",
+    "materialization_seqs",
     "materialized_seq",
+    "record_log_flush",
     "record_materialization",
     "save_dataset",
     "watermark",
@@ -214,6 +215,21 @@ def record_materialization(
             last_seq=last_seq,
         )
     )
+
+
+def materialization_seqs(conn: Connection, project: str, view: str) -> dict[datetime, int]:
+    """Each recorded materialization ``end`` of ``view`` and the last ingestion seq it saw."""
+    m = materializations
+    rows = conn.execute(
+        sa.select(m.c.end_ts, m.c.last_seq).where(
+            m.c.project == project, m.c.view == view, m.c.last_seq.is_not(None)
+        )
+    )
+    out: dict[datetime, int] = {}
+    for end, seq in rows:
+        when = utc(datetime.fromisoformat(end) if isinstance(end, str) else end)
+        out[when] = max(out.get(when, seq), seq)
+    return out
 
 
 def materialized_seq(conn: Connection, project: str, view: str) -> int | None:

@@ -199,6 +199,14 @@ class Registry:
         with self._db.transaction() as conn:
             return records.watermark(conn, self.project, view)
 
+    def materialization_seqs(self, view: str) -> dict[datetime, int]:
+        """Each materialization end of ``view`` and the last ingestion seq that run saw.
+
+        The skew check uses it to recompute a windowed aggregate exactly as that run did.
+        """
+        with self._db.transaction() as conn:
+            return records.materialization_seqs(conn, self.project, view)
+
     def materialized_seq(self, view: str) -> int | None:
         """The greatest ingestion seq (run number) a materialization of ``view`` has seen."""
         with self._db.transaction() as conn:

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from featurestore import (
+    Aggregate,
     Entity,
     Feature,
     FeatureService,
@@ -42,7 +43,11 @@ trips = FeatureView(
     entities=[driver],
     source=events,
     ttl=dt.timedelta(days=7),
-    features=[Feature("fare", col("fare")), Feature("fare_x2", col("fare") * 2)],
+    features=[
+        Feature("fare", col("fare")),
+        Feature("fare_x2", col("fare") * 2),
+        Aggregate("fare_sum_1d", col("fare"), "sum", window=dt.timedelta(days=1)),
+    ],
 )
 request = RequestSource("ride", schema={"km": float})
 per_km = OnDemandFeatureView(
@@ -65,6 +70,7 @@ def store(
         s.apply([trips, request, per_km, service])
         yield s
         s.online.delete_view("trips")
+        s.online.delete_view("trips@windows")
 
 
 def batch(rows: list[tuple[int, float, dt.datetime]]) -> pl.DataFrame:
@@ -128,6 +134,16 @@ def test_each_planted_case_is_classified_exactly(store: FeatureStore) -> None:
         pl.lit(99.0).alias("fare_x2"),
     )
     store.online.write("trips", online_rows(store.project, view, forged, ["fare", "fare_x2"]))
+    # ... and its window, same window end, another sum
+    [end] = store.registry.materialization_seqs("trips")
+    window = forged.select(
+        "driver_id",
+        pl.lit(end).cast(UTC_US).alias("event_timestamp"),
+        pl.lit(None, dtype=UTC_US).alias("created_timestamp"),
+        pl.lit(1, dtype=pl.Int64).alias("seq"),
+        pl.lit(77.0).alias("fare_sum_1d"),
+    )
+    store.online.write("trips@windows", online_rows(store.project, view, window, ["fare_sum_1d"]))
     serve(store, [1, 2, 3, 4])
     # driver 1 (stale): a newer event, known before the request, ingested after serving and
     # before any re-materialization
@@ -152,6 +168,11 @@ def test_each_planted_case_is_classified_exactly(store: FeatureStore) -> None:
     )
     x2 = by_feature(report)[("trips", "fare_x2")]
     assert x2["mismatch"] == 1 and x2["stale"] == 1
+    # windows: driver 1's window got a row after the run that served it (stale), driver 3's
+    # stored sum was forged (mismatch), driver 4 was never materialized, driver 2 never offline
+    sums = by_feature(report)[("trips", "fare_sum_1d")]
+    got = {e["keys"]["driver_id"]: e["class"] for e in sums["examples"]}
+    assert got == {1: "stale", 2: "missing_offline", 3: "mismatch", 4: "missing_online"}
     # the on-demand feature takes the class of the input that differed: its transformation
     # agrees with what was served in every case
     odfv = by_feature(report)[("per_km", "fare_per_km")]
