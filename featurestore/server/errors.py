@@ -83,6 +83,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         detail = f"no endpoint {request.url.path!r} (see /docs for the API)"
     elif exc.status_code == 405:
         detail = f"method {request.method} is not allowed on {request.url.path!r}"
+    elif exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+        _metrics(request).error(BadJSONError.__name__)
+        detail = "the request body is not valid JSON"
     else:
         detail = str(exc.detail)
     return json_response({"detail": detail}, exc.status_code, dict(exc.headers or {}) or None)

@@ -96,9 +96,9 @@ _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
 
 
 def parse_json(raw: bytes) -> Any:
-    """The parsed body; BadJSONError (400) when it is not JSON."""
+    """The parsed body; RequestError (422) when missing, BadJSONError (400) when not JSON."""
     if not raw:
-        raise BadJSONError("the request body is empty; send a JSON object")
+        raise RequestError("the request body is missing; send a JSON object")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

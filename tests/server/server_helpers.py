@@ -1,10 +1,14 @@
-"""Processes the server tests start themselves: the feature server (uvicorn) and redis-server.
+"""Helpers of the server tests: the processes they start (uvicorn, redis-server) and the
+served sample repo: the quickstart sample (driver trips, an on-demand view, a service) plus a
+pushed rider view with a one-hour ttl, its online store on the real Redis under a project name of
+its own whose keys are deleted at the end.
 
 Each binds 127.0.0.1 on a free port and is stopped by its PID.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -12,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import httpx
 import pytest
 
 from featurestore import FeatureStore
+from featurestore.quickstart.sample import sample_end, write_sample_repo
 
 LIVE_DEFINITIONS = '''\
 """A pushed view with a short ttl, to see every status over HTTP."""
@@ -171,3 +177,65 @@ class Served:
 
     def post(self, path: str, body: object, **kwargs: object) -> httpx.Response:
         return httpx.post(self.url + path, json=body, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("FEATURESTORE_TEST_REDIS_PORT", "6379"))
+
+
+def need_redis() -> None:
+    try:
+        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1.0).close()
+    except OSError:
+        reason = f"Redis is not answering on {REDIS_HOST}:{REDIS_PORT}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} and CI=true", pytrace=False)
+        pytest.skip(reason)
+
+
+def build_repo(folder: Path, project: str) -> Path:
+    """The sample repo plus the rider view, with its online store on the shared Redis."""
+    repo = write_sample_repo(folder, project=project)
+    config = repo / "featurestore.toml"
+    config.write_text(
+        config.read_text().replace(
+            'online_store = "sqlite:///.featurestore/online.db"',
+            f'online_store = "redis://{REDIS_HOST}:{REDIS_PORT}/0"',
+        )
+    )
+    (repo / "live.py").write_text(LIVE_DEFINITIONS)
+    return repo
+
+
+@contextlib.contextmanager
+def serve_new_repo(folder: Path) -> Iterator[Served]:
+    """A fresh sample repo (its own project) applied, ingested, materialized and served."""
+    need_redis()
+    project = f"srv{uuid.uuid4().hex[:10]}"
+    repo = build_repo(folder / "repo", project)
+    store = FeatureStore(repo)
+    server = FeatureServer(
+        repo, folder / "server.log", {"FEATURESTORE_SERVER_REFRESH_SECONDS": "0.5"}
+    )
+    try:
+        store.apply()
+        store.ingest("driver_trips")
+        end = sample_end()
+        store.materialize(end=end)
+        server.start()
+        yield Served(repo, store, server, end)
+    finally:
+        server.stop()
+        store.close()
+        delete_keys(project)
+
+
+def delete_keys(project: str) -> None:
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    try:
+        keys = list(client.scan_iter(match=f"*{project}*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+    finally:
+        client.close()
