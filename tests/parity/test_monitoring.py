@@ -1,0 +1,158 @@
+"""Feedback, drift and performance through the store (SQLite online store, real files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from featurestore import (
+    ConflictError,
+    Entity,
+    Feature,
+    FeatureStore,
+    FeatureView,
+    NotFoundError,
+    PushSource,
+    RequestError,
+    col,
+)
+from featurestore.monitoring import parse_window
+from featurestore.parity.log import ServingLogger, sampled
+
+UTC_US = pl.Datetime("us", "UTC")
+driver = Entity("driver", join_keys=["driver_id"], value_type=int)
+source = PushSource(
+    "events",
+    schema={"driver_id": int, "fare": float, "city": str, "event_ts": "datetime"},
+    timestamp_field="event_ts",
+)
+view = FeatureView(
+    "trips",
+    entities=[driver],
+    source=source,
+    features=[Feature("fare", col("fare")), Feature("city", col("city"))],
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FeatureStore]:
+    (tmp_path / "featurestore.toml").write_text(
+        'project = "mon"\n[serving]\nskew_sample_rate = 1.0\n'
+    )
+    with FeatureStore(tmp_path) as s:
+        s.apply([view])
+        yield s
+
+
+def push(store: FeatureStore, fares: np.ndarray, cities: list[str], at: dt.datetime) -> None:
+    n = len(fares)
+    frame = pl.DataFrame(
+        {"driver_id": np.arange(n), "fare": fares, "city": cities, "event_ts": [at] * n},
+        schema_overrides={"event_ts": UTC_US},
+    )
+    store.push("events", frame, to="online_and_offline")
+
+
+def test_feedback_rules(store: FeatureStore) -> None:
+    push(store, np.array([1.0, 2.0]), ["a", "b"], dt.datetime.now(dt.UTC))
+    first = store.get_online_features(["trips:fare"], entities={"driver_id": [0]})
+    second = store.get_online_features(["trips:fare"], entities={"driver_id": [1]})
+    store.log_feedback(first.request_id, prediction=0.9)
+    store.log_feedback(first.request_id, label=1)  # the label arrives later
+    with pytest.raises(ConflictError, match="already stored"):
+        store.log_feedback(first.request_id, label=0)
+    with pytest.raises(NotFoundError, match="unknown request_id"):
+        store.log_feedback("f" * 32, label=1)
+    with pytest.raises(RequestError, match="label must be a number, a bool or a string"):
+        store.log_feedback(second.request_id, label=[1])
+    with pytest.raises(RequestError, match="earlier feedback gave labels as numbers"):
+        store.log_feedback(second.request_id, label="yes")
+    with pytest.raises(RequestError, match="needs a prediction or a label"):
+        store.log_feedback(second.request_id)
+    store.log_feedback(second.request_id, prediction=0.2, label=0)
+    frame = store.feedback_frame()
+    assert frame.height == 2 and frame["label"].to_list() == [1, 0]
+
+
+def test_drift_of_served_values_against_a_training_frame(store: FeatureStore) -> None:
+    rng = np.random.default_rng(0)
+    then = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    push(store, rng.normal(10, 1, 300), ["a"] * 300, then)
+    spine = pl.DataFrame(
+        {"driver_id": np.arange(300), "event_timestamp": [then + dt.timedelta(hours=1)] * 300},
+        schema_overrides={"event_timestamp": UTC_US},
+    )
+    store.get_training_frame(spine, features=["trips:fare", "trips:city"], save_as="train")
+    # production: fares drift up, the city mix changes
+    push(store, rng.normal(14, 1, 300), ["b"] * 150 + ["a"] * 150, dt.datetime.now(dt.UTC))
+    for start in range(0, 300, 50):
+        store.get_online_features(
+            ["trips:fare", "trips:city"], entities={"driver_id": list(range(start, start + 50))}
+        )
+    report = store.drift(reference="train")
+    by_name = {f.feature: f for f in report.features}
+    assert set(by_name) == {"fare", "city"}
+    assert by_name["fare"].drifted and "psi" in by_name["fare"].flags
+    assert by_name["city"].kind == "categorical" and "chi2" in by_name["city"].flags
+    assert store.registry.reports("drift")[0]["reference"] == "train"
+    same = store.drift(reference="train", current="train")
+    assert not any(f.drifted for f in same.features)
+
+
+def test_performance_from_feedback(store: FeatureStore) -> None:
+    push(store, np.array([1.0]), ["a"], dt.datetime.now(dt.UTC))
+    rng = np.random.default_rng(1)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for i in range(200):
+        answer = store.get_online_features(["trips:fare"], entities={"driver_id": [0]})
+        p = float(rng.random())
+        label = int(rng.random() < (p if i < 100 else 1 - p))  # the relation flips halfway
+        store.log_feedback(
+            answer.request_id, prediction=p, label=label, timestamp=start + dt.timedelta(hours=i)
+        )
+    report = store.performance("2d")
+    windows = report.to_dict()["windows"]
+    assert len(windows) >= 4
+    assert windows[0]["roc_auc"] > 0.6 and windows[-1]["roc_auc"] < 0.4
+    with pytest.raises(RequestError, match="window"):
+        store.performance("yesterday")
+
+
+def test_sampling_is_by_key_hash_and_never_blocks(tmp_path: Path) -> None:
+    keys = list(range(10_000))
+    chosen = [k for k in keys if sampled([k], 0.1)]
+    assert 800 < len(chosen) < 1200
+    assert chosen == [k for k in keys if sampled([k], 0.1)]  # the same entities every time
+
+    class Down:
+        def log_append(self, entries: object, *, maxlen: int) -> int:
+            raise ConnectionError("down")
+
+    logger = ServingLogger(lambda: Down(), rate=1.0, maxlen=10, queue_size=3)  # type: ignore[arg-type, return-value]
+    from featurestore.serving import OnlineResponse
+
+    response = OnlineResponse(
+        names=["driver_id", "fare"],
+        join_keys=["driver_id"],
+        values={"driver_id": list(range(5)), "fare": [1.0] * 5},
+        statuses={"driver_id": ["PRESENT"] * 5, "fare": ["PRESENT"] * 5},
+        event_timestamps={"driver_id": [None] * 5, "fare": [None] * 5},
+        request_id="r",
+        requested_at=dt.datetime.now(dt.UTC),
+        refs=[("trips", "fare")],
+    )
+    logger.log(response, {})  # 5 samples into a queue of 3: 2 dropped at once, none raised
+    logger.ship()  # the store is down: the 3 queued are dropped too
+    logger.close()
+    assert (logger.counters.logged, logger.counters.dropped) == (0, 5)
+
+
+def test_parse_window() -> None:
+    assert parse_window("6h") == dt.timedelta(hours=6)
+    assert parse_window("2w") == dt.timedelta(days=14)
+    assert parse_window(dt.timedelta(minutes=5)) == dt.timedelta(minutes=5)
