@@ -160,6 +160,9 @@ class Expr:
             "write (x * math.log(base)).exp() for a power with a varying exponent"
         )
 
+    def __abs__(self) -> Expr:
+        return Call.make("abs", (self,))
+
     def __neg__(self) -> Expr:
         return Call.make("neg", (self,))
 

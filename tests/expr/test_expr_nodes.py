@@ -230,6 +230,7 @@ def test_python_types_match_polars() -> None:
     assert type(to_python(col("b").cast("int64"))(row)) is int
     assert type(to_python(col("i") / 1)(row)) is float
     assert to_python(lit(1) + lit(2))({}) == 3  # constants are folded once
+    assert abs(col("i")).meta_eq(col("i").abs())
 
 
 def test_pickle_and_copy_keep_the_tree() -> None:
