@@ -1,0 +1,1 @@
+"""Runnable failure-mode scenarios, one complete feature repo per folder (see each README)."""

@@ -1,0 +1,1 @@
+"""The rides example (a feature repo; see README.md)."""
