@@ -25,7 +25,9 @@ from featurestore import (
 from featurestore.definitions import from_spec
 
 driver = Entity("driver", join_keys=["driver_id"], value_type=int)
-trips = FileSource("data/trips.parquet", timestamp_field="event_ts", created_timestamp_field="created_ts")
+trips = FileSource(
+    "data/trips.parquet", timestamp_field="event_ts", created_timestamp_field="created_ts"
+)
 
 
 class TripContract(pa.DataFrameModel):
@@ -67,7 +69,9 @@ def test_duplicate_feature_names_are_refused() -> None:
 
 
 def test_unknown_aggregate_function() -> None:
-    with pytest.raises(DefinitionError, match=r"Aggregate 'a'.*unknown aggregate function 'median'"):
+    with pytest.raises(
+        DefinitionError, match=r"Aggregate 'a'.*unknown aggregate function 'median'"
+    ):
         Aggregate("a", col("fare"), "median", window=timedelta(hours=1))
 
 
@@ -88,12 +92,16 @@ def test_service_naming_an_unknown_feature() -> None:
 
 
 def test_expression_on_a_column_the_schema_lacks() -> None:
-    push = PushSource("trip_events", schema={"driver_id": int, "fare": float, "event_timestamp": "datetime"})
+    push = PushSource(
+        "trip_events", schema={"driver_id": int, "fare": float, "event_timestamp": "datetime"}
+    )
     with pytest.raises(DefinitionError, match=r"'driver_trips'.*'bad'.*column 'distance'.*lacks"):
         make_view(source=push, features=[Feature("bad", col("distance") * 2)])
     request = RequestSource("req", schema={"distance_km": float})
     with pytest.raises(DefinitionError, match=r"OnDemandFeatureView 'odfv'.*column 'nope'"):
-        OnDemandFeatureView("odfv", sources=[make_view(), request], features=[Feature("f", col("nope"))])
+        OnDemandFeatureView(
+            "odfv", sources=[make_view(), request], features=[Feature("f", col("nope"))]
+        )
 
 
 def test_strict_contract_declares_the_schema() -> None:
@@ -144,7 +152,9 @@ def test_specs_round_trip() -> None:
     view = make_view()
     request = RequestSource("ride_request", schema={"distance_km": float})
     odfv = OnDemandFeatureView(
-        "ride", sources=[view, request], features=[Feature("per_km", col("fare_sum_7d") / (col("distance_km") + 1))]
+        "ride",
+        sources=[view, request],
+        features=[Feature("per_km", col("fare_sum_7d") / (col("distance_km") + 1))],
     )
     service = FeatureService("ranking", features=[view, odfv[["per_km"]]])
     push = PushSource("events", schema={"driver_id": int}, batch_source=trips)
