@@ -52,8 +52,8 @@ end
 done = function(s, latency, r)
   local e = s.errors
   io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50_us": %d, "p99_us": %d, '
-    .. '"errors": %d}\\n', s.requests, s.duration / 1e6, latency:percentile(50),
-    latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+    .. '"errors": %d, "non_2xx": %d}\\n', s.requests, s.duration / 1e6, latency:percentile(50),
+    latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
 
@@ -73,15 +73,19 @@ def wait_until(ready: Any, what: str, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready: Any, what: str) -> Iterator[None]:
-    """A child process, stopped by PID on exit."""
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def process(
+    args: list[str], env: dict[str, str], ready: Any, what: str, log: Path
+) -> Iterator[None]:
+    """A child process writing to ``log``, stopped by PID on exit."""
+    with log.open("ab") as out:
+        child = subprocess.Popen(args, env=env, stdout=out, stderr=out)
     try:
-        wait_until(lambda: child.poll() is None and ready(), what)
+        try:
+            wait_until(lambda: child.poll() is None and ready(), what)
+        except RuntimeError:
+            child.kill()
+            raise RuntimeError(f"{what} failed: {log.read_text()[-2000:]}") from None
         yield
-    except RuntimeError:
-        child.kill()
-        raise RuntimeError(f"{what} failed: {child.communicate()[1].decode()[-2000:]}") from None
     finally:
         if child.poll() is None:
             child.terminate()
@@ -114,7 +118,7 @@ def redis_server(folder: Path) -> Iterator[str]:
         except OSError:
             return False
 
-    with process(args, dict(os.environ), pong, "redis-server"):
+    with process(args, dict(os.environ), pong, "redis-server", folder / "redis.log"):
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -223,13 +227,13 @@ def floor_app() -> Any:
 
 
 @contextmanager
-def http_server(app: str, env: dict[str, str]) -> Iterator[str]:
+def http_server(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1"]
     args += ["--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
     args += ["--app-dir", str(HERE)]
     url = f"http://127.0.0.1:{port}"
-    with process(args, env, lambda: http_ok(url + "/health"), app):
+    with process(args, env, lambda: http_ok(url + "/health"), app, log):
         yield url
 
 
@@ -270,8 +274,8 @@ def run_load(url: str, bodies: Path, concurrency: int, seconds: float, tool: str
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
-    if result["errors"]:
-        raise RuntimeError(f"{result['errors']} failed requests loading {target}")
+    if result["errors"] or result["non_2xx"]:
+        raise RuntimeError(f"failed requests loading {target}: {result}")
     return {
         "rps": round(result["requests"] / result["seconds"]),
         "p50_us": result["p50_us"],
@@ -323,6 +327,7 @@ def worker(url: str, concurrency: int, seconds: float) -> None:
         "p50_us": int(np.percentile(latencies, 50)),
         "p99_us": int(np.percentile(latencies, 99)),
         "errors": 0,
+        "non_2xx": 0,
     }
     print("RESULT " + json.dumps(figures))
 
@@ -365,10 +370,10 @@ def main() -> None:
             if args.sample_rate is not None:
                 env["FEATURESTORE_SERVING_SKEW_SAMPLE_RATE"] = str(args.sample_rate)
                 figures["sample_rate"] = args.sample_rate
-            with http_server("featurestore.server.app:app_from_env", env) as url:
+            with http_server("featurestore.server.app:app_from_env", env, folder / "fs.log") as url:
                 ours = serve_figures(url, folder, n, seconds, tool)
             env |= {"BENCH_REDIS_URL": redis_url, "BENCH_PROJECT": store.project}
-            with http_server("online_serving:floor_app", env) as url:
+            with http_server("online_serving:floor_app", env, folder / "floor.log") as url:
                 floor = serve_figures(url, folder, n, seconds, tool)
             store.close()
     for key, result in ours.items():
