@@ -41,6 +41,7 @@ class OnlineResponse:
 
     ``to_dict()`` gives join keys first, then features in the requested order; ``statuses`` and
     ``event_timestamps`` are keyed the same way; ``request_id`` identifies the call for feedback.
+    The features of one view share one list of event times: treat the lists as read-only.
     """
 
     names: list[str]
@@ -268,41 +269,48 @@ def _view_info(view: FeatureView) -> _ViewInfo:
     return info
 
 
+Column = tuple[list[Any], list[str], list[dt.datetime | None]]  # values, statuses, event times
+
+
 def _fill(
     result: ReadResult,
     subset: list[str],
     ttl: dt.timedelta | None,
     now: dt.datetime,
-) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
-    """Values and statuses of one read, per feature (the common all-fresh case stays cheap)."""
+) -> list[tuple[str, Column]]:
+    """Each feature of one read with its statuses (the common all-fresh case stays cheap).
+
+    The features of one read share one list of event times (``to_feast_json`` formats it once).
+    """
     present, null = Statuses.PRESENT, Statuses.NULL_VALUE
+    stamps = list(result.event_timestamps)
     base: list[str | None] = [None if found else Statuses.NOT_FOUND for found in result.found]
     if ttl is not None:
         oldest = now - ttl
         base = [
             Statuses.OUTSIDE_MAX_AGE if b is None and ts is not None and ts < oldest else b
-            for b, ts in zip(base, result.event_timestamps, strict=True)
+            for b, ts in zip(base, stamps, strict=True)
         ]
-    values: dict[str, list[Any]] = {}
-    statuses: dict[str, list[str]] = {}
+    out: list[tuple[str, Column]] = []
     if not any(base):
         all_present = [present] * len(base)
         for feature in subset:
             column = result.values[feature]
-            values[feature] = column
-            statuses[feature] = (
-                [null if v is None else present for v in column]
-                if None in column
-                else all_present.copy()
-            )
-        return values, statuses
+            if None in column:
+                out.append(
+                    (feature, (column, [null if v is None else present for v in column], stamps))
+                )
+            else:
+                out.append((feature, (column, all_present.copy(), stamps)))
+        return out
     for feature in subset:
         column = result.values[feature]
-        values[feature] = [None if b else v for b, v in zip(base, column, strict=True)]
-        statuses[feature] = [
+        values = [None if b else v for b, v in zip(base, column, strict=True)]
+        statuses = [
             b or (null if v is None else present) for b, v in zip(base, column, strict=True)
         ]
-    return values, statuses
+        out.append((feature, (values, statuses, stamps)))
+    return out
 
 
 def get_online_features(
@@ -341,41 +349,30 @@ def get_online_features(
                 plan.append((view, record, subset))
     results = online.read(reads, remember=[request_id], remember_ttl_seconds=remember_ttl)
 
-    values: dict[tuple[str, str], list[Any]] = {}
-    statuses: dict[tuple[str, str], list[str]] = {}
-    stamps: dict[tuple[str, str], list[dt.datetime | None]] = {}
+    columns: dict[tuple[str, str], Column] = {}
     for (view, record, subset), result in zip(plan, results, strict=True):
         ttl = view.ttl if not record.endswith(WINDOW_SUFFIX) else None
-        read_values, read_statuses = _fill(result, subset, ttl, now)
-        shared = list(result.event_timestamps)  # one list per read: to_feast_json formats it once
-        for feature in subset:
-            values[(view.name, feature)] = read_values[feature]
-            statuses[(view.name, feature)] = read_statuses[feature]
-            stamps[(view.name, feature)] = shared
+        for feature, column in _fill(result, subset, ttl, now):
+            columns[(view.name, feature)] = column
 
     for odfv, names in resolved.on_demand.values():
         inputs: dict[str, list[Any]] = dict(request)
         for src in odfv.source_views:
             for feature in src.features:
-                if (src.name, feature) in values:
-                    inputs[feature] = values[(src.name, feature)]
+                if (src.name, feature) in columns:
+                    inputs[feature] = columns[(src.name, feature)][0]
         for feature in names:
             fn = _python(odfv, feature)
             out = [fn({k: v[i] for k, v in inputs.items()}) for i in range(n)]
-            values[(odfv.name, feature)] = out
-            statuses[(odfv.name, feature)] = [
-                Statuses.NULL_VALUE if v is None else Statuses.PRESENT for v in out
-            ]
-            stamps[(odfv.name, feature)] = [None] * n
+            statuses = [Statuses.NULL_VALUE if v is None else Statuses.PRESENT for v in out]
+            columns[(odfv.name, feature)] = (out, statuses, [None] * n)
 
     out_values: dict[str, list[Any]] = {k: list(entities[k]) for k in keys}
     out_status: dict[str, list[str]] = {k: [Statuses.PRESENT] * n for k in keys}
     out_stamps: dict[str, list[dt.datetime | None]] = {k: [None] * n for k in keys}
     out_refs = set(resolved.refs)
     for ref, name in zip(resolved.refs, resolved.names, strict=True):
-        out_values[name] = values[ref]
-        out_status[name] = statuses[ref]
-        out_stamps[name] = stamps[ref]
+        out_values[name], out_status[name], out_stamps[name] = columns[ref]
     return OnlineResponse(
         names=[*keys, *resolved.names],
         join_keys=keys,
@@ -386,8 +383,8 @@ def get_online_features(
         requested_at=now,
         refs=list(resolved.refs),
         inputs={
-            ref: (values[ref], statuses[ref], stamps[ref])
-            for ref in values
+            ref: column
+            for ref, column in columns.items()
             if ref not in out_refs and ref[0] not in resolved.on_demand
         },
         request_data=request,
