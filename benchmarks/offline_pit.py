@@ -99,16 +99,59 @@ def _run_pit(rows: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
 
 
 RUNNERS = {"pit": _run_pit, "floor": _run_floor, "floor_keysorted": _run_floor_keysorted}
+REPO = "repo0"
+
+
+def _store_frame(workdir: Path, spine: pl.DataFrame) -> pl.DataFrame:
+    """The whole product path: ``FeatureStore.get_training_frame`` over the ingested repo."""
+    from featurestore import FeatureStore
+
+    with FeatureStore(workdir / REPO) as store:
+        return store.get_training_frame(
+            spine, features=[f"pit:f{i}" for i in range(N_FEATURES)], full_feature_names=True
+        )
+
+
+def write_repo(path: Path) -> None:
+    """A feature repo with one view over the benchmark rows, guarded by a 3-check contract."""
+    path.mkdir(parents=True)
+    (path / "featurestore.toml").write_text('project = "bench"\n')
+    features = ", ".join(f'Feature("f{i}", col("f{i}"))' for i in range(N_FEATURES))
+    (path / "features.py").write_text(
+        f"""
+from datetime import timedelta
+import pandera.polars as pa
+from featurestore import Entity, Feature, FeatureView, FileSource, col
+
+class Rows(pa.DataFrameModel):
+    entity_id: int = pa.Field(ge=0)
+    f0: float = pa.Field(ge=-100, le=100)
+    f1: float = pa.Field(nullable=False)
+
+pit = FeatureView(
+    "pit",
+    entities=[Entity("entity", join_keys=["entity_id"])],
+    source=FileSource("rows.parquet", created_timestamp_field="created_timestamp"),
+    contract=Rows,
+    ttl=timedelta(days=7),
+    features=[{features}],
+)
+"""
+    )
 
 
 def child(kind: str, workdir: Path) -> None:
     """One measured run in this process; prints its figures as JSON."""
-    rows = pl.read_parquet(workdir / "rows.parquet")
     spine = pl.read_parquet(workdir / "spine.parquet")
-    before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    run = RUNNERS[kind]
-    started = time.perf_counter()
-    out = run(rows, spine)
+    if kind == "store":
+        before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        out = _store_frame(workdir, spine)
+    else:
+        rows = pl.read_parquet(workdir / "rows.parquet")
+        before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        out = RUNNERS[kind](rows, spine)
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -138,21 +181,42 @@ def measure(kind: str, workdir: Path) -> dict[str, float]:
 
 
 def ingestion_figures(workdir: Path) -> dict[str, Any]:
-    """Hook for the integrator: add ingestion throughput figures (e.g. ``ingest_rows_per_s``).
-
-    Args:
-        workdir: the folder holding this benchmark's ``rows.parquet``.
+    """Ingest ``rows.parquet`` under its contract ``RUNS`` times (a fresh repo each), then time
+    ``FeatureStore.get_training_frame`` on the first repo against the same floor.
 
     Returns:
-        Extra figures merged into the printed JSON line; none yet.
+        ``ingest_rows_per_s`` (median; reading the file, validating, computing, publishing) and
+        the store's training-frame figures.
     """
-    return {}
+    from featurestore import FeatureStore
+
+    source = workdir / "rows.parquet"
+    pl.read_parquet(source).drop("seq").write_parquet(workdir / "source.parquet")
+    speeds = []
+    for i in range(RUNS):
+        repo = workdir / f"repo{i}"
+        write_repo(repo)
+        (repo / "rows.parquet").symlink_to(workdir / "source.parquet")
+        with FeatureStore(repo) as store:
+            store.apply()
+            started = time.perf_counter()
+            report = store.ingest("pit")
+            seconds = time.perf_counter() - started
+        assert report.rows_written == report.rows_in, report
+        speeds.append(report.rows_in / seconds)
+    frame = measure("store", workdir)
+    return {
+        "ingest_rows": report.rows_in,
+        "ingest_rows_per_s": round(statistics.median(speeds)),
+        "training_frame_s": frame["seconds"],
+        "training_frame_peak_mib": frame["peak_mib"],
+    }
 
 
 def main() -> None:
     """Generate the data, measure both joins, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=sorted(RUNNERS))
+    parser.add_argument("--child", choices=sorted([*RUNNERS, "store"]))
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a smoke run")
     args = parser.parse_args()
@@ -182,6 +246,8 @@ def main() -> None:
             "polars": pl.__version__,
         }
         figures.update(ingestion_figures(workdir))
+        floor = figures["floor_join_asof_s"]
+        figures["training_frame_ratio"] = round(figures["training_frame_s"] / floor, 3)
     print(json.dumps(figures))
 
 

@@ -162,9 +162,7 @@ def write_pushed(
         touched = stored.join(pushed.select(keys).unique(), on=keys, how="semi")
         rows = touched if offline_has_rows else pl.concat([touched, pushed], how="vertical_relaxed")
     # the window ends when the newest pushed row became known (its created time, if later)
-    at = computed.select(
-        pl.max_horizontal("event_timestamp", "created_timestamp").max()
-    ).item()
+    at = computed.select(pl.max_horizontal("event_timestamp", "created_timestamp").max()).item()
     specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in view.aggregates]  # type: ignore[arg-type]
     values = window_values_at(rows, join_keys=keys, aggs=specs, at=at)  # type: ignore[arg-type]
     values = values.with_columns(
