@@ -11,8 +11,9 @@ compiler can match Polars bit for bit:
   a full column that takes the exact elementwise path.
 * Column-free subtrees are computed once into typed literals, and ``coalesce`` stops at its
   first non-null constant: Polars returns such a scalar early as a single value.
-* ``literal < x`` is compiled as ``x > literal``: the former comes back as one value when
-  ``x`` is a when/then that Polars folded into a scalar at run time.
+* A comparison whose left side compiled to a literal is written the other way round
+  (``x > literal`` for ``literal < x``): Polars returns one value for the former when ``x``
+  is a when/then it folded into a scalar at run time.
 * Null literals take the dtype the operation expects (many kernels refuse the Null dtype) and
   a node known to be all null compiles to a typed null literal.
 """
@@ -196,9 +197,8 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
         return _BINARY[op](lhs, rhs), out
     if op in COMPARISONS:
         lhs, rhs = parts[0][0], parts[1][0]
-        if not expr.args[0].columns() and expr.args[1].columns():
-            # `literal < x` comes back as one value when x is a when/then that Polars folded
-            # to a scalar at run time; `x > literal` does not.
+        if not lhs.meta.root_names() and rhs.meta.root_names():
+            # See the module docstring: `literal < x` can come back as one value.
             return _BINARY[_MIRRORED[op]](rhs, lhs), out
         return _BINARY[op](lhs, rhs), out
     if op in ("and", "or", "not"):
