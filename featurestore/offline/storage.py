@@ -2,7 +2,7 @@
 
 Layout under ``<offline_store>/<project>/``::
 
-    views/<view>/run-<seq>-<run_id>/date=YYYY-MM-DD/part.parquet   computed feature rows
+    views/<view>/run-<seq>-<run_id>/date=YYYY-MM-DD/*.parquet      computed feature rows
     quarantine/<view>/run-<seq>-<run_id>.parquet                     rows a contract refused
     datasets/<name>.parquet                                          saved training frames
     serving_log/<flush>.parquet                                      flushed serving samples
@@ -81,15 +81,19 @@ class OfflineStore:
         if rows.height == 0:
             return None
         target = self.view_dir(view) / run_name
+        # the partition key is left out of the files; it may not hide a column of the same name
+        key = "date" if "date" not in rows.columns else "__date"
         with self._staging() as staging:
             batch = staging / run_name
-            dates = rows.get_column("event_timestamp").dt.date()
-            for (day,), part in rows.with_columns(dates.alias("__date")).group_by(
-                "__date", maintain_order=True
-            ):
-                folder = batch / f"date={day}"
-                folder.mkdir(parents=True)
-                part.drop("__date").write_parquet(folder / "part.parquet", statistics=True)
+            rows.lazy().sink_parquet(
+                pl.PartitionBy(
+                    batch,
+                    key=pl.col("event_timestamp").dt.date().alias(key),
+                    include_key=False,
+                ),
+                mkdir=True,
+                compression="lz4",  # feature values compress little; lz4 costs least to write
+            )
             self._publish(batch, target)
         return target
 
@@ -115,7 +119,7 @@ class OfflineStore:
         folder = self.view_dir(view)
         if not folder.is_dir():
             return []
-        return sorted(folder.glob("run-*/date=*/part.parquet"))
+        return sorted(folder.glob("run-*/*=*/*.parquet"))
 
     def scan_view(self, view: str) -> pl.LazyFrame | None:
         """All published rows of ``view``, or None before its first batch.

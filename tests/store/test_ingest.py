@@ -182,19 +182,18 @@ def test_bad_sources(make_store: MakeStore, data: object, match: str) -> None:
 def test_crash_while_publishing_leaves_nothing_visible(
     make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure after some partition files are written must not expose a partial batch."""
+    """A crash after the batch's partition files are written must not expose any of them."""
     store = make_store()
     store.ingest("driver_trips", batch(3))
-    real = pl.DataFrame.write_parquet
-    calls = {"n": 0}
+    real = pl.LazyFrame.sink_parquet
+    written: list[Path] = []
 
-    def flaky(self: pl.DataFrame, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second date partition of the batch
-            raise OSError("disk full")
-        return real(self, *args, **kwargs)
+    def crash_after_writing(self: pl.LazyFrame, target: Any, *args: Any, **kwargs: Any) -> Any:
+        real(self, target, *args, **kwargs)
+        written.extend((store.offline.root / "_staging").rglob("*.parquet"))
+        raise OSError("disk full")
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", flaky)
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", crash_after_writing)
     spread = batch(
         4,
         event_ts=[T0 + timedelta(days=i) for i in range(4)],
@@ -203,7 +202,7 @@ def test_crash_while_publishing_leaves_nothing_visible(
     with pytest.raises(OSError, match="disk full"):
         store.ingest("driver_trips", spread)
     monkeypatch.undo()
-    assert calls["n"] == 2
+    assert written, "the crash must come after partition files were written"
     assert offline_rows(store) == 3
     assert store.contract_reports()[0].status == "failed"
     assert store.ingest("driver_trips", spread).rows_written == 4
