@@ -264,6 +264,8 @@ def test_scalar_shortcuts_of_polars_do_not_change_lengths() -> None:
     check(
         lit(None) & (utc0 == coalesce(None, utc0, col("x").cast("datetime"))), nulls, I, [None] * 3
     )
+    as_time = (lit(None) + col("x")).cast("datetime")  # compiles to a literal
+    check(as_time == col("x").cast("datetime"), nulls, I, [None] * 3)
 
 
 def test_round_scales_like_rust_powi() -> None:
