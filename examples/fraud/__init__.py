@@ -1,0 +1,1 @@
+"""The fraud example (a feature repo; see README.md)."""

@@ -1,0 +1,1 @@
+"""The loans example (a feature repo; see README.md)."""
