@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
+
+import orjson
 
 from featurestore.definitions.base import (
     Definition,
@@ -241,16 +244,22 @@ class FeatureView(_Projectable, Definition):
         return contract_from_json(self.contract_json)
 
     @cached_property
-    def contract_columns(self) -> dict[str, Any]:
-        if self.contract_schema is None:
-            return {}
-        from featurestore.contracts import contract_columns
+    def _contract_doc(self) -> dict[str, Any]:
+        # read from the stored JSON, so loading definitions (the server, the CLI) does not have to
+        # import Pandera, which takes a second or more
+        return orjson.loads(self.contract_json) if self.contract_json else {}
 
-        return contract_columns(self.contract_schema)
+    @cached_property
+    def contract_columns(self) -> dict[str, Any]:
+        """Column -> Polars dtype (None where the contract leaves it open or it is unusual)."""
+        return {
+            name: _dtype_from_text((column or {}).get("dtype"))
+            for name, column in (self._contract_doc.get("columns") or {}).items()
+        }
 
     @property
     def contract_strict(self) -> bool:
-        return bool(self.contract_schema is not None and self.contract_schema.strict is True)
+        return self._contract_doc.get("strict") is True
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -265,6 +274,24 @@ class FeatureView(_Projectable, Definition):
             "description": self.description,
             "tags": dict(sorted(self.tags.items())),
         }
+
+
+_DATETIME = re.compile(r"Datetime\(time_unit='(ms|us|ns)', time_zone=(?:'([^']*)'|None)\)")
+
+
+def _dtype_from_text(text: Any) -> Any:
+    """A Polars dtype from Pandera's JSON text of it ("Int64", "Datetime(time_unit='us', ...)")."""
+    import polars as pl
+
+    if not isinstance(text, str):
+        return None
+    match = _DATETIME.fullmatch(text)
+    if match:
+        return pl.Datetime(match.group(1), match.group(2))  # type: ignore[arg-type]
+    dtype = getattr(pl, text, None)
+    if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
+        return dtype()
+    return None
 
 
 @dataclass(frozen=True)
