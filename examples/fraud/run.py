@@ -87,6 +87,36 @@ def _windows(report: PerformanceReport) -> list[dict[str, Any]]:
     ]
 
 
+def setup(store: FeatureStore, repo: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Write the history into the repo, register the definitions and ingest it.
+
+    Returns:
+        Every transaction (with its label) and the live period's referred transactions.
+    """
+    history = gen.transactions()
+    history.drop("is_fraud", "burst", "referred").write_parquet(
+        repo / "data" / "transactions.parquet"
+    )
+    store.apply()
+    store.ingest("card_activity")
+    live = history.filter(pl.col("referred") & (pl.col("event_ts") >= gen.SCORE_FROM))
+    return history, live
+
+
+def fit(store: FeatureStore, history: pl.DataFrame) -> tuple[LogisticModel, int]:
+    """Fit the model on week 2's referred transactions; returns it and the rows it saw."""
+    ts = pl.col("event_ts")
+    week = history.filter(pl.col("referred") & (ts >= gen.TRAIN_FROM) & (ts < gen.SCORE_FROM))
+    train = store.get_training_frame(_spine(week), service=SERVICE, save_as="fraud_train")
+    return LogisticModel.fit(train, INPUTS, "is_fraud"), train.height
+
+
+def sample(live: pl.DataFrame, seed: int = SAMPLE_SEED) -> pl.DataFrame:
+    """The live transactions that get scored: a seeded sample of ``SCORED``, in time order."""
+    picked = np.random.default_rng(seed).choice(live.height, SCORED, replace=False)
+    return live[np.sort(picked)]
+
+
 def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
     """Concept drift in card fraud: the model degrades after the change and the detectors fire.
 
@@ -100,30 +130,16 @@ def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
     """
     say = say_to(quiet)
     repo = prepare_workdir(HERE, workdir)
-    history = gen.transactions()
-    history.drop("is_fraud", "burst", "referred").write_parquet(
-        repo / "data" / "transactions.parquet"
-    )
     with open_store(repo) as store:
         say(f"== fraud: project {store.project!r} in {repo}")
-        store.apply()
-        say(str(store.ingest("card_activity")))
+        history, live = setup(store, repo)
+        say(str(store.contract_reports(view="card_activity")[0]))
         store.materialize(end=gen.END)
-
-        ts, referred = pl.col("event_ts"), history.filter("referred")
-        train = store.get_training_frame(
-            _spine(referred.filter((ts >= gen.TRAIN_FROM) & (ts < gen.SCORE_FROM))),
-            service=SERVICE,
-            save_as="fraud_train",
-        )
-        model = LogisticModel.fit(train, INPUTS, "is_fraud")
+        model, seen = fit(store, history)
         weights = ", ".join(f"{c} {w:+.2f}" for c, w in zip(INPUTS, model.weights[1:], strict=True))
-        say(f"model fitted on {train.height} transactions of week 2 (weights: {weights})")
+        say(f"model fitted on {seen} referred transactions of week 2 (weights: {weights})")
 
-        live = referred.filter(ts >= gen.SCORE_FROM)
-        picked = np.random.default_rng(SAMPLE_SEED).choice(live.height, SCORED, replace=False)
-        live = live[np.sort(picked)]
-        scored = replay(store, model, live)
+        scored = replay(store, model, sample(live))
         say(f"scored {scored} live transactions; predictions and labels sent back as feedback")
 
         report = store.performance("7d")

@@ -1,0 +1,1 @@
+"""The pipeline_decay example (a feature repo; see README.md)."""
