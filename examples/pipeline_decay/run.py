@@ -81,6 +81,30 @@ def _reasons(rows: pl.DataFrame) -> dict[str, int]:
     return {f"{c or '<frame>'}: {k}": n for c, k, n in counts.iter_rows()}
 
 
+def _day(
+    batch: gen.Batch, report: IngestReport, rows: pl.DataFrame, raised: str | None
+) -> dict[str, Any]:
+    """One day's findings next to what was planted in it."""
+    return {
+        "day": batch.day,
+        "status": report.status,
+        "rows_in": report.rows_in,
+        "rows_written": report.rows_written,
+        "rows_quarantined": report.rows_quarantined,
+        "violations": {
+            (v.get("column") or "<frame>"): (v["check"], v["failures"]) for v in report.violations
+        },
+        "quarantined_ids": sorted(rows.get_column("report_id").to_list())
+        if "report_id" in rows.columns
+        else [],
+        "reasons": _reasons(rows),
+        "planted": {k: len(v) for k, v in batch.planted.items()},
+        "planted_ids": sorted(i for ids in batch.planted.values() for i in ids),
+        "error": raised,
+        "null_rate": {c: h.get("null_rate") for c, h in report.health.items()},
+    }
+
+
 def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
     """Seven daily batches through the contract; then a training frame over all of them.
 
@@ -95,10 +119,10 @@ def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
     say = say_to(quiet)
     repo = prepare_workdir(HERE, workdir)
     batches = gen.batches()
-    days: list[dict[str, Any]] = []
     with open_store(repo) as store:
         say(f"== pipeline_decay: project {store.project!r} in {repo}")
         store.apply()
+        runs: list[tuple[str, str | None]] = []
         for batch in batches:
             path = repo / "data" / f"reports-day{batch.day}.parquet"
             batch.frame.write_parquet(path)
@@ -107,34 +131,22 @@ def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
                 raised = None
             except ContractError as exc:
                 report, raised = exc.report, str(exc)
-            rows = quarantined_rows(store, report)
             say(f"day {batch.day}: {report}")
-            days.append(
-                {
-                    "day": batch.day,
-                    "status": report.status,
-                    "rows_in": report.rows_in,
-                    "rows_written": report.rows_written,
-                    "rows_quarantined": report.rows_quarantined,
-                    "violations": {
-                        (v.get("column") or "<frame>"): (v["check"], v["failures"])
-                        for v in report.violations
-                    },
-                    "quarantined_ids": sorted(rows.get_column("report_id").to_list())
-                    if "report_id" in rows.columns
-                    else [],
-                    "reasons": _reasons(rows),
-                    "planted": {k: len(v) for k, v in batch.planted.items()},
-                    "planted_ids": sorted(i for ids in batch.planted.values() for i in ids),
-                    "error": raised,
-                    "null_rate": {c: h.get("null_rate") for c, h in report.health.items()},
-                }
+            runs.append((report.run_id, raised))
+
+        # the findings come from the recorded contract report, not from what ingest returned
+        recorded = {r.run_id: r for r in store.contract_reports(view=VIEW)}
+        days = [
+            _day(batch, recorded[run_id], quarantined_rows(store, recorded[run_id]), raised)
+            for batch, (run_id, raised) in zip(batches, runs, strict=True)
+        ]
+        say("the contract report, day by day:")
+        for d in days:
+            checks = "; ".join(f"{c}: {k} x{n}" for c, (k, n) in d["violations"].items())
+            say(
+                f"  day {d['day']}  {d['status']:<11} {d['rows_in']} in, {d['rows_written']} "
+                f"written, {d['rows_quarantined']} quarantined  {checks}".rstrip()
             )
-        history = store.contract_reports(view=VIEW)
-        say(
-            f"the contract report holds {len(history)} runs; statuses by day: "
-            + ", ".join(f"{d['day']}={d['status']}" for d in days)
-        )
 
         spine = _spine()
         frame = store.get_training_frame(
@@ -153,12 +165,13 @@ def run(workdir: Path, quiet: bool = False) -> dict[str, Any]:
         return {
             "project": store.project,
             "days": days,
-            "runs_recorded": len(history),
+            "runs_recorded": len(recorded),
             "training_rows": frame.height,
             "bad_reports_in_training": leaked,
             "training_agrees_with_good_rows": agrees,
             "max_prep_time_in_training": frame.get_column("prep_time_min").max(),
-            "null_ratings_in_training": frame.get_column("rating").null_count(),
+            # no good report within the 3-day ttl (bad days in a row): null, as it should be
+            "rows_without_a_good_report": used.null_count(),
         }
 
 
