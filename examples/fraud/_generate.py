@@ -14,6 +14,7 @@ So no input drifts and the fraud rate stays near 6%, but what fraud looks like c
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,7 +46,7 @@ P_BURST_BEFORE, P_BURST_AFTER = 0.8, 0.05
 P_TAKEOVER_AFTER, P_OTHER = 0.33, 0.01
 
 
-def _card(rng: np.random.Generator, card: int, days: float) -> dict[str, list]:
+def _card(rng: np.random.Generator, card: int, days: float) -> dict[str, list[Any]]:
     usual = rng.choice(N_MERCHANTS, size=8, replace=False)
     n = rng.poisson(DAILY_PURCHASES * days)
     times = list(rng.uniform(0, days * 86_400, size=n))

@@ -72,14 +72,14 @@ def batches(seed: int = 29) -> list[Batch]:
             )
             out.append(Batch(day, frame, {"rating": ids.filter(pl.Series(bad)).to_list()}))
         elif day == SECONDS_DAY:
-            bad = frame.get_column("restaurant_id") % 5 == 0
+            on_pos = frame.get_column("restaurant_id") % 5 == 0
             frame = frame.with_columns(
-                pl.when(bad)
+                pl.when(on_pos)
                 .then(pl.col("prep_time_min") * 60)
                 .otherwise(pl.col("prep_time_min"))
                 .alias("prep_time_min")
             )
-            out.append(Batch(day, frame, {"prep_time_min": ids.filter(bad).to_list()}))
+            out.append(Batch(day, frame, {"prep_time_min": ids.filter(on_pos).to_list()}))
         elif day == RENAME_DAY:
             frame = frame.rename({"prep_time_min": "prep_minutes"})
             out.append(Batch(day, frame, {"*": ids.to_list()}))

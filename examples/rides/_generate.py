@@ -6,6 +6,7 @@ Everything is drawn from fixed seeds; only the anchor ``now`` moves from run to 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -106,14 +107,14 @@ def training_spine(now: dt.datetime, n: int = 3000, seed: int = 11) -> pl.DataFr
     ).sort("event_timestamp")
 
 
-def ride_requests(seed: int, batch: int = 10, new_drivers: int = 10) -> list[dict[str, list]]:
+def ride_requests(seed: int, batch: int = 10, new_drivers: int = 10) -> list[dict[str, list[Any]]]:
     """One round of ranking requests over every driver, plus a few new ones who never drove.
 
     Each request asks for ``batch`` drivers (the candidates near one rider) with that ride's data.
     """
     rng = np.random.default_rng(seed)
     drivers = list(range(N_DRIVERS + new_drivers))
-    rounds = []
+    rounds: list[dict[str, list[Any]]] = []
     for first in range(0, len(drivers), batch):
         ids = drivers[first : first + batch]
         trip_km = float(np.round(rng.gamma(2.0, 4.0) + 0.5, 1))
