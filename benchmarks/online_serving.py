@@ -347,6 +347,14 @@ def serve_figures(
     return out
 
 
+def uvicorn_flavour() -> str:
+    """Which event loop and HTTP parser uvicorn picks here (uvloop/httptools when installed)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return loop + "+" + ("httptools" if importlib.util.find_spec("httptools") else "h11")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 entities, 2 s per run")
@@ -371,6 +379,7 @@ def main() -> None:
         with redis_server(folder) as redis_url:
             store, end = build_repo(folder, redis_url, n)
             figures: dict[str, Any] = {"entities": n, "loadgen": tool, "seconds_per_run": seconds}
+            figures["uvicorn"] = uvicorn_flavour()
             figures |= materialize_figures(store, end, redis_url, n)
             env = {**os.environ, "FEATURESTORE_REPO": str(folder)}
             if args.sample_rate is not None:
