@@ -70,7 +70,10 @@ def compute_rows(
     feature (for an Aggregate, its per-row input: windows are evaluated at query time).
     """
     base, meta = _skeleton(view, frame, event_ts, created_ts, run_seq)
-    return base.select(*meta, *(to_polars(f.expr).alias(f.name) for f in view.features))
+    schema = base.schema
+    return base.select(
+        *meta, *(to_polars(f.expr, schema=schema).alias(f.name) for f in view.features)
+    )
 
 
 def compute_rows_python(
@@ -87,6 +90,6 @@ def compute_rows_python(
         pl.Series(
             f.name, [fn(r) for r in records], dtype=output_dtype(f.expr, frame.schema), strict=False
         )
-        for f, fn in ((f, to_python(f.expr)) for f in view.features)
+        for f, fn in ((f, to_python(f.expr, schema=frame.schema)) for f in view.features)
     ]
     return base.select(meta).with_columns(columns)

@@ -142,5 +142,5 @@ def _on_demand(
             inputs[field] = spine.get_column(field)
     frame = pl.DataFrame(list(inputs.values()))
     by_name = {f.name: f for f in odfv.features}
-    out = frame.select(*(to_polars(by_name[n].expr).alias(n) for n in names))
+    out = frame.select(*(to_polars(by_name[n].expr, schema=frame.schema).alias(n) for n in names))
     return {(odfv.name, n): out.get_column(n) for n in names}

@@ -467,7 +467,8 @@ def _on_demand(
         missing = expr.columns() - set(frame.columns)
         if missing:  # an input was not logged: compare against the served inputs only
             return [None] * len(sample_ids)
-        return frame.select(to_polars(expr).alias(feature)).get_column(feature).to_list()
+        compiled = to_polars(expr, schema=frame.schema)
+        return frame.select(compiled.alias(feature)).get_column(feature).to_list()
 
     for feature in logged.get_column("feature").unique(maintain_order=True).to_list():
         tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))
@@ -485,7 +486,7 @@ def _on_demand(
             elif same_value(value, replay):
                 # the transformation agrees with what was served: the difference is its inputs'
                 causes = [offline.get(refs[i], (None, "match"))[1] for refs in input_refs]
-                cls = next((c for c in causes if c != "match"), "stale")
+                cls = next((c for c in causes if c != "match"), "mismatch")
             else:
                 cls = "mismatch"
             tally.add(cls, value, off, example(key, value, off), limit)
