@@ -85,7 +85,11 @@ def test_no_generated_request_gets_a_server_error(fuzzed: Served, mode: Generati
 # Schemathesis rarely guesses a real feature name; these bodies use the repo's own names with
 # arbitrary JSON around them, to reach the store's deeper checks.
 json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
 )
 json_value = st.recursive(
     json_scalar,
