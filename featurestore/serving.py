@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from featurestore.definitions import FeatureView, OnDemandFeatureView
+from featurestore.definitions import FeatureView, OnDemandFeatureView, polars_dtype
 from featurestore.errors import RequestError
 from featurestore.expr import to_python
 from featurestore.materialize import WINDOW_SUFFIX, entity_name
@@ -232,15 +232,22 @@ def _request_columns(
 
 
 Compiled = Callable[[Mapping[str, Any]], Any]
-_compiled: dict[str, Compiled] = {}
 
 
-def _python(odfv: OnDemandFeatureView, feature: str) -> Compiled:
+def _python(odfv: OnDemandFeatureView, feature: str, resolved: Resolved) -> Compiled:
+    """The Python function of an on-demand feature, typed by its inputs' declared dtypes."""
+    cached = resolved.compiled.get((odfv.name, feature))
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     expr = next(f.expr for f in odfv.features if f.name == feature)
-    key = expr.to_json()
-    fn = _compiled.get(key)
-    if fn is None:
-        fn = _compiled[key] = to_python(expr)
+    schema: dict[str, Any] = {}
+    for src in odfv.source_views:
+        entry = resolved.views.get(src.name)
+        if entry is not None:
+            schema |= {f: d for f, d in entry[0].feature_dtypes.items() if d is not None}
+    for request in odfv.request_sources:
+        schema |= {f: polars_dtype(t) for f, t in request.schema.items()}
+    fn = resolved.compiled[(odfv.name, feature)] = to_python(expr, schema=schema)
     return fn
 
 
@@ -250,11 +257,24 @@ class _ViewInfo:
     entity: str
     key_types: dict[str, str]
     aggregates: frozenset[str]
+    empty: dict[str, Any]
 
 
 # Definitions hash by their spec JSON (slow), so the cache is keyed by identity; the store
 # hands out the same objects until its definitions are refreshed.
 _view_infos: dict[int, _ViewInfo] = {}
+
+
+def _empty_windows(view: FeatureView) -> dict[str, Any]:
+    """count and sum of an empty window (0, or 0.0 for a float sum; unknown input: 0.0)."""
+    out: dict[str, Any] = {}
+    for agg in view.aggregates:
+        if agg.fn == "count":
+            out[agg.name] = 0
+        elif agg.fn == "sum":
+            dtype = view.feature_dtypes.get(agg.name)
+            out[agg.name] = 0 if dtype is not None and dtype.is_integer() else 0.0
+    return out
 
 
 def _view_info(view: FeatureView) -> _ViewInfo:
@@ -263,7 +283,11 @@ def _view_info(view: FeatureView) -> _ViewInfo:
         if len(_view_infos) > 1024:
             _view_infos.clear()
         info = _ViewInfo(
-            view, entity_name(view), key_types(view), frozenset(a.name for a in view.aggregates)
+            view,
+            entity_name(view),
+            key_types(view),
+            frozenset(a.name for a in view.aggregates),
+            _empty_windows(view),
         )
         _view_infos[id(view)] = info
     return info
@@ -277,10 +301,13 @@ def _fill(
     subset: list[str],
     ttl: dt.timedelta | None,
     now: dt.datetime,
+    empty: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, Column]]:
     """Each feature of one read with its statuses (the common all-fresh case stays cheap).
 
     The features of one read share one list of event times (``to_feast_json`` formats it once).
+    ``empty`` gives the value of a windowed aggregate whose entity has no stored window: the
+    aggregate of an empty window (count and sum 0, as in training frames), served as PRESENT.
     """
     present, null = Statuses.PRESENT, Statuses.NULL_VALUE
     stamps = list(result.event_timestamps)
@@ -309,6 +336,12 @@ def _fill(
         statuses = [
             b or (null if v is None else present) for b, v in zip(base, column, strict=True)
         ]
+        if empty and feature in empty:
+            nothing = Statuses.NOT_FOUND
+            values = [
+                empty[feature] if s == nothing else v for s, v in zip(statuses, values, strict=True)
+            ]
+            statuses = [present if s == nothing else s for s in statuses]
         out.append((feature, (values, statuses, stamps)))
     return out
 
@@ -351,8 +384,9 @@ def get_online_features(
 
     columns: dict[tuple[str, str], Column] = {}
     for (view, record, subset), result in zip(plan, results, strict=True):
-        ttl = view.ttl if not record.endswith(WINDOW_SUFFIX) else None
-        for feature, column in _fill(result, subset, ttl, now):
+        windows = record.endswith(WINDOW_SUFFIX)
+        empty = _view_info(view).empty if windows else None
+        for feature, column in _fill(result, subset, None if windows else view.ttl, now, empty):
             columns[(view.name, feature)] = column
 
     for odfv, names in resolved.on_demand.values():
@@ -362,7 +396,7 @@ def get_online_features(
                 if (src.name, feature) in columns:
                     inputs[feature] = columns[(src.name, feature)][0]
         for feature in names:
-            fn = _python(odfv, feature)
+            fn = _python(odfv, feature, resolved)
             out = [fn({k: v[i] for k, v in inputs.items()}) for i in range(n)]
             statuses = [Statuses.NULL_VALUE if v is None else Statuses.PRESENT for v in out]
             columns[(odfv.name, feature)] = (out, statuses, [None] * n)

@@ -59,6 +59,8 @@ class FeatureStore(MonitoringMixin):
         self._online: OnlineStore | None = None
         self._defs: dict[tuple[str, str], Definition] | None = None
         self._versions: dict[tuple[str, str], int] = {}
+        self._view_versions: dict[str, int] = {}
+        self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
 
@@ -108,6 +110,7 @@ class FeatureStore(MonitoringMixin):
     def refresh(self) -> None:
         """Forget cached definitions; the next lookup reads the registry again."""
         self._defs = None
+        self._resolved.clear()
 
     def _definitions(self) -> dict[tuple[str, str], Definition]:
         if self._defs is None:
@@ -117,6 +120,8 @@ class FeatureStore(MonitoringMixin):
                 defs[(stored.kind, stored.name)] = from_spec(stored.kind, stored.spec)
                 versions[(stored.kind, stored.name)] = stored.version
             self._defs, self._versions = defs, versions
+            self._view_versions = {n: v for (k, n), v in versions.items() if "view" in k}
+            self._resolved.clear()
         return self._defs
 
     def _get(self, kind: str, name: str, what: str) -> Definition:
@@ -170,10 +175,30 @@ class FeatureStore(MonitoringMixin):
     def _resolve(
         self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
     ) -> Resolved:
+        key: Any = (
+            None
+            if features is None
+            else (features,)
+            if isinstance(features, str)
+            else tuple(features),
+            service,
+            full_feature_names,
+        )
+        try:
+            cached = self._resolved.get(key)
+        except TypeError:  # an unhashable feature list: resolve() will say what is wrong
+            cached, key = None, None
+        if cached is not None and self._defs is not None:
+            return cached
         lookup = Lookup(view=self._view_or_odfv, service=self.get_feature_service)
-        return resolve(
+        resolved = resolve(
             lookup, features=features, service=service, full_feature_names=full_feature_names
         )
+        if key is not None:
+            if len(self._resolved) > 1024:
+                self._resolved.clear()
+            self._resolved[key] = resolved
+        return resolved
 
     # -- ingestion ----------------------------------------------------------------------------
     def ingest(
@@ -365,10 +390,6 @@ class FeatureStore(MonitoringMixin):
         )
         self._log_served(response, self._view_versions)
         return response
-
-    @property
-    def _view_versions(self) -> dict[str, int]:
-        return {name: v for (kind, name), v in self._versions.items() if "view" in kind}
 
     def push(self, push_source: str, rows: Any, to: PushTarget = "online") -> IngestReport:
         """Validate pushed events with the view's contract, compute its features with the Python

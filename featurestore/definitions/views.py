@@ -261,6 +261,35 @@ class FeatureView(_Projectable, Definition):
     def contract_strict(self) -> bool:
         return self._contract_doc.get("strict") is True
 
+    @cached_property
+    def feature_dtypes(self) -> dict[str, Any]:
+        """Feature -> the Polars dtype it has (aggregates: the aggregate's), None where the
+        source's column types are not declared (no source schema, not in the contract)."""
+        import polars as pl
+
+        from featurestore.definitions.base import polars_dtype
+        from featurestore.errors import FeatureStoreError
+        from featurestore.expr import output_dtype
+
+        inputs = {c: d for c, d in self.contract_columns.items() if d is not None}
+        inputs |= {c: polars_dtype(t) for c, t in (self.source.schema or {}).items()}
+        inputs.setdefault(self.source.timestamp_field, pl.Datetime("us", "UTC"))
+        out: dict[str, Any] = {}
+        for feature in self.features:
+            try:
+                dtype = output_dtype(feature.expr, inputs)
+            except FeatureStoreError:
+                dtype = None
+            if isinstance(feature, Aggregate):
+                if feature.fn == "count":
+                    dtype = pl.Int64()
+                elif feature.fn in ("mean", "std"):
+                    dtype = pl.Float64()
+                elif feature.fn == "sum" and dtype is not None:
+                    dtype = pl.Int64() if dtype.is_integer() or dtype == pl.Boolean else dtype
+            out[feature.name] = dtype
+        return out
+
     def to_spec(self) -> dict[str, Any]:
         return {
             "name": self.name,

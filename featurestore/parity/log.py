@@ -178,6 +178,9 @@ class ServingLogger:
         self._online = online
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
+        # held while entries are out of the queue and not yet in the buffer, so a flush that
+        # ships first never misses samples the background thread is carrying
+        self._shipping = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -228,6 +231,10 @@ class ServingLogger:
 
     def ship(self, batch: int = 1000) -> None:
         """Move queued samples to the online buffer now (what the thread does in the background)."""
+        with self._shipping:
+            self._ship(batch)
+
+    def _ship(self, batch: int) -> None:
         while True:
             entries: list[bytes] = []
             while len(entries) < batch:

@@ -385,8 +385,8 @@ def _windows(
             key = (sample, view.name, agg.name)
             if key not in served:
                 continue
-            value, status, _ = served[key]
-            if status == "NOT_FOUND":
+            value, status, window_end = served[key]
+            if status == "NOT_FOUND" or window_end is None:  # no stored window was served
                 cls = "missing_online" if n_now else "match"
             elif same_value(value, v_now):
                 cls = "match"
