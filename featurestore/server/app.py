@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 import featurestore
 from featurestore.server.auth import TokenTable, require_scope
@@ -22,7 +24,9 @@ from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.routes import ops, reports, serving, write
 from featurestore.store import FeatureStore
 
-__all__ = ["REFRESH_ENV", "app_from_env", "create_app"]
+__all__ = ["REFRESH_ENV", "app_from_env", "create_app", "scheduled_skew_checks"]
+
+logger = logging.getLogger("featurestore.server")
 
 #: seconds between checks of the registry for new definitions (default 5)
 REFRESH_ENV = "FEATURESTORE_SERVER_REFRESH_SECONDS"
@@ -43,17 +47,21 @@ def create_app(
         (:class:`DefinitionWatcher`) and ``tokens``.
     """
     watcher = DefinitionWatcher(store, interval=refresh_interval)
+    interval = store.config.serving.skew_check_interval
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         watcher.check()  # load the definitions before the first request
-        task = asyncio.create_task(watcher.run())
+        tasks = [asyncio.create_task(watcher.run())]
+        if interval:
+            tasks.append(asyncio.create_task(scheduled_skew_checks(store, interval)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if close_store:
                 store.close()
 
@@ -64,6 +72,12 @@ def create_app(
         lifespan=lifespan,
     )
     metrics = Metrics()
+
+    def count_samples(logged: int, dropped: int) -> None:
+        metrics.samples_logged.inc(logged)
+        metrics.samples_dropped.inc(dropped)
+
+    store.serving_logger.on_change = count_samples
     app.state.store = store
     app.state.metrics = metrics
     app.state.watcher = watcher
@@ -79,6 +93,20 @@ def create_app(
     app.include_router(write.router, dependencies=write_scope)
     app.include_router(ops.router)
     return app
+
+
+async def scheduled_skew_checks(store: FeatureStore, interval: float) -> None:
+    """Run the skew check every ``interval`` seconds (``serving.skew_check_interval``); each
+    report is recorded in the registry (``GET /reports/skew?latest=true``). Failures are logged.
+
+    With several workers, each runs its own schedule.
+    """
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(store.check_skew)
+        except Exception:
+            logger.exception("the scheduled skew check failed")
 
 
 def app_from_env() -> FastAPI:

@@ -17,6 +17,7 @@ from featurestore.errors import RequestError
 from featurestore.server.errors import BadJSONError
 
 __all__ = [
+    "FeedbackBody",
     "GetOnlineFeaturesBody",
     "MaterializeBody",
     "OnlineRequest",
@@ -49,6 +50,18 @@ class PushBody(BaseModel):
     )
     to: Literal["online", "offline", "online_and_offline"] = "online"
     allow_registry_cache: bool = Field(default=True, description="Accepted for Feast; ignored.")
+
+
+class FeedbackBody(BaseModel):
+    """A model's prediction and/or the ground truth for a served request (either may come later)."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(description="metadata.request_id of the online answer.")
+    prediction: float | int | bool | str | None = None
+    label: float | int | bool | str | None = None
+    timestamp: dt.datetime | None = Field(
+        default=None, description="When the prediction was made; default: now. Naive is UTC."
+    )
 
 
 class MaterializeBody(BaseModel):

@@ -1,7 +1,8 @@
-"""Endpoints that change data (need the ``write`` scope): ``/push``, ``/materialize``.
+"""Endpoints that change data (need the ``write`` scope): ``/push``, ``/materialize``,
+``/feedback``.
 
-Both run in the thread pool: validation, feature computation and writes take milliseconds to
-minutes and must not hold up online reads. ``/feedback`` belongs here too.
+They run in the thread pool: validation, feature computation and writes take milliseconds to
+minutes and must not hold up online reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import IngestReport, MaterializeReport
 from featurestore.server.errors import json_response
-from featurestore.server.schemas import MaterializeBody, PushBody
+from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody
 from featurestore.store import FeatureStore
 
 __all__ = ["router"]
@@ -60,3 +61,24 @@ async def materialize(body: MaterializeBody, request: Request) -> Response:
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
+
+
+_FEEDBACK = {
+    404: {"description": "An unknown request_id (no online answer carried it)."},
+    409: {"description": "That prediction or label is already stored for the request."},
+    422: {"description": "Neither prediction nor label, or a value of the wrong type."},
+}
+
+
+@router.post("/feedback", response_class=Response, responses=_FEEDBACK)  # type: ignore[arg-type]
+async def feedback(body: FeedbackBody, request: Request) -> Response:
+    """Record a prediction and/or a label for a served request (``metadata.request_id``)."""
+    store = _store(request)
+    await run_in_threadpool(
+        store.log_feedback,
+        body.request_id,
+        prediction=body.prediction,
+        label=body.label,
+        timestamp=_utc(body.timestamp),
+    )
+    return json_response({"request_id": body.request_id, "stored": True})
