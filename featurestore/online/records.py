@@ -126,8 +126,8 @@ def decode_records(request: ReadRequest, records: Sequence[tuple[str, bytes] | N
     """Turn the stored ``(header, body)`` of each requested entity (None: absent) into a result."""
     features = list(dict.fromkeys(request.features))
     missing = (None,) * len(features)
+    wanted = tuple(features)
     # Rows of one batch share their layout and often their event time: work each out once.
-    pickers: dict[bytes, Callable[[list[Any]], tuple[Any, ...]]] = {}
     times_seen: dict[str, datetime] = {}
     times: list[datetime | None] = []
     picked: list[tuple[Any, ...]] = []
@@ -143,9 +143,11 @@ def decode_records(request: ReadRequest, records: Sequence[tuple[str, bytes] | N
         times.append(event)
         end = _NAMES_LENGTH.size + _NAMES_LENGTH.unpack_from(body)[0]
         layout = body[_NAMES_LENGTH.size : end]
-        picker = pickers.get(layout)
+        picker = _PICKERS.get((layout, wanted))
         if picker is None:
-            picker = pickers[layout] = _picker(tuple(unpack_value(layout)), features)
+            if len(_PICKERS) > 4096:
+                _PICKERS.clear()
+            picker = _PICKERS[layout, wanted] = _picker(tuple(unpack_value(layout)), features)
         row = unpack_value(body[end:])
         row.append(None)  # what a feature absent from the layout reads
         picked.append(picker(row))
@@ -155,6 +157,11 @@ def decode_records(request: ReadRequest, records: Sequence[tuple[str, bytes] | N
         event_timestamps=times,
         values={feature: list(column) for feature, column in zip(features, columns, strict=True)},
     )
+
+
+#: (packed layout, requested features) -> picker; layouts change only with view versions, and
+#: requests repeat, so serving rarely builds one
+_PICKERS: dict[tuple[bytes, tuple[str, ...]], Callable[[list[Any]], tuple[Any, ...]]] = {}
 
 
 def _picker(layout: tuple[str, ...], features: list[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
