@@ -18,9 +18,9 @@ from featurestore.definitions import (
     OnDemandFeatureView,
     PushSource,
     from_spec,
-    parse_ref,
 )
-from featurestore.errors import DefinitionError, NotFoundError, RequestError
+from featurestore.definitions.references import check_references
+from featurestore.errors import NotFoundError, RequestError
 from featurestore.monitoring import MonitoringMixin
 from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
@@ -145,7 +145,7 @@ class FeatureStore(MonitoringMixin):
         defs = collect(list(objects)) if objects is not None else load_repo(self.repo_path)
         state = dict(self._definitions()) if partial else {}
         state |= {(d.kind, d.name): d for d in defs}
-        _check_references(state)
+        check_references(state)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
         self.refresh()
@@ -251,6 +251,19 @@ class FeatureStore(MonitoringMixin):
         return to_frame(data, f"data for view {view.name!r}"), type(data).__module__.split(".")[
             0
         ] + " frame"
+
+    def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
+        """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        self.get_feature_view(view)
+        frames = []
+        for file in sorted(self.offline.quarantine_dir(view).glob("run-*.parquet")):
+            file_run = file.stem.split("-", 2)[2]
+            if run_id is None or file_run == run_id:
+                frames.append(
+                    pl.read_parquet(file).with_columns(pl.lit(file_run).alias("__run_id"))
+                )
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None
@@ -459,41 +472,3 @@ def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise RequestError(f"{what} must be a timezone-aware datetime, got {value!r}")
     return value.astimezone(dt.UTC)
-
-
-def _check_references(state: Mapping[tuple[str, str], Definition]) -> None:
-    """Check that on-demand views and services refer to views and features that exist."""
-    views: dict[str, FeatureView | OnDemandFeatureView] = {}
-    for (kind, name), obj in state.items():
-        if kind in ("feature_view", "on_demand_feature_view"):
-            if name in views:
-                raise DefinitionError(
-                    f"a feature view and an on-demand view are both named {name!r}"
-                )
-            assert isinstance(obj, FeatureView | OnDemandFeatureView)
-            views[name] = obj
-    for obj in state.values():
-        if isinstance(obj, OnDemandFeatureView):
-            for src in obj.source_views:
-                target = views.get(src.name)
-                if not isinstance(target, FeatureView):
-                    raise DefinitionError(
-                        f"OnDemandFeatureView {obj.name!r}: source view {src.name!r} is not defined"
-                    )
-                lost = [f for f in src.features if f not in target.feature_names]
-                if lost:
-                    raise DefinitionError(
-                        f"OnDemandFeatureView {obj.name!r}: view {src.name!r} has no feature {lost[0]!r}"
-                    )
-        if isinstance(obj, FeatureService):
-            for ref in obj.refs:
-                view_name, feature = parse_ref(ref, f"FeatureService {obj.name!r}")
-                target = views.get(view_name)
-                if target is None:
-                    raise DefinitionError(
-                        f"FeatureService {obj.name!r}: unknown feature view {view_name!r} in {ref!r}"
-                    )
-                if feature not in target.feature_names:
-                    raise DefinitionError(
-                        f"FeatureService {obj.name!r}: view {view_name!r} has no feature {feature!r}"
-                    )

@@ -40,6 +40,12 @@ class DataSource(Definition):
                 )
         object.__setattr__(self, "schema", normalise_schema(owner, self.schema))
 
+    def _init(self, **fields: Any) -> None:
+        """Set the fields of a frozen source with a hand-written ``__init__``, then validate."""
+        for attr, value in fields.items():
+            object.__setattr__(self, attr, value)
+        self.__post_init__()
+
     def columns(self) -> set[str] | None:
         """The columns this source is known to have, or None when its schema is not declared."""
         if self.schema is None:
@@ -100,14 +106,15 @@ class FileSource(DataSource):
             raise DefinitionError(
                 f"FileSource {path!r}: file_format must be 'parquet' or 'csv', got {fmt!r}"
             )
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "file_format", fmt)
-        object.__setattr__(self, "name", name if name is not None else _stem_name(path))
-        object.__setattr__(self, "timestamp_field", timestamp_field)
-        object.__setattr__(self, "created_timestamp_field", created_timestamp_field)
-        object.__setattr__(self, "schema", schema)
-        object.__setattr__(self, "description", description)
-        self.__post_init__()
+        self._init(
+            path=path,
+            file_format=fmt,
+            name=name if name is not None else _stem_name(path),
+            timestamp_field=timestamp_field,
+            created_timestamp_field=created_timestamp_field,
+            schema=schema,
+            description=description,
+        )
 
     def to_spec(self) -> dict[str, Any]:
         return {**self._base_spec(), "path": self.path, "file_format": self.file_format}
@@ -139,14 +146,15 @@ class SqlSource(DataSource):
     ) -> None:
         if not isinstance(query, str) or not query.strip():
             raise DefinitionError(f"SqlSource {name!r}: query must be a non-empty SQL string")
-        object.__setattr__(self, "query", query)
-        object.__setattr__(self, "url", url)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "timestamp_field", timestamp_field)
-        object.__setattr__(self, "created_timestamp_field", created_timestamp_field)
-        object.__setattr__(self, "schema", schema)
-        object.__setattr__(self, "description", description)
-        self.__post_init__()
+        self._init(
+            query=query,
+            url=url,
+            name=name,
+            timestamp_field=timestamp_field,
+            created_timestamp_field=created_timestamp_field,
+            schema=schema,
+            description=description,
+        )
 
     def to_spec(self) -> dict[str, Any]:
         return {**self._base_spec(), "query": self.query, "url": self.url}

@@ -285,3 +285,14 @@ def test_reports_newest_first_and_per_view(make_store: MakeStore) -> None:
     reports = store.contract_reports(view="driver_trips")
     assert [r.rows_in for r in reports] == [3, 2]
     assert store.contract_reports(view="driver_live") == []
+
+
+def test_quarantined_rows_are_readable_per_run(make_store: MakeStore) -> None:
+    store = make_store()
+    first = store.ingest("driver_trips", batch(fare=[10.0, -1.0, 12.0, 13.0, 14.0, 15.0]))
+    store.ingest("driver_trips", batch(city=["ams", "xx", "xx", "ams", "ams", "ams"]))
+    everything = store.quarantined("driver_trips")
+    assert everything.height == 3
+    mine = store.quarantined("driver_trips", run_id=first.run_id)
+    assert mine["fare"].to_list() == [-1.0] and mine["__run_id"].to_list() == [first.run_id]
+    assert mine["__reasons"].to_list()[0][0]["check"] == "greater_than_or_equal_to(0)"
