@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import queue
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgpack
 import polars as pl
 
-from featurestore.online.encoding import pack_value, unpack_value
+from featurestore.online.encoding import make_packer, unpack_value
 
 if TYPE_CHECKING:
     from featurestore.online import OnlineStore
@@ -30,7 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LOG_SCHEMA", "ServingLogger", "decode_entries", "sampled"]
 
-_SCALE = float(1 << 64)
+_SCALE = float(1 << 32)
+#: queued samples that wake the shipping thread at once (otherwise it ships twice a second)
+_WAKE_AT = 500
 STATUS_CODES = ("PRESENT", "NOT_FOUND", "NULL_VALUE", "OUTSIDE_MAX_AGE")
 
 #: one row per served value of a sampled entity (long format: values are msgpack-encoded,
@@ -52,13 +53,16 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
 
 
 def sampled(keys: Sequence[Any], rate: float) -> bool:
-    """Whether the entity with these join-key values is in the sample (stable across processes)."""
+    """Whether the entity with these join-key values is in the sample (stable across processes).
+
+    CRC-32 of the keys' repr: not a cryptographic hash, but uniform enough to sample by, and it
+    costs a tenth of a microsecond on the serving path.
+    """
     if rate >= 1.0:
         return True
     if rate <= 0.0:
         return False
-    digest = hashlib.blake2b(repr(tuple(keys)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / _SCALE < rate
+    return zlib.crc32(repr(tuple(keys)).encode()) < rate * _SCALE
 
 
 def _micros(value: dt.datetime | None) -> int | None:
@@ -68,47 +72,52 @@ def _micros(value: dt.datetime | None) -> int | None:
 
 
 def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float) -> list[bytes]:
-    n = len(response.values[response.join_keys[0]]) if response.join_keys else 0
+    """One msgpack entry per sampled entity row, packed in one call (values stay raw here: the
+    per-value encoding happens when the buffer is flushed, off the serving path)."""
+    keys_of = [response.values[k] for k in response.join_keys]
+    n = len(keys_of[0]) if keys_of else 0
+    chosen = [i for i in range(n) if sampled([column[i] for column in keys_of], rate)]
+    if not chosen:
+        return []
     requested = _micros(response.requested_at)
+    columns = [
+        (
+            view,
+            feature,
+            response.values[name],
+            response.statuses[name],
+            response.event_timestamps[name],
+            versions.get(view, 0),
+            1,
+        )
+        for (view, feature), name in zip(response.refs, response.names[len(keys_of) :], strict=True)
+    ]
+    columns += [
+        (view, feature, values, statuses, stamps, versions.get(view, 0), 0)
+        for (view, feature), (values, statuses, stamps) in response.inputs.items()
+    ]
+    packer = make_packer()
     out: list[bytes] = []
-    for i in range(n):
-        keys = [response.values[k][i] for k in response.join_keys]
-        if not sampled(keys, rate):
-            continue
-        served = [
-            [
-                view,
-                feature,
-                pack_value(response.values[name][i]),
-                STATUS_CODES.index(response.statuses[name][i]),
-                _micros(response.event_timestamps[name][i]),
-                versions.get(view, 0),
-                1,
-            ]
-            for (view, feature), name in zip(
-                response.refs, response.names[len(keys) :], strict=True
-            )
-        ]
-        served += [
-            [
-                view,
-                feature,
-                pack_value(values[i]),
-                STATUS_CODES.index(statuses[i]),
-                _micros(stamps[i]),
-                versions.get(view, 0),
-                0,
-            ]
-            for (view, feature), (values, statuses, stamps) in response.inputs.items()
-        ]
+    for i in chosen:
         entry = {
             "r": response.request_id,
             "t": requested,
-            "k": pack_value(dict(zip(response.join_keys, keys, strict=True))),
-            "q": pack_value({f: v[i] for f, v in response.request_data.items()}),
-            "f": served,
+            "k": {k: column[i] for k, column in zip(response.join_keys, keys_of, strict=True)},
+            "q": {f: v[i] for f, v in response.request_data.items()},
+            "f": [
+                [
+                    view,
+                    feature,
+                    values[i],
+                    STATUS_CODES.index(statuses[i]),
+                    stamps[i],
+                    version,
+                    flag,
+                ]
+                for view, feature, values, statuses, stamps, version, flag in columns
+            ],
         }
-        out.append(msgpack.packb(entry))
+        out.append(packer.pack(entry))
     return out
 
 
@@ -116,24 +125,25 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
     """Buffered entries as rows of :data:`LOG_SCHEMA` (one row per served value)."""
     columns: dict[str, list[Any]] = {name: [] for name in LOG_SCHEMA}
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    packer = make_packer()
     for raw in entries:
-        entry = msgpack.unpackb(raw)
+        entry = unpack_value(raw)
         sample = uuid.uuid4().int >> 65  # identifies one entity row of one request
-        for view, feature, value, status, event_us, version, requested in entry["f"]:
+        requested_at = epoch + dt.timedelta(microseconds=entry["t"])
+        keys, request = packer.pack(entry["k"]), packer.pack(entry["q"])
+        for view, feature, value, status, event, version, flag in entry["f"]:
             columns["request_id"].append(entry["r"])
-            columns["requested_at"].append(epoch + dt.timedelta(microseconds=entry["t"]))
+            columns["requested_at"].append(requested_at)
             columns["sample"].append(sample)
-            columns["keys"].append(entry["k"])
-            columns["request_data"].append(entry["q"])
+            columns["keys"].append(keys)
+            columns["request_data"].append(request)
             columns["view"].append(view)
             columns["feature"].append(feature)
-            columns["value"].append(value)
+            columns["value"].append(packer.pack(value))
             columns["status"].append(STATUS_CODES[status])
-            columns["event_timestamp"].append(
-                None if event_us is None else epoch + dt.timedelta(microseconds=event_us)
-            )
+            columns["event_timestamp"].append(event)
             columns["view_version"].append(version)
-            columns["requested"].append(bool(requested))
+            columns["requested"].append(bool(flag))
     return pl.DataFrame(columns, schema=LOG_SCHEMA)
 
 
@@ -212,7 +222,8 @@ class ServingLogger:
             self._count(0, dropped)
         if entries:
             self._ensure_thread()
-            self._wake.set()
+            if self._queue.qsize() >= _WAKE_AT:
+                self._wake.set()
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
