@@ -349,6 +349,28 @@ def serve_figures(
     return out
 
 
+def compare_sample_rates(
+    app: str, env: dict[str, str], folder: Path, n: int, seconds: float, tool: str
+) -> dict[str, Any]:
+    """Serving throughput at sample rates 0.01 and 1.0 against 0, one server each, same data."""
+    figures: dict[str, Any] = {"entities": n, "loadgen": tool, "seconds_per_run": seconds}
+    rates: dict[str, dict[str, Any]] = {}
+    for rate in (0.0, 0.01, 1.0):
+        rate_env = {**env, "FEATURESTORE_SERVING_SKEW_SAMPLE_RATE": str(rate)}
+        with http_server(app, rate_env, folder / f"fs-{rate}.log") as url:
+            rates[str(rate)] = serve_figures(url, folder, n, seconds, tool)
+    base = rates["0.0"]
+    for rate in ("0.01", "1.0"):
+        figures[f"rate_{rate}_vs_0"] = {
+            key: round(result["rps"] / max(base[key]["rps"], 1), 2)
+            for key, result in rates[rate].items()
+        }
+    figures["rps"] = {rate: {k: r["rps"] for k, r in runs.items()} for rate, runs in rates.items()}
+    figures["target_0.01_ge_0.95x"] = all(v >= 0.95 for v in figures["rate_0.01_vs_0"].values())
+    figures["load_average"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
 def uvicorn_flavour() -> str:
     """Which event loop and HTTP parser uvicorn picks here (uvloop/httptools when installed)."""
     import importlib.util
@@ -361,6 +383,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 entities, 2 s per run")
     parser.add_argument("--sample-rate", type=float, default=None, help="serving skew sample rate")
+    parser.add_argument(
+        "--compare-sample-rates",
+        action="store_true",
+        help="serve at skew_sample_rate 0, 0.01 and 1.0 in one run and report the ratios to 0",
+    )
     parser.add_argument("--loadgen", choices=["wrk", "python"], default=None)
     parser.add_argument("--seconds", type=float, default=None, help="seconds per load run")
     parser.add_argument(
@@ -387,6 +414,10 @@ def main() -> None:
             if args.sample_rate is not None:
                 env["FEATURESTORE_SERVING_SKEW_SAMPLE_RATE"] = str(args.sample_rate)
                 figures["sample_rate"] = args.sample_rate
+            if args.compare_sample_rates:
+                print(json.dumps(compare_sample_rates(args.app, env, folder, n, seconds, tool)))
+                store.close()
+                return
             with http_server(args.app, env, folder / "fs.log") as url:
                 ours = serve_figures(url, folder, n, seconds, tool)
             env |= {"BENCH_REDIS_URL": redis_url, "BENCH_PROJECT": store.project}
