@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from featurestore._sqlite import use_wal
 from featurestore.online.base import (
     DEFAULT_REQUEST_TTL_SECONDS,
     ReadRequest,
@@ -106,7 +107,7 @@ class SQLiteOnlineStore:
                 check_same_thread=False,  # so close() may run on any thread
             )
             if not self._memory:
-                connection.execute("PRAGMA journal_mode=WAL")
+                use_wal(connection)
                 connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
             with self._lock:

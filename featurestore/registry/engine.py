@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 
+from featurestore._sqlite import use_wal
 from featurestore.errors import ConfigError, ConflictError, FeatureStoreError, RegistryError
 from featurestore.registry.tables import VERSION_TABLE
 
@@ -118,7 +119,7 @@ def _take_over_sqlite_transactions(engine: Engine, *, wal: bool) -> None:
         dbapi_connection.isolation_level = None
         if wal:
             # Readers then never block the writer, nor the writer the readers.
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
