@@ -39,7 +39,6 @@ class ServingConfig(BaseModel):
     skew_check_interval: float | None = Field(default=None, gt=0, description="seconds")
     max_entities: int = Field(default=1000, ge=1)
     log_buffer_size: int = Field(default=100_000, ge=1)
-    request_id_ttl: int = Field(default=7 * 24 * 3600, ge=1, description="seconds")
     tokens: tuple[TokenConfig, ...] = ()
 
 

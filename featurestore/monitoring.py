@@ -15,6 +15,7 @@ import polars as pl
 
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.errors import NotFoundError, RequestError
+from featurestore.requestids import is_request_id
 
 if TYPE_CHECKING:
     from featurestore.config import Config
@@ -257,7 +258,7 @@ class MonitoringMixin:
                 raise RequestError(
                     f"{field} {value!r} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
                 )
-        if not self.online.known_requests([request_id])[0]:
+        if not is_request_id(self.config.project, request_id):
             raise NotFoundError(f"unknown request_id {request_id!r}: no online answer carried it")
         self.registry.add_feedback(
             [

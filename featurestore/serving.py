@@ -9,7 +9,6 @@ time: the value is withheld as null, unlike Feast).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from featurestore.expr import to_python
 from featurestore.materialize import WINDOW_SUFFIX, entity_name
 from featurestore.online import OnlineStore, ReadRequest, ReadResult, encode_entity_keys
 from featurestore.reports import iso
+from featurestore.requestids import new_request_id
 from featurestore.resolve import Resolved
 
 __all__ = ["OnlineResponse", "Statuses", "get_online_features", "key_types"]
@@ -354,7 +354,6 @@ def get_online_features(
     project: str,
     request_data: Mapping[str, Any] | None = None,
     max_entities: int = 1000,
-    remember_ttl: int = 7 * 24 * 3600,
     now: dt.datetime | None = None,
 ) -> OnlineResponse:
     """Read the resolved features for ``entities`` in one online-store round trip."""
@@ -366,7 +365,7 @@ def get_online_features(
     n = _check_entities(entities, keys, types, max_entities)
     request = _request_columns(request_data, resolved.request_fields, n)
     now = now or dt.datetime.now(dt.UTC)
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id(project)
 
     reads: list[ReadRequest] = []
     plan: list[tuple[FeatureView, str, list[str]]] = []
@@ -380,7 +379,7 @@ def get_online_features(
             if subset:
                 reads.append(ReadRequest(record, encoded, subset))
                 plan.append((view, record, subset))
-    results = online.read(reads, remember=[request_id], remember_ttl_seconds=remember_ttl)
+    results = online.read(reads)
 
     columns: dict[tuple[str, str], Column] = {}
     for (view, record, subset), result in zip(plan, results, strict=True):

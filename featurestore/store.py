@@ -399,7 +399,6 @@ class FeatureStore(MonitoringMixin):
             project=self.project,
             request_data=request_data,
             max_entities=self.config.serving.max_entities,
-            remember_ttl=self.config.serving.request_id_ttl,
         )
         self._log_served(response, self._view_versions)
         return response
