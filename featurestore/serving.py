@@ -328,7 +328,7 @@ def _fill(
                     (feature, (column, [null if v is None else present for v in column], stamps))
                 )
             else:
-                out.append((feature, (column, all_present.copy(), stamps)))
+                out.append((feature, (column, all_present, stamps)))  # shared: read-only
         return out
     for feature in subset:
         column = result.values[feature]
@@ -357,36 +357,26 @@ def get_online_features(
     now: dt.datetime | None = None,
 ) -> OnlineResponse:
     """Read the resolved features for ``entities`` in one online-store round trip."""
-    keys = resolved.join_keys
-    infos = [(_view_info(view), names) for view, names in resolved.views.values()]
-    types: dict[str, str] = {}
-    for info, _ in infos:
-        types |= info.key_types
-    n = _check_entities(entities, keys, types, max_entities)
+    plan = _plan(resolved)
+    keys = plan.keys
+    n = _check_entities(entities, keys, plan.key_types, max_entities)
     request = _request_columns(request_data, resolved.request_fields, n)
     now = now or dt.datetime.now(dt.UTC)
     request_id = new_request_id(project)
 
     reads: list[ReadRequest] = []
-    plan: list[tuple[FeatureView, str, list[str]]] = []
-    for info, names in infos:
-        view = info.view
-        encoded = encode_entity_keys(project, info.entity, {k: entities[k] for k in view.join_keys})
-        for record, subset in (
-            (view.name, [f for f in names if f not in info.aggregates]),
-            (view.name + WINDOW_SUFFIX, [f for f in names if f in info.aggregates]),
-        ):
-            if subset:
-                reads.append(ReadRequest(record, encoded, subset))
-                plan.append((view, record, subset))
+    for info, record, subset, _, _ in plan.reads:
+        encoded = encode_entity_keys(
+            project, info.entity, {k: entities[k] for k in info.view.join_keys}
+        )
+        reads.append(ReadRequest(record, encoded, subset))
     results = online.read(reads)
 
     columns: dict[tuple[str, str], Column] = {}
-    for (view, record, subset), result in zip(plan, results, strict=True):
-        windows = record.endswith(WINDOW_SUFFIX)
-        empty = _view_info(view).empty if windows else None
-        for feature, column in _fill(result, subset, None if windows else view.ttl, now, empty):
-            columns[(view.name, feature)] = column
+    for (info, _, subset, ttl, empty), result in zip(plan.reads, results, strict=True):
+        name = info.view.name
+        for feature, column in _fill(result, subset, ttl, now, empty):
+            columns[(name, feature)] = column
 
     for odfv, names in resolved.on_demand.values():
         inputs: dict[str, list[Any]] = dict(request)
@@ -401,24 +391,67 @@ def get_online_features(
             columns[(odfv.name, feature)] = (out, statuses, [None] * n)
 
     out_values: dict[str, list[Any]] = {k: list(entities[k]) for k in keys}
-    out_status: dict[str, list[str]] = {k: [Statuses.PRESENT] * n for k in keys}
-    out_stamps: dict[str, list[dt.datetime | None]] = {k: [None] * n for k in keys}
-    out_refs = set(resolved.refs)
-    for ref, name in zip(resolved.refs, resolved.names, strict=True):
+    present = [Statuses.PRESENT] * n
+    nothing: list[dt.datetime | None] = [None] * n
+    out_status: dict[str, list[str]] = dict.fromkeys(keys, present)
+    out_stamps: dict[str, list[dt.datetime | None]] = dict.fromkeys(keys, nothing)
+    for ref, name in plan.outputs:
         out_values[name], out_status[name], out_stamps[name] = columns[ref]
     return OnlineResponse(
-        names=[*keys, *resolved.names],
+        names=plan.names,
         join_keys=keys,
         values=out_values,
         statuses=out_status,
         event_timestamps=out_stamps,
         request_id=request_id,
         requested_at=now,
-        refs=list(resolved.refs),
-        inputs={
-            ref: column
-            for ref, column in columns.items()
-            if ref not in out_refs and ref[0] not in resolved.on_demand
-        },
+        refs=resolved.refs,
+        inputs={ref: columns[ref] for ref in plan.hidden},
         request_data=request,
     )
+
+
+#: (view info, online record, features, ttl, empty-window values): one read of a request
+_Read = tuple["_ViewInfo", str, list[str], dt.timedelta | None, Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What serving works out once per request shape (cached on the resolved request)."""
+
+    keys: list[str]
+    key_types: dict[str, str]
+    reads: list[_Read]
+    outputs: list[tuple[tuple[str, str], str]]
+    names: list[str]
+    hidden: list[tuple[str, str]]
+
+
+def _plan(resolved: Resolved) -> _Plan:
+    cached = resolved.compiled.get("plan")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    key_types: dict[str, str] = {}
+    reads: list[_Read] = []
+    stored: list[tuple[str, str]] = []
+    for view, names in resolved.views.values():
+        info = _view_info(view)
+        key_types |= info.key_types
+        plain = [f for f in names if f not in info.aggregates]
+        windows = [f for f in names if f in info.aggregates]
+        if plain:
+            reads.append((info, view.name, plain, view.ttl, None))
+        if windows:
+            reads.append((info, view.name + WINDOW_SUFFIX, windows, None, info.empty))
+        stored += [(view.name, f) for f in names]
+    requested = set(resolved.refs)
+    plan = _Plan(
+        keys=resolved.join_keys,
+        key_types=key_types,
+        reads=reads,
+        outputs=list(zip(resolved.refs, resolved.names, strict=True)),
+        names=[*resolved.join_keys, *resolved.names],
+        hidden=[ref for ref in stored if ref not in requested],
+    )
+    resolved.compiled["plan"] = plan
+    return plan
