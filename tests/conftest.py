@@ -6,6 +6,7 @@ suites are skipped with the reason printed; with ``CI=true`` a missing service f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -58,13 +59,13 @@ def redis_url(project_name: str) -> Iterator[str]:
         client.close()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database on the real server, dropped after the test."""
+@contextlib.contextmanager
+def temporary_database(prefix: str = "fs") -> Iterator[str]:
+    """A new PostgreSQL database on the real server, dropped when the block ends."""
     _need("PostgreSQL", PG_HOST, PG_PORT)
     import sqlalchemy as sa
 
-    name = f"fs_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -74,6 +75,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the real server, dropped after the test."""
+    with temporary_database() as url:
+        yield url
 
 
 def free_port() -> int:

@@ -7,15 +7,13 @@ need an empty database (migrations) ask for ``fresh_registry_url``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from featurestore.registry import Registry
-from tests.conftest import PG_ADMIN_URL, PG_HOST, PG_PORT, _need
+from tests.conftest import temporary_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -23,17 +21,8 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 @pytest.fixture(scope="session")
 def shared_postgres_url() -> Iterator[str]:
     """A PostgreSQL database for this suite's session, dropped at the end."""
-    _need("PostgreSQL", PG_HOST, PG_PORT)
-    name = f"fs_registry_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database("fs_registry") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
