@@ -15,7 +15,6 @@ from pathlib import Path
 
 from featurestore.errors import ConfigError
 from featurestore.online.base import (
-    DEFAULT_REQUEST_TTL_SECONDS,
     OnlineStore,
     ReadRequest,
     ReadResult,
@@ -23,7 +22,6 @@ from featurestore.online.base import (
 from featurestore.online.encoding import encode_entity_keys, pack_value, unpack_value
 
 __all__ = [
-    "DEFAULT_REQUEST_TTL_SECONDS",
     "OnlineStore",
     "ReadRequest",
     "ReadResult",

@@ -18,7 +18,6 @@ import polars as pl
 from featurestore.errors import StoreUnavailableError
 
 __all__ = [
-    "DEFAULT_REQUEST_TTL_SECONDS",
     "META_COLUMNS",
     "OnlineStore",
     "ReadRequest",
@@ -29,9 +28,6 @@ __all__ = [
 
 #: Columns of a write frame that are not features.
 META_COLUMNS = ("entity_key", "event_timestamp", "created_timestamp", "seq")
-
-#: How long request ids remembered during a read stay known (feedback may come days later).
-DEFAULT_REQUEST_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +87,11 @@ class OnlineStore(Protocol):
         """
         ...
 
-    def read(
-        self,
-        requests: Sequence[ReadRequest],
-        *,
-        remember: Sequence[str] = (),
-        remember_ttl_seconds: int = DEFAULT_REQUEST_TTL_SECONDS,
-    ) -> list[ReadResult]:
+    def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
         """Read several views for many entities in one round trip to the server.
 
         Args:
             requests: what to read; one :class:`ReadResult` comes back per request, in order.
-            remember: request ids to remember in the same round trip (see
-                :meth:`remember_requests`), so serving stays at one round trip per request.
-            remember_ttl_seconds: how long the remembered ids stay known.
 
         Returns:
             One columnar result per request. A feature the stored row lacks reads as None with
@@ -146,14 +133,6 @@ class OnlineStore(Protocol):
 
     def log_drain(self, max_entries: int) -> list[bytes]:
         """Remove and return up to ``max_entries`` of the oldest buffered log entries."""
-        ...
-
-    def remember_requests(self, request_ids: Sequence[str], ttl_seconds: int) -> None:
-        """Remember request ids handed out by serving for ``ttl_seconds``."""
-        ...
-
-    def known_requests(self, request_ids: Sequence[str]) -> list[bool]:
-        """Whether each request id was remembered and has not expired."""
         ...
 
 

@@ -5,7 +5,7 @@ Layout (``<key>`` from :func:`~featurestore.online.encode_entity_keys`):
 - ``fs:{<project>:<entity>:<typed key>}``: a hash per entity, one field per view holding the
   record (header + msgpack body, see :mod:`featurestore.online.records`). All views of an
   entity share the hash, so a read is one ``HMGET`` per entity and, in a cluster, one slot;
-- ``fsl:{<project>}``: the serving-log stream; ``fsr:{<project>:<request id>}``: remembered ids.
+- ``fsl:{<project>}``: the serving-log stream.
 
 Writes go through a Lua script (``EVALSHA``, loaded once, reloaded after a server restart)
 that replaces a field only when the new header is greater, in batches of many keys per call
@@ -25,7 +25,6 @@ import polars as pl
 
 from featurestore.online._cluster import Command, run_batch
 from featurestore.online.base import (
-    DEFAULT_REQUEST_TTL_SECONDS,
     ReadRequest,
     ReadResult,
     unavailable,
@@ -254,23 +253,16 @@ class RedisOnlineStore:
                     raise result
         return sum(results)
 
-    def read(
-        self,
-        requests: Sequence[ReadRequest],
-        *,
-        remember: Sequence[str] = (),
-        remember_ttl_seconds: int = DEFAULT_REQUEST_TTL_SECONDS,
-    ) -> list[ReadResult]:
+    def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
         """See :meth:`OnlineStore.read`: one pipeline, one ``HMGET`` per distinct entity."""
         fields: dict[str, dict[str, None]] = defaultdict(dict)
         for request in requests:
             for key in request.entity_keys:
                 fields[key][request.view] = None
         commands: list[Command] = [(key, ("HMGET", key, *views)) for key, views in fields.items()]
-        commands += self._request_commands("SET", remember, b"1", "EX", remember_ttl_seconds)
         answers = self._execute_or_raise(commands)
         stored: dict[tuple[str, str], bytes | None] = {}
-        for (key, views), values in zip(fields.items(), answers[: len(fields)], strict=True):
+        for (key, views), values in zip(fields.items(), answers, strict=True):
             for view, value in zip(views, values, strict=True):
                 stored[key, view] = value
         return [decode_records(request, self._records(request, stored)) for request in requests]
@@ -324,21 +316,6 @@ class RedisOnlineStore:
     def log_drain(self, max_entries: int) -> list[bytes]:
         """See :meth:`OnlineStore.log_drain`."""
         return list(self._run_script("log_drain", _LOG_DRAIN, [self._log_key], [max_entries]))
-
-    def remember_requests(self, request_ids: Sequence[str], ttl_seconds: int) -> None:
-        """See :meth:`OnlineStore.remember_requests`."""
-        self._execute_or_raise(self._request_commands("SET", request_ids, b"1", "EX", ttl_seconds))
-
-    def known_requests(self, request_ids: Sequence[str]) -> list[bool]:
-        """See :meth:`OnlineStore.known_requests`."""
-        commands = self._request_commands("EXISTS", request_ids)
-        return [bool(found) for found in self._execute_or_raise(commands)]
-
-    def _request_commands(
-        self, command: str, request_ids: Sequence[str], *args: Any
-    ) -> list[Command]:
-        keys = (f"fsr:{{{self.project}:{request_id}}}" for request_id in request_ids)
-        return [(key, (command, key, *args)) for key in keys]
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

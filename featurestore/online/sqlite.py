@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ import polars as pl
 
 from featurestore._sqlite import use_wal
 from featurestore.online.base import (
-    DEFAULT_REQUEST_TTL_SECONDS,
     ReadRequest,
     ReadResult,
     unavailable,
@@ -40,10 +38,6 @@ CREATE TABLE IF NOT EXISTS fs_serving_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, entry BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fs_serving_log_by_project ON fs_serving_log (project, id);
-CREATE TABLE IF NOT EXISTS fs_requests (
-    project TEXT NOT NULL, request_id TEXT NOT NULL, expires_at REAL NOT NULL,
-    PRIMARY KEY (project, request_id)
-) WITHOUT ROWID;
 """
 
 _UPSERT = """
@@ -60,9 +54,6 @@ FROM (SELECT DISTINCT value ->> 0 AS view, value ->> 1 AS entity_key FROM json_e
 JOIN fs_online_rows AS r
   ON r.project = ? AND r.view = wanted.view AND r.entity_key = wanted.entity_key
 """
-
-_REMEMBER = "INSERT OR REPLACE INTO fs_requests (project, request_id, expires_at) VALUES (?, ?, ?)"
-_PURGE_EVERY_SECONDS = 60.0
 
 
 class SQLiteOnlineStore:
@@ -90,7 +81,6 @@ class SQLiteOnlineStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
-        self._next_purge = 0.0
         with self._guard():
             self._connection().executescript(_SCHEMA)
 
@@ -144,18 +134,10 @@ class SQLiteOnlineStore:
             cursor = connection.executemany(_UPSERT, params)
             return max(cursor.rowcount, 0)
 
-    def read(
-        self,
-        requests: Sequence[ReadRequest],
-        *,
-        remember: Sequence[str] = (),
-        remember_ttl_seconds: int = DEFAULT_REQUEST_TTL_SECONDS,
-    ) -> list[ReadResult]:
+    def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
         """See :meth:`OnlineStore.read`."""
         wanted = json.dumps([[r.view, key] for r in requests for key in r.entity_keys])
         with self._guard():
-            if remember:
-                self.remember_requests(remember, remember_ttl_seconds)
             stored = {
                 (view, key): (version, body)
                 for view, key, version, body in self._connection().execute(
@@ -216,27 +198,3 @@ class SQLiteOnlineStore:
                     (self.project, taken[-1][0]),
                 )
         return [bytes(entry) for _, entry in taken]
-
-    def remember_requests(self, request_ids: Sequence[str], ttl_seconds: int) -> None:
-        """See :meth:`OnlineStore.remember_requests`."""
-        now = time.time()
-        with self._transaction() as connection:
-            connection.executemany(
-                _REMEMBER, ((self.project, rid, now + ttl_seconds) for rid in request_ids)
-            )
-            if now >= self._next_purge:
-                self._next_purge = now + _PURGE_EVERY_SECONDS
-                connection.execute("DELETE FROM fs_requests WHERE expires_at < ?", (now,))
-
-    def known_requests(self, request_ids: Sequence[str]) -> list[bool]:
-        """See :meth:`OnlineStore.known_requests`."""
-        with self._guard():
-            known = {
-                rid
-                for (rid,) in self._connection().execute(
-                    "SELECT request_id FROM fs_requests WHERE project = ? AND expires_at > ?"
-                    " AND request_id IN (SELECT value FROM json_each(?))",
-                    (self.project, time.time(), json.dumps(list(request_ids))),
-                )
-            }
-        return [rid in known for rid in request_ids]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -179,16 +178,6 @@ def test_the_serving_log_is_a_bounded_fifo_that_counts_drops(store: OnlineStore)
     assert store.log_append([b"e"], maxlen=3) == 0
     assert store.log_drain(10) == [b"c", b"e"]
     assert store.log_drain(10) == []
-
-
-def test_remembered_request_ids_are_known_until_they_expire(store: OnlineStore, keys: Keys) -> None:
-    store.remember_requests(["r1", "r2"], ttl_seconds=60)
-    store.read([ReadRequest("v", keys(1), ["x"])], remember=["r3"], remember_ttl_seconds=60)
-    store.remember_requests(["short"], ttl_seconds=1)
-    assert store.known_requests(["r1", "r2", "r3", "nope", "short"]) == [True] * 3 + [False, True]
-    assert store.known_requests([]) == []
-    time.sleep(1.1)
-    assert store.known_requests(["r1", "short"]) == [True, False]
 
 
 @pytest.mark.parametrize(
