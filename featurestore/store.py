@@ -15,6 +15,7 @@ from featurestore.definitions import (
     Definition,
     FeatureService,
     FeatureView,
+    FileSource,
     OnDemandFeatureView,
     PushSource,
     from_spec,
@@ -222,7 +223,10 @@ class FeatureStore(MonitoringMixin):
         """
         fv = self.get_feature_view(view) if isinstance(view, str) else view
         frame, label = self._read_batch(fv, data, query, url)
-        return ingest_frame(fv, frame, registry=self.registry, storage=self.offline, source=label)
+        report, _ = ingest_frame(
+            fv, frame, registry=self.registry, storage=self.offline, source=label
+        )
+        return report
 
     def _read_batch(
         self, view: FeatureView, data: Any, query: str | None, url: str | None
@@ -235,22 +239,15 @@ class FeatureStore(MonitoringMixin):
                 raise RequestError(f"view {view.name!r}: a SQL ingestion needs a query and a --url")
             return read_sql(sql, db), f"sql: {sql[:80]}"
         if data is None:
-            path = getattr(source, "path", None)
-            if path is None:
+            if not isinstance(source, FileSource):
                 raise RequestError(f"view {view.name!r}: its source has no file; pass the data")
-            data = path
+            # the source's own file is read in its declared format
+            return read_file(self.repo_path / source.path, source.file_format), source.path
         if isinstance(data, str | Path):
-            file = Path(data)
-            file = file if file.is_absolute() else (self.repo_path / file)
-            return read_file(
-                file,
-                getattr(source, "file_format", None)
-                if data == getattr(source, "path", None)
-                else None,
-            ), str(data)
-        return to_frame(data, f"data for view {view.name!r}"), type(data).__module__.split(".")[
-            0
-        ] + " frame"
+            file = Path(data) if Path(data).is_absolute() else self.repo_path / data
+            return read_file(file), str(data)
+        label = type(data).__module__.split(".")[0] + " frame"
+        return to_frame(data, f"data for view {view.name!r}"), label
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
@@ -426,26 +423,19 @@ class FeatureStore(MonitoringMixin):
         frame = to_frame(rows, f"rows pushed to {push_source!r}")
         reports: list[IngestReport] = []
         for view in views:
-            captured: list[pl.DataFrame] = []
-
-            def compute(*args: Any, _keep: list[pl.DataFrame] = captured) -> pl.DataFrame:
-                out = compute_rows_python(*args)
-                _keep.append(out)
-                return out
-
-            storage = self.offline if to != "online" else _NullStorage(self.offline)
-            report = ingest_frame(
+            report, computed = ingest_frame(
                 view,
                 frame,
                 registry=self.registry,
-                storage=storage,
+                storage=self.offline,
                 source=f"push:{push_source}",
-                compute=compute,
+                compute=compute_rows_python,
+                publish=to != "online",
             )
-            if to != "offline" and captured and captured[0].height:
+            if to != "offline" and computed.height:
                 write_pushed(
                     view,
-                    captured[0],
+                    computed,
                     offline=self._scan(view),
                     offline_has_rows=to != "online",
                     online=self.online,
@@ -453,16 +443,6 @@ class FeatureStore(MonitoringMixin):
                 )
             reports.append(report)
         return reports[0]
-
-
-class _NullStorage(OfflineStore):
-    """Offline storage that keeps nothing (a push to the online store only), quarantine aside."""
-
-    def __init__(self, real: OfflineStore) -> None:
-        self.root = real.root
-
-    def write_rows(self, view: str, run_name: str, rows: pl.DataFrame) -> Path | None:
-        return None
 
 
 def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:

@@ -54,8 +54,17 @@ def ingest_frame(
     storage: OfflineStore,
     source: str,
     compute: ComputeRows = compute_rows,
-) -> IngestReport:
+    publish: bool = True,
+) -> tuple[IngestReport, pl.DataFrame]:
     """Validate ``frame`` against ``view``'s contract and publish its valid rows.
+
+    Args:
+        compute: the compiler of the view's features (Polars for batches, Python for pushes).
+        publish: write the computed rows to the offline store (a push to the online store only
+            does not; its run is recorded and its refused rows quarantined all the same).
+
+    Returns:
+        The recorded report and the computed rows (what was, or would have been, published).
 
     Raises:
         ContractError: the batch was rejected (schema failure, or any failure under
@@ -106,7 +115,8 @@ def ingest_frame(
             run_seq,
         )
         _write_quarantine(storage, view.name, run_seq, run_id, quarantined)
-        storage.write_rows(view.name, _run_name(run_seq, run_id), rows)
+        if publish:
+            storage.write_rows(view.name, _run_name(run_seq, run_id), rows)
     except ContractError:
         raise
     except BaseException as exc:
@@ -135,7 +145,7 @@ def ingest_frame(
         health=figures,
     )
     registry.finish_ingestion(run_id, report.to_dict())
-    return report
+    return report, rows
 
 
 def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
