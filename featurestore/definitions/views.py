@@ -262,9 +262,10 @@ class FeatureView(_Projectable, Definition):
         return self._contract_doc.get("strict") is True
 
     @cached_property
-    def feature_dtypes(self) -> dict[str, Any]:
-        """Feature -> the Polars dtype it has (aggregates: the aggregate's), None where the
-        source's column types are not declared (no source schema, not in the contract)."""
+    def row_dtypes(self) -> dict[str, Any]:
+        """Feature -> the dtype of its per-row value in the offline store (for an Aggregate, its
+        input), None where the source's column types are not declared (no source schema, not in
+        the contract)."""
         import polars as pl
 
         from featurestore.definitions.base import polars_dtype
@@ -277,17 +278,29 @@ class FeatureView(_Projectable, Definition):
         out: dict[str, Any] = {}
         for feature in self.features:
             try:
-                dtype = output_dtype(feature.expr, inputs)
+                out[feature.name] = output_dtype(feature.expr, inputs)
             except FeatureStoreError:
-                dtype = None
-            if isinstance(feature, Aggregate):
-                if feature.fn == "count":
-                    dtype = pl.Int64()
-                elif feature.fn in ("mean", "std"):
-                    dtype = pl.Float64()
-                elif feature.fn == "sum" and dtype is not None:
-                    dtype = pl.Int64() if dtype.is_integer() or dtype == pl.Boolean else dtype
-            out[feature.name] = dtype
+                out[feature.name] = None
+        return out
+
+    @cached_property
+    def feature_dtypes(self) -> dict[str, Any]:
+        """Feature -> the dtype it is served and trained with (aggregates: the aggregate's)."""
+        import polars as pl
+
+        out = dict(self.row_dtypes)
+        for agg in self.aggregates:
+            dtype = out[agg.name]
+            if agg.fn == "count":
+                out[agg.name] = pl.Int64()
+            elif agg.fn in ("mean", "std"):
+                out[agg.name] = pl.Float64()
+            elif (
+                agg.fn == "sum"
+                and dtype is not None
+                and (dtype.is_integer() or dtype == pl.Boolean)
+            ):
+                out[agg.name] = pl.Int64()
         return out
 
     def to_spec(self) -> dict[str, Any]:

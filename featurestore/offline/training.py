@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-from featurestore.definitions import FeatureView, OnDemandFeatureView, polars_dtype
-from featurestore.errors import FeatureStoreError, RequestError
-from featurestore.expr import output_dtype, to_polars
+from featurestore.definitions import FeatureView, OnDemandFeatureView
+from featurestore.errors import RequestError
+from featurestore.expr import to_polars
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.inputs import to_frame, utc_column
 from featurestore.offline.pit import point_in_time_join
@@ -53,11 +53,6 @@ def prepare_spine(spine: Any, join_keys: list[str], request_fields: dict[str, st
 
 def _empty_rows(view: FeatureView, keys: pl.DataFrame) -> pl.DataFrame:
     """The rows of a view that has no data yet, typed as well as its definitions allow."""
-    inputs: dict[str, Any] = {
-        c: dtype for c, dtype in view.contract_columns.items() if dtype is not None
-    }
-    inputs |= {c: polars_dtype(t) for c, t in (view.source.schema or {}).items()}
-    inputs.setdefault(view.source.timestamp_field, pl.Datetime("us", "UTC"))
     schema: dict[str, Any] = {k: keys.schema[k] for k in view.join_keys}
     schema |= {
         TS: pl.Datetime("us", "UTC"),
@@ -65,10 +60,8 @@ def _empty_rows(view: FeatureView, keys: pl.DataFrame) -> pl.DataFrame:
         "seq": pl.Int64,
     }
     for f in view.features:
-        try:
-            schema[f.name] = output_dtype(f.expr, inputs)
-        except FeatureStoreError:  # an input's type is not declared anywhere
-            schema[f.name] = pl.Float64 if f.aggregate else pl.Null
+        dtype = view.row_dtypes[f.name]  # None: an input's type is not declared anywhere
+        schema[f.name] = dtype if dtype is not None else pl.Float64 if f.aggregate else pl.Null
     return pl.DataFrame(schema=schema)
 
 
