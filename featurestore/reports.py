@@ -21,11 +21,22 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` with naive times taken as UTC (the convention of every API input)."""
+    if value is None or value.tzinfo is not None:
         return value
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return value.replace(tzinfo=dt.UTC)
+
+
+def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
+    """An ISO 8601 string (``Z`` allowed; naive is UTC) as a datetime.
+
+    Raises:
+        ValueError: not ISO 8601.
+    """
+    if value is None or isinstance(value, dt.datetime):
+        return as_utc(value)
+    return as_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from featurestore.errors import ContractError, FeatureStoreError
+from featurestore.reports import parse_iso
 
 __all__ = [
     "app",
@@ -102,10 +103,9 @@ def parse_when(value: str | None, what: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         raise FeatureStoreError(f"--{what} {value!r} is not an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def print_json(data: Any) -> None:

@@ -179,12 +179,6 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=LOG_SCHEMA)
 
 
-def decode_mapping(packed: bytes) -> dict[str, Any]:
-    value = unpack_value(packed)
-    assert isinstance(value, dict)
-    return value
-
-
 @dataclass
 class LogCounters:
     """Samples logged into the buffer and samples dropped (queue full, buffer full, store down)."""

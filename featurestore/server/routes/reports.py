@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.errors import NotFoundError
+from featurestore.reports import as_utc
 from featurestore.server.errors import json_response
 from featurestore.store import FeatureStore
 
@@ -47,10 +48,6 @@ Until = Annotated[dt.datetime | None, Query(description="Only requests before (I
 Latest = Annotated[bool, Query(description="Return the last recorded report, do not run one.")]
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
-
-
 async def _answer(request: Request, kind: str, latest: bool, fresh: Callable[[], Any]) -> Response:
     store: FeatureStore = request.app.state.store
 
@@ -73,7 +70,7 @@ async def skew(
     missing_offline / mismatch counts, differences and examples."""
     store: FeatureStore = request.app.state.store
     return await _answer(
-        request, "skew", latest, lambda: store.check_skew(since=_utc(since), until=_utc(until))
+        request, "skew", latest, lambda: store.check_skew(since=as_utc(since), until=as_utc(until))
     )
 
 
@@ -99,7 +96,7 @@ async def drift(
 
             raise RequestError("query parameter 'reference' (a saved training frame) is required")
         return store.drift(
-            reference=reference, current=current, since=_utc(since), until=_utc(until)
+            reference=reference, current=current, since=as_utc(since), until=as_utc(until)
         )
 
     return await _answer(request, "drift", latest, fresh)
@@ -119,5 +116,5 @@ async def performance(
         request,
         "performance",
         latest,
-        lambda: store.performance(window, since=_utc(since), until=_utc(until)),
+        lambda: store.performance(window, since=as_utc(since), until=as_utc(until)),
     )

@@ -7,13 +7,12 @@ minutes and must not hold up online reads.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from featurestore.reports import IngestReport, MaterializeReport
+from featurestore.reports import IngestReport, MaterializeReport, as_utc
 from featurestore.server.errors import json_response
 from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody
 from featurestore.store import FeatureStore
@@ -44,17 +43,11 @@ async def push(body: PushBody, request: Request) -> Response:
     return json_response(report.to_dict())
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
-
-
 @router.post("/materialize", response_class=Response)
 async def materialize(body: MaterializeBody, request: Request) -> Response:
     """Load the latest offline values into the online store (incremental by default)."""
     store = _store(request)
-    kwargs: dict[str, Any] = {"start": _utc(body.start), "end": _utc(body.end)}
+    kwargs: dict[str, Any] = {"start": as_utc(body.start), "end": as_utc(body.end)}
 
     async def run() -> MaterializeReport:
         return await run_in_threadpool(store.materialize, body.views, **kwargs)
@@ -79,6 +72,6 @@ async def feedback(body: FeedbackBody, request: Request) -> Response:
         body.request_id,
         prediction=body.prediction,
         label=body.label,
-        timestamp=_utc(body.timestamp),
+        timestamp=as_utc(body.timestamp),
     )
     return json_response({"request_id": body.request_id, "stored": True})
