@@ -121,13 +121,15 @@ def resolve(
             continue
         entry = resolved.on_demand.setdefault(obj.name, (obj, []))
         entry[1].append(feature)
+        # only the inputs this feature's expression uses are read (online) or joined (offline)
+        used = next(f.expr for f in obj.features if f.name == feature).columns()
         for src in obj.source_views:
             source_view = lookup.view(src.name)
             if not isinstance(source_view, FeatureView):
                 raise NotFoundError(
                     f"on-demand view {obj.name!r}: source {src.name!r} is not a view"
                 )
-            for needed in src.features:
+            for needed in (f for f in src.features if f in used):
                 if needed not in source_view.feature_names:
                     raise NotFoundError(
                         f"on-demand view {obj.name!r} needs {src.name}:{needed}, which no longer exists"
