@@ -255,6 +255,14 @@ class RedisOnlineStore:
 
     def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
         """See :meth:`OnlineStore.read`: one pipeline, one ``HMGET`` per distinct entity."""
+        if len(requests) == 1:  # one view, the usual request: no merging of fields
+            (request,) = requests
+            view = request.view
+            answers = self._execute_or_raise(
+                [(key, ("HMGET", key, view)) for key in request.entity_keys]
+            )
+            records = [None if value is None else split_record(value) for (value,) in answers]
+            return [decode_records(request, records)]
         fields: dict[str, dict[str, None]] = defaultdict(dict)
         for request in requests:
             for key in request.entity_keys:

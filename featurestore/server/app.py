@@ -33,7 +33,11 @@ REFRESH_ENV = "FEATURESTORE_SERVER_REFRESH_SECONDS"
 
 
 def create_app(
-    store: FeatureStore, *, refresh_interval: float = 5.0, close_store: bool = False
+    store: FeatureStore,
+    *,
+    refresh_interval: float = 5.0,
+    close_store: bool = False,
+    fast_path: bool = True,
 ) -> FastAPI:
     """The HTTP feature server around ``store``.
 
@@ -41,6 +45,8 @@ def create_app(
         store: an open feature store; its ``config.serving`` gives the tokens and limits.
         refresh_interval: seconds between checks of the registry for changed definitions.
         close_store: close ``store`` when the app shuts down (the app owns it).
+        fast_path: answer ``POST /get-online-features`` ahead of FastAPI's router (the same
+            answers, about 30 µs less per request; see :mod:`featurestore.server.routes.serving`).
 
     Returns:
         The app. ``app.state`` holds ``store``, ``metrics`` (:class:`Metrics`), ``watcher``
@@ -83,7 +89,6 @@ def create_app(
     app.state.watcher = watcher
     app.state.tokens = TokenTable.from_config(store.config.serving.tokens)
     install_error_handlers(app)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     secured = bool(app.state.tokens.entries)
     read = [Depends(require_scope("read"))] if secured else []
@@ -92,6 +97,11 @@ def create_app(
     app.include_router(reports.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
     app.include_router(ops.router)
+    # The last middleware added is the outermost: metrics time the fast path too.
+    if fast_path:
+        route = next(r for r in serving.router.routes if getattr(r, "path", None) == serving.PATH)
+        app.add_middleware(serving.OnlineFastPath, state=app.state, route=route)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 

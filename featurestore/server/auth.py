@@ -19,7 +19,7 @@ from fastapi import Request
 from featurestore.config import TokenConfig
 from featurestore.errors import AuthError, ForbiddenError
 
-__all__ = ["Scope", "TokenTable", "require_scope"]
+__all__ = ["Scope", "TokenTable", "check_token", "require_scope"]
 
 Scope = Literal["read", "write"]
 
@@ -49,6 +49,31 @@ class TokenTable:
         return found
 
 
+def check_token(table: TokenTable, authorization: str | None, scope: Scope, path: str) -> None:
+    """Let a request through only with a bearer token holding ``scope`` (when tokens are set).
+
+    Args:
+        table: the configured tokens (none: every request passes).
+        authorization: the request's ``Authorization`` header, if any.
+        scope: ``"read"`` or ``"write"``.
+        path: the request path, for the error message.
+
+    Raises:
+        AuthError: no bearer token, or an unknown one (401).
+        ForbiddenError: a known token without ``scope`` (403).
+    """
+    if not table.entries:
+        return
+    kind, _, token = (authorization or "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise AuthError(f"{path} needs an 'Authorization: Bearer <token>' header")
+    scopes = table.scopes_of(token.strip())
+    if scopes is None:
+        raise AuthError(f"the bearer token is not valid for {path}")
+    if scope not in scopes:
+        raise ForbiddenError(f"the bearer token lacks the {scope!r} scope {path} needs")
+
+
 def require_scope(scope: Scope) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency that lets a request through only with a token holding ``scope``.
 
@@ -60,19 +85,8 @@ def require_scope(scope: Scope) -> Callable[[Request], Awaitable[None]]:
     """
 
     async def check(request: Request) -> None:
-        table: TokenTable = request.app.state.tokens
-        if not table.entries:
-            return
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
-            raise AuthError(f"{request.url.path} needs an 'Authorization: Bearer <token>' header")
-        scopes = table.scopes_of(token.strip())
-        if scopes is None:
-            raise AuthError(f"the bearer token is not valid for {request.url.path}")
-        if scope not in scopes:
-            raise ForbiddenError(
-                f"the bearer token lacks the {scope!r} scope {request.url.path} needs"
-            )
+        check_token(
+            request.app.state.tokens, request.headers.get("authorization"), scope, request.url.path
+        )
 
     return check

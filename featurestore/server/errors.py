@@ -25,7 +25,13 @@ from featurestore.errors import (
     StoreUnavailableError,
 )
 
-__all__ = ["BadJSONError", "install_error_handlers", "json_response", "validation_sentence"]
+__all__ = [
+    "BadJSONError",
+    "error_response",
+    "install_error_handlers",
+    "json_response",
+    "validation_sentence",
+]
 
 
 class BadJSONError(RequestError):
@@ -50,9 +56,8 @@ def _metrics(request: Request) -> Any:
     return request.app.state.metrics
 
 
-async def _feature_store_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, FeatureStoreError)
-    metrics = _metrics(request)
+def error_response(metrics: Any, exc: FeatureStoreError) -> Response:
+    """The answer to ``exc`` (its status, ``{"detail": ...}``), counted in ``metrics``."""
     metrics.error(type(exc).__name__)
     if isinstance(exc, StoreUnavailableError):
         metrics.online_store_errors.inc()
@@ -65,6 +70,11 @@ async def _feature_store_error(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, AuthError):
         headers = {"WWW-Authenticate": "Bearer"}
     return json_response(body, exc.status_code, headers)
+
+
+async def _feature_store_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FeatureStoreError)
+    return error_response(_metrics(request), exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
