@@ -21,6 +21,7 @@ from featurestore.errors import RequestError
 from featurestore.expr import to_python
 from featurestore.materialize import WINDOW_SUFFIX, entity_name
 from featurestore.online import OnlineStore, ReadRequest, ReadResult, encode_entity_keys
+from featurestore.online.records import has_null
 from featurestore.reports import iso
 from featurestore.requestids import new_request_id
 from featurestore.resolve import Resolved
@@ -310,20 +311,6 @@ def _view_info(view: FeatureView) -> _ViewInfo:
 Column = tuple[list[Any], list[str], list[dt.datetime | None]]  # values, statuses, event times
 
 
-def _has_null(column: list[Any]) -> bool:
-    """Whether ``column`` holds a None.
-
-    ``sum`` settles it for numbers about four times quicker than ``None in column``, because
-    comparing a number with None goes through Python's comparison fallback; a None, a string or
-    a datetime makes ``sum`` raise at once, and then ``in`` answers.
-    """
-    try:
-        sum(column)
-    except TypeError:
-        return None in column
-    return False
-
-
 def _fill(
     result: ReadResult,
     subset: list[str],
@@ -346,14 +333,16 @@ def _fill(
             Statuses.OUTSIDE_MAX_AGE if b is None and ts is not None and ts < oldest else b
             for b, ts in zip(base, stamps, strict=True)
         ]
-    columns = [result.values[feature] for feature in subset]
+    columns = list(map(result.values.__getitem__, subset))
     if not any(base):  # every entity found and fresh: the common case stays cheap
         all_present = [present] * len(base)  # shared by the features without nulls: read-only
+        if not result.nulls:
+            return columns, [all_present] * len(columns), stamps
         return (
             columns,
             [
                 [null if v is None else present for v in column]
-                if _has_null(column)
+                if has_null(column)
                 else all_present
                 for column in columns
             ],
@@ -416,12 +405,14 @@ def get_online_features(
     columns: dict[tuple[str, str], Column] = {}
     for read, result in zip(plan.reads, results, strict=True):
         values, status_lists, stamps = _fill(result, read.features, read.ttl, now, read.empty)
-        for i, name in read.outputs:
-            out_values[name], out_status[name], out_stamps[name] = (
-                values[i],
-                status_lists[i],
-                stamps,
-            )
+        if read.aligned:  # the usual case: each feature answered once, under one name
+            out_values.update(zip(read.aligned, values, strict=True))
+            out_status.update(zip(read.aligned, status_lists, strict=True))
+            out_stamps.update(dict.fromkeys(read.aligned, stamps))
+        else:
+            for i, name in read.outputs:
+                out_values[name], out_status[name] = values[i], status_lists[i]
+                out_stamps[name] = stamps
         if plan.keep_columns:
             view = read.info.view.name
             for feature, column, status in zip(read.features, values, status_lists, strict=True):
@@ -464,6 +455,7 @@ class _Read:
     ttl: dt.timedelta | None
     empty: Mapping[str, Any] | None  # empty-window values of windowed aggregates
     outputs: list[tuple[int, str]]  # (position in features, output name) of requested features
+    aligned: list[str] | None  # the output names, when each feature is answered once in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +496,10 @@ def _plan(resolved: Resolved) -> _Plan:
                     for i, feature in enumerate(features)
                     for name in output_names.get((view.name, feature), [])
                 ]
-                reads.append(_Read(info, record, features, ttl, empty, outputs))
+                aligned: list[str] | None = [name for _, name in outputs]
+                if [i for i, _ in outputs] != list(range(len(features))):
+                    aligned = None
+                reads.append(_Read(info, record, features, ttl, empty, outputs, aligned))
         stored += [(view.name, f) for f in names]
     requested = set(resolved.refs)
     hidden = [ref for ref in stored if ref not in requested]

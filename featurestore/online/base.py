@@ -54,11 +54,14 @@ class ReadResult:
         event_timestamps: the event time (UTC) of each found row, None where not found.
         values: per requested feature, one value per entity (None where not found, where the
             stored value is null, or where the stored row predates the feature).
+        nulls: False only when no value of a found row is None (True promises nothing); lets
+            serving skip looking for nulls feature by feature.
     """
 
     found: list[bool]
     event_timestamps: list[datetime | None]
     values: dict[str, list[Any]]
+    nulls: bool = True
 
 
 @runtime_checkable

@@ -13,8 +13,9 @@ A record is ``header + body``:
 
 from __future__ import annotations
 
+import operator
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +32,6 @@ __all__ = [
     "decode_records",
     "encode_rows",
     "header_event_time",
-    "split_record",
 ]
 
 HEADER_LENGTH = 49
@@ -39,6 +39,7 @@ _SHIFT = 1 << 63
 _NULL_CREATED = "0" * 17
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMES_LENGTH = struct.Struct(">I")
+_BODY = HEADER_LENGTH + _NAMES_LENGTH.size  # where a record's packed name list starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,63 +117,110 @@ def _bodies(view: str, rows: pl.DataFrame) -> list[bytes]:
         ) from None
 
 
-def header_event_time(header: str) -> datetime:
+def header_event_time(header: str | bytes) -> datetime:
     """The event time encoded in a record header."""
     return _EPOCH + timedelta(microseconds=int(header[:16], 16) - _SHIFT)
 
 
-def decode_records(request: ReadRequest, records: Sequence[tuple[str, bytes] | None]) -> ReadResult:
-    """Turn the stored ``(header, body)`` of each requested entity (None: absent) into a result.
+def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> ReadResult:
+    """Turn the stored ``header + body`` of each requested entity (None: absent) into a result.
 
     The rows of one read almost always share one layout (the view's feature list when they were
-    written), so the rows are transposed first and the requested columns picked after: picking
-    from each row first costs far more once a request holds many entities.
+    written): each row's layout is compared with the first one's in place, the rows are
+    transposed at once and the requested columns picked by a getter made once per layout and
+    feature list. Picking from each row instead costs far more once a request holds many
+    entities.
     """
-    features = list(dict.fromkeys(request.features))
     times: list[datetime | None] = []
-    layouts: dict[bytes, None] = {}
     rows: list[list[Any] | None] = []
-    event_time = _event_time
+    layout: bytes | None = None
+    mixed = False
+    event_time, names_length, start = _event_time, _NAMES_LENGTH.unpack_from, _BODY
     for record in records:
         if record is None:
             times.append(None)
             rows.append(None)
             continue
-        header, body = record
-        times.append(event_time(header))
-        end = _NAMES_LENGTH.size + _NAMES_LENGTH.unpack_from(body)[0]
-        layouts[body[_NAMES_LENGTH.size : end]] = None
-        rows.append(unpack_value(body[end:]))
+        times.append(event_time(record[:16]))
+        end = start + names_length(record, HEADER_LENGTH)[0]
+        if layout is None:
+            layout = record[start:end]
+        elif end - start != len(layout) or not record.startswith(layout, start):
+            mixed = True
+        rows.append(unpack_value(record[end:]))
     found = [row is not None for row in rows]
-    if len(layouts) == 1:
-        (layout,) = layouts
-        values = _pick_columns(_layout(layout), features, rows)
-    else:  # rows written under different view versions: map each row on its own
-        values = _pick_rows(features, records, rows)
-    return ReadResult(found=found, event_timestamps=times, values=values)
-
-
-def _pick_columns(
-    layout: tuple[str, ...], features: list[str], rows: list[list[Any] | None]
-) -> dict[str, list[Any]]:
-    """Rows of one layout (None: absent) -> the requested feature columns."""
-    width = len(layout)
+    if layout is None or mixed:  # nothing found, or rows written under several view versions
+        features = list(dict.fromkeys(request.features))
+        return ReadResult(found, times, _pick_rows(features, records, rows), nulls=True)
+    pick = _pick(layout, request.features)
     if None in rows:
-        empty = [None] * width
+        empty = [None] * pick.width
         rows = [empty if row is None else row for row in rows]
-    columns = [list(column) for column in zip(*rows, strict=True)] if width else []
-    position = _positions(layout)
-    n = len(rows)
-    return {
-        feature: columns[position[feature]] if feature in position else [None] * n
-        for feature in features
-    }
+    columns = pick.getter([*map(list, zip(*rows, strict=True)), [None] * len(rows)])
+    values = dict(zip(pick.features, columns, strict=True))
+    # Look for nulls along the shorter side: one call per row, or one per column.
+    nulls = not pick.complete or (
+        any(has_null(row) for row in rows if row is not None)
+        if len(rows) <= len(pick.features)
+        else any(map(has_null, columns))
+    )
+    return ReadResult(found, times, values, nulls=nulls)
+
+
+def has_null(values: Sequence[Any]) -> bool:
+    """Whether ``values`` holds a None.
+
+    ``sum`` settles it for numbers about four times quicker than ``None in values``, because
+    comparing a number with None goes through Python's comparison fallback; a None, a string or
+    a datetime makes ``sum`` raise at once, and then ``in`` answers.
+    """
+    try:
+        sum(values)
+    except TypeError:
+        return None in values
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    """How to take a request's features from the transposed rows of one layout."""
+
+    features: list[str]  # the requested features, without repeats
+    getter: Callable[[list[list[Any]]], Sequence[list[Any]]]  # columns (+ a null one) -> picked
+    width: int  # the number of features in the layout
+    complete: bool  # whether the layout holds every requested feature (else they read None)
+
+
+#: (packed layout, id of the request's feature list) -> (that list, its pick); a plan asks with
+#: the same list object every time, so serving makes each pick once
+_PICKS: dict[tuple[bytes, int], tuple[Sequence[str], _Pick]] = {}
+
+
+def _pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
+    cached = _PICKS.get((layout, id(wanted)))
+    if cached is not None and cached[0] is wanted:
+        return cached[1]
+    names = _layout(layout)
+    features = list(dict.fromkeys(wanted))
+    position = _positions(names)
+    indices = [position.get(feature, len(names)) for feature in features]  # absent: the null one
+    getter: Callable[[list[list[Any]]], Sequence[list[Any]]]
+    if len(indices) == 1:
+        index = indices[0]
+        getter = lambda columns: (columns[index],)  # noqa: E731
+    elif indices:
+        getter = operator.itemgetter(*indices)
+    else:
+        getter = lambda columns: ()  # noqa: E731
+    pick = _Pick(features, getter, len(names), all(f in position for f in features))
+    if len(_PICKS) > 4096:
+        _PICKS.clear()
+    _PICKS[(layout, id(wanted))] = (wanted, pick)
+    return pick
 
 
 def _pick_rows(
-    features: list[str],
-    records: Sequence[tuple[str, bytes] | None],
-    rows: list[list[Any] | None],
+    features: list[str], records: Sequence[bytes | None], rows: list[list[Any] | None]
 ) -> dict[str, list[Any]]:
     """Rows of several layouts (or none) -> the requested feature columns, row by row."""
     columns: dict[str, list[Any]] = {feature: [] for feature in features}
@@ -181,9 +229,8 @@ def _pick_rows(
             for column in columns.values():
                 column.append(None)
             continue
-        body = record[1]
-        end = _NAMES_LENGTH.size + _NAMES_LENGTH.unpack_from(body)[0]
-        position = _positions(_layout(body[_NAMES_LENGTH.size : end]))
+        end = _BODY + _NAMES_LENGTH.unpack_from(record, HEADER_LENGTH)[0]
+        position = _positions(_layout(record[_BODY:end]))
         for feature, column in columns.items():
             index = position.get(feature)
             column.append(None if index is None else row[index])
@@ -195,7 +242,7 @@ def _pick_rows(
 _LAYOUTS: dict[bytes, tuple[str, ...]] = {}
 _POSITIONS: dict[tuple[str, ...], dict[str, int]] = {}
 #: the event-time part of a header -> the datetime; rows of a batch share their event times
-_EVENT_TIMES: dict[str, datetime] = {}
+_EVENT_TIMES: dict[bytes, datetime] = {}
 
 
 def _layout(packed: bytes) -> tuple[str, ...]:
@@ -216,15 +263,10 @@ def _positions(layout: tuple[str, ...]) -> dict[str, int]:
     return position
 
 
-def _event_time(header: str) -> datetime:
-    event = _EVENT_TIMES.get(header[:16])
+def _event_time(key: bytes) -> datetime:
+    event = _EVENT_TIMES.get(key)
     if event is None:
         if len(_EVENT_TIMES) > 100_000:
             _EVENT_TIMES.clear()
-        event = _EVENT_TIMES[header[:16]] = header_event_time(header)
+        event = _EVENT_TIMES[key] = header_event_time(key)
     return event
-
-
-def split_record(record: bytes) -> tuple[str, bytes]:
-    """Split a stored ``header + body`` value (the Redis layout) into its two parts."""
-    return record[:HEADER_LENGTH].decode("ascii"), record[HEADER_LENGTH:]

@@ -29,7 +29,7 @@ from featurestore.online.base import (
     ReadResult,
     unavailable,
 )
-from featurestore.online.records import HEADER_LENGTH, decode_records, encode_rows, split_record
+from featurestore.online.records import HEADER_LENGTH, decode_records, encode_rows
 
 __all__ = ["RedisOnlineStore"]
 
@@ -261,8 +261,7 @@ class RedisOnlineStore:
             answers = self._execute_or_raise(
                 [(key, ("HMGET", key, view)) for key in request.entity_keys]
             )
-            records = [None if value is None else split_record(value) for (value,) in answers]
-            return [decode_records(request, records)]
+            return [decode_records(request, [value for (value,) in answers])]
         fields: dict[str, dict[str, None]] = defaultdict(dict)
         for request in requests:
             for key in request.entity_keys:
@@ -278,12 +277,8 @@ class RedisOnlineStore:
     @staticmethod
     def _records(
         request: ReadRequest, stored: dict[tuple[str, str], bytes | None]
-    ) -> list[tuple[str, bytes] | None]:
-        records: list[tuple[str, bytes] | None] = []
-        for key in request.entity_keys:
-            value = stored[key, request.view]
-            records.append(None if value is None else split_record(value))
-        return records
+    ) -> list[bytes | None]:
+        return [stored[key, request.view] for key in request.entity_keys]
 
     def delete_view(self, view: str) -> int:
         """See :meth:`OnlineStore.delete_view` (scans this project's entity hashes)."""

@@ -139,7 +139,7 @@ class SQLiteOnlineStore:
         wanted = json.dumps([[r.view, key] for r in requests for key in r.entity_keys])
         with self._guard():
             stored = {
-                (view, key): (version, body)
+                (view, key): version.encode("ascii") + body
                 for view, key, version, body in self._connection().execute(
                     _READ, (wanted, self.project)
                 )

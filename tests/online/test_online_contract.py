@@ -125,6 +125,27 @@ def test_a_row_written_with_new_features_replaces_the_old_layout(
     assert read_one(store, "v", [key], ["a", "b"]).values == {"a": [None], "b": [2]}
 
 
+def test_rows_of_several_layouts_in_one_read(store: OnlineStore, keys: Keys) -> None:
+    old, new = keys(1, 2)
+    store.write("v", rows([old], {"a": [1], "b": [2.5]}))
+    store.write("v", rows([new], {"b": [3.5], "c": ["x"]}))
+    result = read_one(store, "v", [old, new, old], ["c", "b", "a", "b"])
+    assert result.values == {"c": [None, "x", None], "b": [2.5, 3.5, 2.5], "a": [1, None, 1]}
+    assert result.nulls
+
+
+def test_nulls_is_false_only_without_a_null_value(store: OnlineStore, keys: Keys) -> None:
+    a, b, absent = keys(1, 2, 3)
+    store.write("v", rows([a, b], {"x": [1.0, 2.0], "y": [None, 3], "s": ["p", "q"]}))
+    assert not read_one(store, "v", [a, b], ["x"]).nulls
+    assert not read_one(store, "v", [a, b, a], ["s", "x"]).nulls
+    assert not read_one(store, "v", [b], ["x", "y", "s"]).nulls
+    assert read_one(store, "v", [a, b], ["x", "y"]).nulls
+    assert read_one(store, "v", [a], ["x", "y"]).nulls
+    assert read_one(store, "v", [a, b], ["x", "added_later"]).nulls
+    assert read_one(store, "v", [a, absent], ["x"]).nulls
+
+
 def test_many_entities_of_several_views_in_one_read(store: OnlineStore, keys: Keys) -> None:
     drivers = keys(*range(100))
     riders = keys(*[f"r{i}" for i in range(50)], entity="rider")

@@ -7,6 +7,8 @@ import math
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from featurestore.server.errors import validation_sentence
 from featurestore.serving import OnlineResponse
@@ -101,3 +103,58 @@ def test_to_feast_json_writes_special_floats_as_null_and_durations_as_seconds() 
     rows = orjson.loads(answer.to_feast_json())["results"]
     assert rows[1]["values"] == [None, None]
     assert rows[2]["values"] == [90.0, "2026-01-02"]
+
+
+def _as_json(value: object) -> object:
+    """What JSON keeps of a value to_feast() gives: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet='],[{}"\\é a1', max_size=6),
+)
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_to_feast_json_equals_to_feast_for_any_values_and_runs(data: st.DataObject) -> None:
+    """Runs of features sharing statuses and event times, numeric or not, write as to_feast()."""
+    n = data.draw(st.integers(1, 4), label="entities")
+    count = data.draw(st.integers(1, 6), label="features")
+    kinds = st.sampled_from(["float", "int", "bool", "mixed"])
+    shared_status, shared_stamps = ["PRESENT"] * n, [dt.datetime(2026, 1, 1, tzinfo=UTC)] * n
+    names, values, statuses, stamps = ["k"], {"k": list(range(n))}, {}, {}
+    statuses["k"], stamps["k"] = ["PRESENT"] * n, [None] * n
+    for i in range(count):
+        name = f"f{i}"
+        kind = data.draw(kinds, label=f"kind {name}")
+        element = {
+            "float": st.floats(allow_nan=True, allow_infinity=True),
+            "int": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+            "bool": st.booleans(),
+            "mixed": _VALUES,
+        }[kind]
+        names.append(name)
+        values[name] = data.draw(st.lists(element, min_size=n, max_size=n), label=name)
+        own = data.draw(st.booleans(), label=f"own lists {name}")
+        statuses[name] = ["NULL_VALUE"] * n if own else shared_status
+        stamps[name] = [None] * n if own else shared_stamps
+    answer = OnlineResponse(
+        names=names,
+        join_keys=["k"],
+        values=values,
+        statuses=statuses,
+        event_timestamps=stamps,
+        request_id="cd" * 16,
+        requested_at=dt.datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    expected = answer.to_feast()
+    for row in expected["results"]:
+        row["values"] = [_as_json(v) for v in row["values"]]
+    assert orjson.loads(answer.to_feast_json()) == expected
