@@ -4,20 +4,22 @@ Data: 100,000 entities materialized into a redis-server of our own (a free port,
 one view of 10 float features and one of 50. The feature server runs as ``uvicorn`` with one
 worker; the floor is a minimal FastAPI endpoint under the same uvicorn settings that parses the
 same request body, sends one pipelined ``HMGET`` per entity for the same keys and returns the
-decoded values. A separate process loads each at concurrency 1, 8 and 32 with keep-alive
-connections (``wrk`` when installed, else a small asyncio client), for single-entity and
-100-entity requests of the 50-feature view and single-entity requests of the 10-feature view.
+decoded values. Both run side by side; a separate process loads them in turn (interleaved
+rounds, medians reported) at concurrency 1, 8 and 32 with keep-alive connections (``wrk`` when
+installed, else a small asyncio client), for single-entity and 100-entity requests of the
+50-feature view and single-entity requests of the 10-feature view.
 Materialization of 100,000 entities x 10 features (``store.materialize``) is compared with a raw
 pipelined redis-py write of the same values (msgpack-encoded rows, ``HSET``).
 
 Prints one JSON line. Run: ``.venv/bin/python benchmarks/online_serving.py [--quick]
-[--sample-rate 0.01] [--loadgen wrk|python]``.
+[--sample-rate 0.01] [--rounds 3] [--seconds 3] [--loadgen wrk|python]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -335,30 +337,60 @@ def worker(url: str, concurrency: int, seconds: float) -> None:
     print("RESULT " + json.dumps(figures))
 
 
-def serve_figures(
-    url: str, folder: Path, n: int, seconds: float, tool: str
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for name, (entities, features) in SCENARIOS.items():
-        bodies = folder / f"bodies_{name}.jsonl"
+def paired_figures(
+    urls: dict[str, str], folder: Path, n: int, seconds: float, tool: str, rounds: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Load every server with the same scenarios, interleaved: for each scenario and
+    concurrency, ``rounds`` rounds of one run per server, in turn. This machine's speed drifts
+    by tens of percent over minutes, so servers measured minutes apart cannot be compared;
+    interleaved runs see the same drift. Each figure is the median over the rounds, and
+    ``rounds_rps`` keeps every round's throughput."""
+    out: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in urls}
+    for scenario, (entities, features) in SCENARIOS.items():
+        bodies = folder / f"bodies_{scenario}.jsonl"
         if not bodies.exists():
             write_bodies(bodies, entities, features, n)
-        run_load(url, bodies, 4, min(1.0, seconds), tool)  # warm up
+        for url in urls.values():
+            run_load(url, bodies, 4, min(1.0, seconds), tool)  # warm up
         for concurrency in CONCURRENCY:
-            out[f"{name}_c{concurrency}"] = run_load(url, bodies, concurrency, seconds, tool)
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+            for _ in range(rounds):
+                for name, url in urls.items():
+                    runs[name].append(run_load(url, bodies, concurrency, seconds, tool))
+            for name, results in runs.items():
+                out[name][f"{scenario}_c{concurrency}"] = {
+                    "rps": int(np.median([r["rps"] for r in results])),
+                    "p50_us": int(np.median([r["p50_us"] for r in results])),
+                    "p99_us": int(np.median([r["p99_us"] for r in results])),
+                    "errors": sum(r["errors"] for r in results),
+                    "rounds_rps": [r["rps"] for r in results],
+                }
     return out
 
 
 def compare_sample_rates(
-    app: str, env: dict[str, str], folder: Path, n: int, seconds: float, tool: str
+    app: str, env: dict[str, str], folder: Path, n: int, seconds: float, tool: str, rounds: int
 ) -> dict[str, Any]:
-    """Serving throughput at sample rates 0.01 and 1.0 against 0, one server each, same data."""
-    figures: dict[str, Any] = {"entities": n, "loadgen": tool, "seconds_per_run": seconds}
-    rates: dict[str, dict[str, Any]] = {}
-    for rate in (0.0, 0.01, 1.0):
-        rate_env = {**env, "FEATURESTORE_SERVING_SKEW_SAMPLE_RATE": str(rate)}
-        with http_server(app, rate_env, folder / f"fs-{rate}.log") as url:
-            rates[str(rate)] = serve_figures(url, folder, n, seconds, tool)
+    """Serving throughput at sample rates 0.01 and 1.0 against 0: one server each, same data,
+    runs interleaved."""
+    figures: dict[str, Any] = {
+        "entities": n,
+        "loadgen": tool,
+        "seconds_per_run": seconds,
+        "rounds": rounds,
+    }
+    with contextlib.ExitStack() as servers:
+        urls = {
+            str(rate): servers.enter_context(
+                http_server(
+                    app,
+                    {**env, "FEATURESTORE_SERVING_SKEW_SAMPLE_RATE": str(rate)},
+                    folder / f"fs-{rate}.log",
+                )
+            )
+            for rate in (0.0, 0.01, 1.0)
+        }
+        rates = paired_figures(urls, folder, n, seconds, tool, rounds)
     base = rates["0.0"]
     for rate in ("0.01", "1.0"):
         figures[f"rate_{rate}_vs_0"] = {
@@ -391,6 +423,9 @@ def main() -> None:
     parser.add_argument("--loadgen", choices=["wrk", "python"], default=None)
     parser.add_argument("--seconds", type=float, default=None, help="seconds per load run")
     parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds per figure (median)"
+    )
+    parser.add_argument(
         "--app",
         default="featurestore.server.app:app_from_env",
         help="the uvicorn factory to measure (a variant must be importable, e.g. via PYTHONPATH)",
@@ -401,7 +436,8 @@ def main() -> None:
         worker(args.worker[0], int(args.worker[1]), float(args.worker[2]))
         return
     n = 10_000 if args.quick else 100_000
-    seconds = args.seconds or (2.0 if args.quick else 5.0)
+    seconds = args.seconds or (2.0 if args.quick else 3.0)
+    rounds = args.rounds or (1 if args.quick else 3)
     tool = args.loadgen or ("wrk" if shutil.which("wrk") else "python")
     with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
         folder = Path(tmp)
@@ -415,19 +451,26 @@ def main() -> None:
                 env["FEATURESTORE_SERVING_SKEW_SAMPLE_RATE"] = str(args.sample_rate)
                 figures["sample_rate"] = args.sample_rate
             if args.compare_sample_rates:
-                print(json.dumps(compare_sample_rates(args.app, env, folder, n, seconds, tool)))
+                figures = compare_sample_rates(args.app, env, folder, n, seconds, tool, rounds)
+                print(json.dumps(figures))
                 store.close()
                 return
-            with http_server(args.app, env, folder / "fs.log") as url:
-                ours = serve_figures(url, folder, n, seconds, tool)
             env |= {"BENCH_REDIS_URL": redis_url, "BENCH_PROJECT": store.project}
-            with http_server("online_serving:floor_app", env, folder / "floor.log") as url:
-                floor = serve_figures(url, folder, n, seconds, tool)
+            with (
+                http_server(args.app, env, folder / "fs.log") as ours_url,
+                http_server("online_serving:floor_app", env, folder / "floor.log") as floor_url,
+            ):
+                both = paired_figures(
+                    {"ours": ours_url, "floor": floor_url}, folder, n, seconds, tool, rounds
+                )
+            ours, floor = both["ours"], both["floor"]
+            figures["rounds"] = rounds
             store.close()
     for key, result in ours.items():
         result["floor_rps"] = floor[key]["rps"]
         result["floor_p50_us"] = floor[key]["p50_us"]
         result["floor_p99_us"] = floor[key]["p99_us"]
+        result["floor_rounds_rps"] = floor[key]["rounds_rps"]
         result["vs_floor"] = round(result["rps"] / max(floor[key]["rps"], 1), 2)
     figures["serving"] = ours
     figures["targets"] = {
