@@ -107,45 +107,29 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
     if not chosen:
         return []
     requested = _micros(response.requested_at)
-    columns = [
-        (
-            view,
-            feature,
-            response.values[name],
-            response.statuses[name],
-            response.event_timestamps[name],
-            versions.get(view, 0),
-            1,
-        )
-        for (view, feature), name in zip(response.refs, response.names[len(keys_of) :], strict=True)
-    ]
-    columns += [
-        (view, feature, values, statuses, stamps, versions.get(view, 0), 0)
-        for (view, feature), (values, statuses, stamps) in response.inputs.items()
+    shape = _shape(response, versions)
+    inputs = response.inputs.values()
+    value_lists = [*map(response.values.__getitem__, shape.names), *(c[0] for c in inputs)]
+    status_lists = [*map(response.statuses.__getitem__, shape.names), *(c[1] for c in inputs)]
+    stamp_lists: list[list[dt.datetime | None]] = [
+        *map(response.event_timestamps.__getitem__, shape.names),
+        *(c[2] for c in inputs),
     ]
     # Columns are cut down to the chosen rows first (one C call each), then turned into rows;
     # statuses and event times are converted once per distinct list (the features of one view
     # share their event times, and all-present features one status list).
     pick = _picker(chosen)
-    code = _STATUS_CODE
     converted: dict[int, tuple[Any, ...]] = {}
-    value_columns, status_columns, stamp_columns = [], [], []
-    for _, _, values, statuses, stamps, _, _ in columns:
-        value_columns.append(pick(values))
-        if id(statuses) not in converted:
-            converted[id(statuses)] = tuple(code[s] for s in pick(statuses))
-        status_columns.append(converted[id(statuses)])
-        if id(stamps) not in converted:
-            converted[id(stamps)] = tuple(_micros(t) for t in pick(stamps))
-        stamp_columns.append(converted[id(stamps)])
-    value_rows = list(zip(*value_columns, strict=True)) if columns else [()] * len(chosen)
-    status_rows = list(zip(*status_columns, strict=True)) if columns else [()] * len(chosen)
-    stamp_rows = list(zip(*stamp_columns, strict=True)) if columns else [()] * len(chosen)
+    for key, column in dict(zip(map(id, status_lists), status_lists, strict=True)).items():
+        converted[key] = tuple(map(_STATUS_CODE.__getitem__, pick(column)))
+    for key, stamps in dict(zip(map(id, stamp_lists), stamp_lists, strict=True)).items():
+        converted[key] = tuple(map(_micros, pick(stamps)))
+    value_rows = status_rows = stamp_rows = [()] * len(chosen)
+    if value_lists:
+        value_rows = list(zip(*map(pick, value_lists), strict=True))
+        status_rows = list(zip(*map(converted.__getitem__, map(id, status_lists)), strict=True))
+        stamp_rows = list(zip(*map(converted.__getitem__, map(id, stamp_lists)), strict=True))
     packer = make_packer()
-    # what every sampled row of this request shares is packed once, as a bin field
-    meta = packer.pack(
-        [[view, feature, version, flag] for view, feature, _, _, _, version, flag in columns]
-    )
     out: list[bytes] = []
     for n, i in enumerate(chosen):
         entry = {
@@ -153,13 +137,45 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
             "t": requested,
             "k": dict(zip(response.join_keys, rows[i], strict=True)),
             "q": {f: v[i] for f, v in response.request_data.items()},
-            "m": meta,
+            "m": shape.meta,
             "v": value_rows[n],
             "s": status_rows[n],
             "e": stamp_rows[n],
         }
         out.append(packer.pack(entry))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What every sampled row of one request shape shares."""
+
+    refs: list[tuple[str, str]]  # the response's refs (identity checked)
+    versions: Mapping[str, int]  # the view versions served (identity checked)
+    names: list[str]  # the requested features' output names
+    meta: bytes  # the packed [view, feature, version, requested] of every logged column
+
+
+#: id(refs), id(versions), input refs -> shape; a resolved request hands out the same refs list
+_SHAPES: dict[tuple[int, int, tuple[tuple[str, str], ...]], _Shape] = {}
+
+
+def _shape(response: OnlineResponse, versions: Mapping[str, int]) -> _Shape:
+    inputs = tuple(response.inputs)
+    key = (id(response.refs), id(versions), inputs)
+    shape = _SHAPES.get(key)
+    if shape is not None and shape.refs is response.refs and shape.versions is versions:
+        return shape
+    columns = [(view, feature, 1) for view, feature in response.refs]
+    columns += [(view, feature, 0) for view, feature in inputs]
+    meta = make_packer().pack(
+        [[view, feature, versions.get(view, 0), flag] for view, feature, flag in columns]
+    )
+    shape = _Shape(response.refs, versions, response.names[len(response.join_keys) :], meta)
+    if len(_SHAPES) > 1024:
+        _SHAPES.clear()
+    _SHAPES[key] = shape
+    return shape
 
 
 def _picker(chosen: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
