@@ -133,21 +133,30 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     """
     times: list[datetime | None] = []
     rows: list[list[Any] | None] = []
-    layout: bytes | None = None
-    mixed = False
-    event_time, names_length, start = _event_time, _NAMES_LENGTH.unpack_from, _BODY
+    # The rows of a batch share their layout and often their event time: a row that starts
+    # like the first one takes the shortcut (no slicing, no struct, no hashing).
+    prefix, prefix_end, mixed = b"", 0, False
+    event_key, event = b"-", None
+    unpack, names_length = unpack_value, _NAMES_LENGTH.unpack_from
     for record in records:
         if record is None:
             times.append(None)
             rows.append(None)
             continue
-        times.append(event_time(record[:16]))
-        end = start + names_length(record, HEADER_LENGTH)[0]
-        if layout is None:
-            layout = record[start:end]
-        elif end - start != len(layout) or not record.startswith(layout, start):
+        if not record.startswith(event_key):
+            event_key = record[:16]
+            event = _event_time(event_key)
+        times.append(event)
+        if prefix and record.startswith(prefix, HEADER_LENGTH):
+            rows.append(unpack(record[prefix_end:]))
+            continue
+        end = _BODY + names_length(record, HEADER_LENGTH)[0]
+        if prefix:
             mixed = True
-        rows.append(unpack_value(record[end:]))
+        else:
+            prefix, prefix_end = record[HEADER_LENGTH:end], end
+        rows.append(unpack(record[end:]))
+    layout = prefix[_NAMES_LENGTH.size :] if prefix else None
     found = [row is not None for row in rows]
     if layout is None or mixed:  # nothing found, or rows written under several view versions
         features = list(dict.fromkeys(request.features))
