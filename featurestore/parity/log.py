@@ -9,10 +9,10 @@ drops samples and counts them. ``flush`` moves the buffer into Parquet files of 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import operator
-import queue
 import threading
 import uuid
 import zlib
@@ -252,7 +252,11 @@ class ServingLogger:
         self.counters = LogCounters()
         self.on_change = on_change
         self._online = online
-        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=queue_size)
+        # A deque: appending and popping are atomic and cost a C call, where queue.Queue takes
+        # a Python-level lock each time (and the shipping thread pops up to a thousand at once).
+        # Callers in several threads at once may overfill it by a request's worth of samples.
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queue_size = queue_size
         self._lock = threading.Lock()
         # held while entries are out of the queue and not yet in the buffer, so a flush that
         # ships first never misses samples the background thread is carrying
@@ -278,17 +282,13 @@ class ServingLogger:
         except Exception:
             self._count(0, 1)
             return
-        dropped = 0
-        for entry in entries:
-            try:
-                self._queue.put_nowait(entry)
-            except queue.Full:
-                dropped += 1
-        if dropped:
-            self._count(0, dropped)
+        room = max(0, self._queue_size - len(self._queue))
+        self._queue.extend(entries[:room])
+        if len(entries) > room:
+            self._count(0, len(entries) - room)
         if entries:
             self._ensure_thread()
-            if self._queue.qsize() >= _WAKE_AT:
+            if len(self._queue) >= _WAKE_AT:
                 self._wake.set()
 
     def _ensure_thread(self) -> None:
@@ -314,11 +314,10 @@ class ServingLogger:
     def _ship(self, batch: int) -> None:
         while True:
             entries: list[bytes] = []
-            while len(entries) < batch:
-                try:
-                    entries.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            pop = self._queue.popleft
+            with contextlib.suppress(IndexError):
+                while len(entries) < batch:
+                    entries.append(pop())
             if not entries:
                 return
             try:
