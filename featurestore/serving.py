@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import polars as pl
@@ -326,16 +326,13 @@ def _fill(
     """
     present, null = Statuses.PRESENT, Statuses.NULL_VALUE
     stamps = result.event_timestamps
-    base: list[str | None] = [None if found else Statuses.NOT_FOUND for found in result.found]
-    if ttl is not None:
-        oldest = now - ttl
-        base = [
-            Statuses.OUTSIDE_MAX_AGE if b is None and ts is not None and ts < oldest else b
-            for b, ts in zip(base, stamps, strict=True)
-        ]
     columns = list(map(result.values.__getitem__, subset))
-    if not any(base):  # every entity found and fresh: the common case stays cheap
-        all_present = [present] * len(base)  # shared by the features without nulls: read-only
+    found = result.found
+    # The common case stays cheap: every entity found and fresh (checked by C-level calls).
+    if all(found) and (  # found rows all have event times
+        ttl is None or not stamps or min(cast(list[dt.datetime], stamps)) >= now - ttl
+    ):
+        all_present = [present] * len(found)  # shared by the features without nulls: read-only
         if not result.nulls:
             return columns, [all_present] * len(columns), stamps
         return (
@@ -348,6 +345,13 @@ def _fill(
             ],
             stamps,
         )
+    base: list[str | None] = [None if hit else Statuses.NOT_FOUND for hit in found]
+    if ttl is not None:
+        oldest = now - ttl
+        base = [
+            Statuses.OUTSIDE_MAX_AGE if b is None and ts is not None and ts < oldest else b
+            for b, ts in zip(base, stamps, strict=True)
+        ]
     values_out: list[list[Any]] = []
     statuses_out: list[list[str]] = []
     for feature, column in zip(subset, columns, strict=True):

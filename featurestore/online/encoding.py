@@ -128,6 +128,8 @@ def _encode_column(entity: str, name: str, values: Sequence[Any]) -> list[str]:
         if fast is not None:
             return fast
         values = values.to_list()
+    elif set(map(type, values)) == {int}:  # the usual online request: checked by C calls
+        return list(map("i{}".format, values))
     try:
         return [_encode_key_value(value) for value in values]
     except (TypeError, ValueError) as error:
