@@ -11,8 +11,11 @@ installed, else a small asyncio client), for single-entity and 100-entity reques
 Materialization of 100,000 entities x 10 features (``store.materialize``) is compared with a raw
 pipelined redis-py write of the same values (msgpack-encoded rows, ``HSET``).
 
+``--padded-floor`` adds a third server, the floor padded to the size of our answer (Feast's
+shape carries a status and an event time per value), to show what those bytes cost.
+
 Prints one JSON line. Run: ``.venv/bin/python benchmarks/online_serving.py [--quick]
-[--sample-rate 0.01] [--rounds 3] [--seconds 3] [--loadgen wrk|python]``.
+[--padded-floor] [--sample-rate 0.01] [--rounds 3] [--seconds 3] [--loadgen wrk|python]``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from fastapi import Request, Response  # module level: the floor's annotations r
 
 HERE = Path(__file__).resolve().parent
 CONCURRENCY = (1, 8, 32)
+#: bytes per value Feast's answer carries beyond the value: a status ("PRESENT",) and an event
+#: time ("2026-01-01T00:00:00.000000Z",)
+PAD_BYTES = 40
 SCENARIOS = {"1x50": (1, 50), "100x50": (100, 50), "1x10": (1, 10)}  # entities x features
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -206,6 +212,7 @@ def floor_app() -> Any:
 
     client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
     prefix = "fs:{" + os.environ["BENCH_PROJECT"] + ":user:i"
+    pad = int(os.environ.get("BENCH_PAD", "0"))
     app = FastAPI()
 
     @app.get("/health")
@@ -223,7 +230,10 @@ def floor_app() -> Any:
         for (record,) in pipe.execute():
             names = int.from_bytes(record[HEADER_LENGTH : HEADER_LENGTH + 4], "big")
             rows.append(msgpack.unpackb(record[HEADER_LENGTH + 4 + names :]))
-        return Response(orjson.dumps({"values": rows}), media_type="application/json")
+        answer: dict[str, Any] = {"values": rows}
+        if pad:  # as many bytes as Feast's answer adds per value (a status and an event time)
+            answer["pad"] = "x" * (pad * sum(map(len, rows)))
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     return app
 
@@ -430,6 +440,11 @@ def main() -> None:
         default="featurestore.server.app:app_from_env",
         help="the uvicorn factory to measure (a variant must be importable, e.g. via PYTHONPATH)",
     )
+    parser.add_argument(
+        "--padded-floor",
+        action="store_true",
+        help="also run the floor padded to our answer's size, to show what the bytes cost",
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -456,14 +471,25 @@ def main() -> None:
                 store.close()
                 return
             env |= {"BENCH_REDIS_URL": redis_url, "BENCH_PROJECT": store.project}
-            with (
-                http_server(args.app, env, folder / "fs.log") as ours_url,
-                http_server("online_serving:floor_app", env, folder / "floor.log") as floor_url,
-            ):
-                both = paired_figures(
-                    {"ours": ours_url, "floor": floor_url}, folder, n, seconds, tool, rounds
-                )
-            ours, floor = both["ours"], both["floor"]
+            with contextlib.ExitStack() as servers:
+                urls = {
+                    "ours": servers.enter_context(http_server(args.app, env, folder / "fs.log")),
+                    "floor": servers.enter_context(
+                        http_server("online_serving:floor_app", env, folder / "floor.log")
+                    ),
+                }
+                if args.padded_floor:
+                    padded = {**env, "BENCH_PAD": str(PAD_BYTES)}
+                    urls["padded"] = servers.enter_context(
+                        http_server("online_serving:floor_app", padded, folder / "padded.log")
+                    )
+                runs = paired_figures(urls, folder, n, seconds, tool, rounds)
+            ours, floor = runs["ours"], runs["floor"]
+            if args.padded_floor:
+                figures["padded_floor_vs_floor"] = {
+                    key: round(result["rps"] / max(floor[key]["rps"], 1), 2)
+                    for key, result in runs["padded"].items()
+                }
             figures["rounds"] = rounds
             store.close()
     for key, result in ours.items():
