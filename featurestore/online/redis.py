@@ -78,6 +78,13 @@ end
 return out
 """
 
+# KEYS: entity hashes; ARGV: the fields (views) to read from each. One array per key.
+_READ = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+return out
+"""
+
 _KEYS_PER_CALL = 200  # keys per EVALSHA: short enough not to stall the server
 _ROWS_PER_PIPELINE = 4000
 _SCAN_COUNT = 1000
@@ -254,25 +261,70 @@ class RedisOnlineStore:
         return sum(results)
 
     def read(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
-        """See :meth:`OnlineStore.read`: one pipeline, one ``HMGET`` per distinct entity."""
+        """See :meth:`OnlineStore.read`: one round trip, one ``HMGET`` per distinct entity.
+
+        On a standalone server the ``HMGET``s run inside a script, one ``EVALSHA`` per set of
+        views (and per 200 keys): redis-py spends about 6 µs of CPU on each command it packs
+        and parses, so a 100-entity pipeline cost 0.7 ms where one script call costs 0.16 ms.
+        A cluster gets one ``HMGET`` per entity, each sent to its node, as a script may only
+        touch keys of one slot.
+        """
+        fields: dict[str, tuple[str, ...]]
         if len(requests) == 1:  # one view, the usual request: no merging of fields
-            (request,) = requests
-            view = request.view
-            answers = self._execute_or_raise(
-                [(key, ("HMGET", key, view)) for key in request.entity_keys]
-            )
-            return [decode_records(request, [value for (value,) in answers])]
-        fields: dict[str, dict[str, None]] = defaultdict(dict)
-        for request in requests:
-            for key in request.entity_keys:
-                fields[key][request.view] = None
-        commands: list[Command] = [(key, ("HMGET", key, *views)) for key, views in fields.items()]
-        answers = self._execute_or_raise(commands)
+            fields = dict.fromkeys(requests[0].entity_keys, (requests[0].view,))
+        else:
+            merged: dict[str, dict[str, None]] = defaultdict(dict)
+            for request in requests:
+                for key in request.entity_keys:
+                    merged[key][request.view] = None
+            fields = {key: tuple(views) for key, views in merged.items()}
+        answers = self._read_fields(fields)
+        if len(requests) == 1:
+            keys = requests[0].entity_keys
+            return [decode_records(requests[0], [answers[key][0] for key in keys])]
         stored: dict[tuple[str, str], bytes | None] = {}
-        for (key, views), values in zip(fields.items(), answers, strict=True):
-            for view, value in zip(views, values, strict=True):
+        for key, views in fields.items():
+            for view, value in zip(views, answers[key], strict=True):
                 stored[key, view] = value
         return [decode_records(request, self._records(request, stored)) for request in requests]
+
+    def _read_fields(self, fields: dict[str, tuple[str, ...]]) -> dict[str, list[bytes | None]]:
+        """``HMGET key *views`` for each key, in one round trip: key -> the values."""
+        if self._cluster:
+            commands: list[Command] = [(k, ("HMGET", k, *v)) for k, v in fields.items()]
+            return dict(zip(fields, self._execute_or_raise(commands), strict=True))
+        groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for key, views in fields.items():
+            groups[views].append(key)
+        calls = [
+            (views, keys[i : i + _KEYS_PER_CALL])
+            for views, keys in groups.items()
+            for i in range(0, len(keys), _KEYS_PER_CALL)
+        ]
+        replies = self._read_calls(calls)
+        return {
+            key: values
+            for (_, keys), reply in zip(calls, replies, strict=True)
+            for key, values in zip(keys, reply, strict=True)
+        }
+
+    def _read_calls(self, calls: list[tuple[tuple[str, ...], list[str]]]) -> list[Any]:
+        from redis.exceptions import NoScriptError
+
+        def run(sha: str) -> list[Any]:
+            commands = [("EVALSHA", sha, len(keys), *keys, *views) for views, keys in calls]
+            if len(commands) == 1:  # no pipeline for one command: less to pack and parse
+                return [self._client.execute_command(*commands[0])]
+            pipe = self._client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
+
+        with self._guard():
+            try:
+                return run(self._sha("read", _READ))
+            except NoScriptError:  # the server restarted and lost its script cache
+                return run(self._sha("read", _READ, reload=True))
 
     @staticmethod
     def _records(

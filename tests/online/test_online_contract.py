@@ -169,6 +169,16 @@ def test_many_entities_of_several_views_in_one_read(store: OnlineStore, keys: Ke
     assert store.read([]) == []
 
 
+def test_a_read_of_many_entities_with_repeats(store: OnlineStore, keys: Keys) -> None:
+    entities = keys(*range(450))
+    store.write("v", rows(entities[::3], {"n": list(range(150))}))
+    wanted = [*entities, *entities[:5]]
+    (result,) = store.read([ReadRequest("v", wanted, ["n"])])
+    expected = [i // 3 if i % 3 == 0 else None for i in range(450)]
+    assert result.values["n"] == [*expected, *expected[:5]]
+    assert result.found == [v is not None for v in result.values["n"]]
+
+
 def test_views_and_projects_are_kept_apart(
     store: OnlineStore, store_url: str, keys: Keys, project_name: str
 ) -> None:
