@@ -26,7 +26,13 @@ from featurestore.reports import iso
 from featurestore.requestids import new_request_id
 from featurestore.resolve import Resolved
 
-__all__ = ["OnlineResponse", "Statuses", "get_online_features", "key_types"]
+__all__ = [
+    "OnlineResponse",
+    "Statuses",
+    "get_online_features",
+    "get_online_features_async",
+    "key_types",
+]
 
 
 class Statuses:
@@ -381,13 +387,54 @@ def get_online_features(
     now: dt.datetime | None = None,
 ) -> OnlineResponse:
     """Read the resolved features for ``entities`` in one online-store round trip."""
-    plan = _plan(resolved)
-    keys = plan.keys
-    n = _check_entities(entities, keys, plan.key_types, max_entities)
-    request = _request_columns(request_data, resolved.request_fields, n)
-    now = now or dt.datetime.now(dt.UTC)
-    request_id = new_request_id(project)
+    pending = _start(resolved, entities, project, request_data, max_entities, now)
+    return _finish(pending, online.read(pending.reads))
 
+
+async def get_online_features_async(
+    resolved: Resolved,
+    entities: Mapping[str, Sequence[Any]],
+    *,
+    online: OnlineStore,
+    project: str,
+    request_data: Mapping[str, Any] | None = None,
+    max_entities: int = 1000,
+    now: dt.datetime | None = None,
+) -> OnlineResponse:
+    """:func:`get_online_features` for an event loop: the round trip is awaited when the
+    online store can (``aread``, standalone Redis), so the loop serves other requests
+    meanwhile; other stores are read as by the blocking call."""
+    pending = _start(resolved, entities, project, request_data, max_entities, now)
+    aread = getattr(online, "aread", None)
+    results = await aread(pending.reads) if aread is not None else online.read(pending.reads)
+    return _finish(pending, results)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A checked request waiting for its online read."""
+
+    resolved: Resolved
+    plan: _Plan
+    entities: Mapping[str, Sequence[Any]]
+    n: int
+    request: dict[str, list[Any]]
+    now: dt.datetime
+    request_id: str
+    reads: list[ReadRequest]
+
+
+def _start(
+    resolved: Resolved,
+    entities: Mapping[str, Sequence[Any]],
+    project: str,
+    request_data: Mapping[str, Any] | None,
+    max_entities: int,
+    now: dt.datetime | None,
+) -> _Pending:
+    plan = _plan(resolved)
+    n = _check_entities(entities, plan.keys, plan.key_types, max_entities)
+    request = _request_columns(request_data, resolved.request_fields, n)
     reads = [
         ReadRequest(
             read.record,
@@ -398,8 +445,13 @@ def get_online_features(
         )
         for read in plan.reads
     ]
-    results = online.read(reads)
+    now = now or dt.datetime.now(dt.UTC)
+    return _Pending(resolved, plan, entities, n, request, now, new_request_id(project), reads)
 
+
+def _finish(pending: _Pending, results: list[ReadResult]) -> OnlineResponse:
+    resolved, plan, entities, n = pending.resolved, pending.plan, pending.entities, pending.n
+    request, now, keys = pending.request, pending.now, plan.keys
     out_values: dict[str, list[Any]] = {k: list(entities[k]) for k in keys}
     present = [Statuses.PRESENT] * n
     nothing: list[dt.datetime | None] = [None] * n
@@ -441,7 +493,7 @@ def get_online_features(
         values=out_values,
         statuses=out_status,
         event_timestamps=out_stamps,
-        request_id=request_id,
+        request_id=pending.request_id,
         requested_at=now,
         refs=resolved.refs,
         inputs={ref: columns[ref] for ref in plan.hidden},

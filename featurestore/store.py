@@ -400,6 +400,32 @@ class FeatureStore(MonitoringMixin):
         self._log_served(response, self._view_versions)
         return response
 
+    async def get_online_features_async(
+        self,
+        features: Sequence[str] | None = None,
+        *,
+        service: str | None = None,
+        entities: Mapping[str, Sequence[Any]],
+        request_data: Mapping[str, Any] | None = None,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """:meth:`get_online_features` for an event loop (what the server calls): on a
+        standalone Redis the round trip is awaited, so the loop serves other requests
+        meanwhile."""
+        from featurestore.serving import get_online_features_async
+
+        resolved = self._resolve(features, service, full_feature_names)
+        response = await get_online_features_async(
+            resolved,
+            entities,
+            online=self.online,
+            project=self.project,
+            request_data=request_data,
+            max_entities=self.config.serving.max_entities,
+        )
+        self._log_served(response, self._view_versions)
+        return response
+
     def push(self, push_source: str, rows: Any, to: PushTarget = "online") -> IngestReport:
         """Validate pushed events with the view's contract, compute its features with the Python
         compiler and write them online, offline or both.

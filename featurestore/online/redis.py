@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from featurestore.online._cluster import Command, run_batch
+from featurestore.online._redis_async import AsyncScriptReader
 from featurestore.online.base import (
     ReadRequest,
     ReadResult,
@@ -110,6 +111,7 @@ class RedisOnlineStore:
         self._client_obj: Any = None
         self._client_lock = threading.Lock()
         self._shas: dict[str, str] = {}
+        self._async: AsyncScriptReader | None = None
         self._log_key = f"fsl:{{{project}}}"
 
     # -- connection -------------------------------------------------------------------------
@@ -269,46 +271,37 @@ class RedisOnlineStore:
         A cluster gets one ``HMGET`` per entity, each sent to its node, as a script may only
         touch keys of one slot.
         """
-        fields: dict[str, tuple[str, ...]]
-        if len(requests) == 1:  # one view, the usual request: no merging of fields
-            fields = dict.fromkeys(requests[0].entity_keys, (requests[0].view,))
-        else:
-            merged: dict[str, dict[str, None]] = defaultdict(dict)
-            for request in requests:
-                for key in request.entity_keys:
-                    merged[key][request.view] = None
-            fields = {key: tuple(views) for key, views in merged.items()}
-        answers = self._read_fields(fields)
-        if len(requests) == 1:
-            keys = requests[0].entity_keys
-            return [decode_records(requests[0], [answers[key][0] for key in keys])]
-        stored: dict[tuple[str, str], bytes | None] = {}
-        for key, views in fields.items():
-            for view, value in zip(views, answers[key], strict=True):
-                stored[key, view] = value
-        return [decode_records(request, self._records(request, stored)) for request in requests]
-
-    def _read_fields(self, fields: dict[str, tuple[str, ...]]) -> dict[str, list[bytes | None]]:
-        """``HMGET key *views`` for each key, in one round trip: key -> the values."""
+        fields = _fields(requests)
         if self._cluster:
             commands: list[Command] = [(k, ("HMGET", k, *v)) for k, v in fields.items()]
-            return dict(zip(fields, self._execute_or_raise(commands), strict=True))
-        groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
-        for key, views in fields.items():
-            groups[views].append(key)
-        calls = [
-            (views, keys[i : i + _KEYS_PER_CALL])
-            for views, keys in groups.items()
-            for i in range(0, len(keys), _KEYS_PER_CALL)
-        ]
-        replies = self._read_calls(calls)
-        return {
-            key: values
-            for (_, keys), reply in zip(calls, replies, strict=True)
-            for key, values in zip(keys, reply, strict=True)
-        }
+            answers = dict(zip(fields, self._execute_or_raise(commands), strict=True))
+            return _results(requests, fields, answers)
+        calls = _calls(fields)
+        return _results(requests, fields, _answers(calls, self._read_calls(calls)))
 
-    def _read_calls(self, calls: list[tuple[tuple[str, ...], list[str]]]) -> list[Any]:
+    async def aread(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
+        """:meth:`read` for a server's event loop: it awaits the round trip, so other requests
+        go on meanwhile. A cluster is read as by :meth:`read` (blocking)."""
+        if self._cluster:
+            return self.read(requests)
+        import redis
+
+        if self._async is None:
+            self._async = AsyncScriptReader(self._client_url, self._socket_timeout, _READ)
+        fields = _fields(requests)
+        calls = _calls(fields)
+        try:
+            replies = await self._async.run(calls)
+        except (redis.RedisError, OSError) as error:
+            raise unavailable(self.url, error) from error
+        return _results(requests, fields, _answers(calls, replies))
+
+    async def aclose(self) -> None:
+        """Close the connections :meth:`aread` opened on the running loop."""
+        if self._async is not None:
+            await self._async.aclose()
+
+    def _read_calls(self, calls: list[Call]) -> list[Any]:
         from redis.exceptions import NoScriptError
 
         def run(sha: str) -> list[Any]:
@@ -325,12 +318,6 @@ class RedisOnlineStore:
                 return run(self._sha("read", _READ))
             except NoScriptError:  # the server restarted and lost its script cache
                 return run(self._sha("read", _READ, reload=True))
-
-    @staticmethod
-    def _records(
-        request: ReadRequest, stored: dict[tuple[str, str], bytes | None]
-    ) -> list[bytes | None]:
-        return [stored[key, request.view] for key in request.entity_keys]
 
     def delete_view(self, view: str) -> int:
         """See :meth:`OnlineStore.delete_view` (scans this project's entity hashes)."""
@@ -352,6 +339,7 @@ class RedisOnlineStore:
 
     def close(self) -> None:
         """See :meth:`OnlineStore.close`."""
+        self._async = None  # its connections close with the event loop they belong to
         client, self._client_obj = self._client_obj, None
         if client is None:
             return
@@ -371,6 +359,59 @@ class RedisOnlineStore:
     def log_drain(self, max_entries: int) -> list[bytes]:
         """See :meth:`OnlineStore.log_drain`."""
         return list(self._run_script("log_drain", _LOG_DRAIN, [self._log_key], [max_entries]))
+
+
+#: the views to read from some entity hashes: one script call
+Call = tuple[tuple[str, ...], list[str]]
+
+
+def _fields(requests: Sequence[ReadRequest]) -> dict[str, tuple[str, ...]]:
+    """Entity key -> the views to read from its hash."""
+    if len(requests) == 1:  # one view, the usual request: no merging of fields
+        return dict.fromkeys(requests[0].entity_keys, (requests[0].view,))
+    merged: dict[str, dict[str, None]] = defaultdict(dict)
+    for request in requests:
+        for key in request.entity_keys:
+            merged[key][request.view] = None
+    return {key: tuple(views) for key, views in merged.items()}
+
+
+def _calls(fields: dict[str, tuple[str, ...]]) -> list[Call]:
+    """One script call per set of views and per 200 keys."""
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for key, views in fields.items():
+        groups[views].append(key)
+    return [
+        (views, keys[i : i + _KEYS_PER_CALL])
+        for views, keys in groups.items()
+        for i in range(0, len(keys), _KEYS_PER_CALL)
+    ]
+
+
+def _answers(calls: list[Call], replies: Sequence[Any]) -> dict[str, list[bytes | None]]:
+    return {
+        key: values
+        for (_, keys), reply in zip(calls, replies, strict=True)
+        for key, values in zip(keys, reply, strict=True)
+    }
+
+
+def _results(
+    requests: Sequence[ReadRequest],
+    fields: dict[str, tuple[str, ...]],
+    answers: dict[str, list[bytes | None]],
+) -> list[ReadResult]:
+    if len(requests) == 1:
+        keys = requests[0].entity_keys
+        return [decode_records(requests[0], [answers[key][0] for key in keys])]
+    stored: dict[tuple[str, str], bytes | None] = {}
+    for key, views in fields.items():
+        for view, value in zip(views, answers[key], strict=True):
+            stored[key, view] = value
+    return [
+        decode_records(request, [stored[key, request.view] for key in request.entity_keys])
+        for request in requests
+    ]
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

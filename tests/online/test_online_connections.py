@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from redis_servers import RedisServer, free_port, wait_for
 
 from featurestore.errors import ConfigError, StoreUnavailableError
 from featurestore.online import OnlineStore, ReadRequest, encode_entity_keys, open_online_store
+from featurestore.online.redis import RedisOnlineStore
 
 
 class WireLog:
@@ -259,5 +261,38 @@ def test_a_stale_cluster_slot_map_is_refreshed(redis_cluster_url: str, project_n
         assert client.nodes_manager.slots_cache[slot][0].name == right.name
         client.nodes_manager.slots_cache[slot] = [wrong]
         assert store.read([ReadRequest("v", keys, ["x"])])[0].values == {"x": [1]}
+    finally:
+        store.close()
+
+
+@pytest.mark.redis
+def test_asynchronous_reads_equal_blocking_reads_and_survive_a_restart(
+    own_redis: RedisServer, project_name: str
+) -> None:
+    """``aread`` (the server's) answers as ``read`` does, reloads its script after a restart,
+    and reports a down server as unavailable."""
+    store = open_online_store(f"redis://127.0.0.1:{own_redis.port}/0", project_name)
+    assert isinstance(store, RedisOnlineStore)
+    keys = encode_entity_keys(project_name, "driver", {"driver_id": list(range(450))})
+    store.write("a", rows(keys[::2], {"x": [1.5] * 225}))
+    store.write("b", rows(keys[:10], {"n": list(range(10))}))
+    reads = [ReadRequest("a", [*keys, keys[0]], ["x"]), ReadRequest("b", keys[:20], ["n", "m"])]
+
+    async def scenario() -> None:
+        try:
+            assert await store.aread(reads) == store.read(reads)
+            assert await store.aread(reads[:1]) == store.read(reads[:1])
+            own_redis.stop()
+            with pytest.raises(StoreUnavailableError):
+                await store.aread(reads)
+            own_redis.start()  # empty, without the script
+            store.write("a", rows(keys[:1], {"x": [2.5]}))
+            (result,) = await store.aread([ReadRequest("a", keys[:2], ["x"])])
+            assert result.values == {"x": [2.5, None]}
+        finally:
+            await store.aclose()
+
+    try:
+        asyncio.run(scenario())
     finally:
         store.close()

@@ -33,12 +33,16 @@ BODIES: list[Any] = [
 
 
 def ask(app: Any, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
+    """The app's answer, on one event loop that then closes the store's connections."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fs") as client:
-            return await client.post("/get-online-features", content=content, headers=headers)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://fs") as client:
+                return await client.post("/get-online-features", content=content, headers=headers)
+        finally:
+            await app.state.store.online.aclose()
 
     reply = asyncio.run(call())
     answer = reply.json()

@@ -9,8 +9,10 @@ answers when the fast path is off (``create_app(..., fast_path=False)``); other 
 path still reach FastAPI (405).
 
 The body is parsed with orjson and checked by hand, and the answer is serialised straight to
-bytes. The online read runs on the event loop: a round trip to a local Redis takes less time
-than handing the call to a thread would, and the store answers a down server at once (503).
+bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the loop
+parses, computes and answers other requests during the round trip; other online stores are
+read on the loop itself (a local round trip takes less time than handing it to a thread), and
+a down server is answered at once (503).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) ->
     body = online_request(raw, store.config.serving.max_entities)
 
     async def read() -> OnlineResponse:
-        return store.get_online_features(
+        return await store.get_online_features_async(
             body.features,
             service=body.feature_service,
             entities=body.entities,
