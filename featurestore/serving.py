@@ -28,10 +28,12 @@ from featurestore.resolve import Resolved
 
 __all__ = [
     "OnlineResponse",
+    "PendingRequest",
     "Statuses",
+    "finish_request",
     "get_online_features",
-    "get_online_features_async",
     "key_types",
+    "start_request",
 ]
 
 
@@ -386,33 +388,24 @@ def get_online_features(
     max_entities: int = 1000,
     now: dt.datetime | None = None,
 ) -> OnlineResponse:
-    """Read the resolved features for ``entities`` in one online-store round trip."""
-    pending = _start(resolved, entities, project, request_data, max_entities, now)
-    return _finish(pending, online.read(pending.reads))
-
-
-async def get_online_features_async(
-    resolved: Resolved,
-    entities: Mapping[str, Sequence[Any]],
-    *,
-    online: OnlineStore,
-    project: str,
-    request_data: Mapping[str, Any] | None = None,
-    max_entities: int = 1000,
-    now: dt.datetime | None = None,
-) -> OnlineResponse:
-    """:func:`get_online_features` for an event loop: the round trip is awaited when the
-    online store can (``aread``, standalone Redis), so the loop serves other requests
-    meanwhile; other stores are read as by the blocking call."""
-    pending = _start(resolved, entities, project, request_data, max_entities, now)
-    aread = getattr(online, "aread", None)
-    results = await aread(pending.reads) if aread is not None else online.read(pending.reads)
-    return _finish(pending, results)
+    """Read the resolved features for ``entities`` in one (blocking) online-store round trip,
+    as served at ``now`` (default: the current time)."""
+    pending = start_request(
+        resolved,
+        entities,
+        project=project,
+        request_data=request_data,
+        max_entities=max_entities,
+        now=now,
+    )
+    return finish_request(pending, online.read(pending.reads))
 
 
 @dataclass(frozen=True, slots=True)
-class _Pending:
-    """A checked request waiting for its online read."""
+class PendingRequest:
+    """A checked request waiting for its online read (``reads``): :func:`start_request` makes
+    it, the caller reads the online store (blocking or awaited), :func:`finish_request` turns
+    the results into the answer."""
 
     resolved: Resolved
     plan: _Plan
@@ -424,14 +417,20 @@ class _Pending:
     reads: list[ReadRequest]
 
 
-def _start(
+def start_request(
     resolved: Resolved,
     entities: Mapping[str, Sequence[Any]],
+    *,
     project: str,
-    request_data: Mapping[str, Any] | None,
-    max_entities: int,
-    now: dt.datetime | None,
-) -> _Pending:
+    request_data: Mapping[str, Any] | None = None,
+    max_entities: int = 1000,
+    now: dt.datetime | None = None,
+) -> PendingRequest:
+    """Check the entities and request data and work out the online reads (one round trip).
+
+    Raises:
+        RequestError: a missing or mistyped entity key or request field, or too many entities.
+    """
     plan = _plan(resolved)
     n = _check_entities(entities, plan.keys, plan.key_types, max_entities)
     request = _request_columns(request_data, resolved.request_fields, n)
@@ -446,10 +445,12 @@ def _start(
         for read in plan.reads
     ]
     now = now or dt.datetime.now(dt.UTC)
-    return _Pending(resolved, plan, entities, n, request, now, new_request_id(project), reads)
+    return PendingRequest(resolved, plan, entities, n, request, now, new_request_id(project), reads)
 
 
-def _finish(pending: _Pending, results: list[ReadResult]) -> OnlineResponse:
+def finish_request(pending: PendingRequest, results: list[ReadResult]) -> OnlineResponse:
+    """The answer to ``pending`` from the results of its reads (statuses, ttl, on-demand
+    features)."""
     resolved, plan, entities, n = pending.resolved, pending.plan, pending.entities, pending.n
     request, now, keys = pending.request, pending.now, plan.keys
     out_values: dict[str, list[Any]] = {k: list(entities[k]) for k in keys}

@@ -27,11 +27,11 @@ from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import read_file, read_sql, to_frame
 from featurestore.offline.storage import OfflineStore
-from featurestore.online import OnlineStore
+from featurestore.online import OnlineStore, ReadResult
 from featurestore.registry import ObjectSpec, Plan, Registry
 from featurestore.reports import IngestReport, MaterializeReport
 from featurestore.resolve import Lookup, Resolved, resolve
-from featurestore.serving import OnlineResponse
+from featurestore.serving import OnlineResponse, PendingRequest
 
 __all__ = ["FeatureStore"]
 
@@ -386,19 +386,8 @@ class FeatureStore(MonitoringMixin):
         full_feature_names: bool = False,
     ) -> OnlineResponse:
         """Online features for a batch of entities, in one online-store round trip."""
-        from featurestore.serving import get_online_features
-
-        resolved = self._resolve(features, service, full_feature_names)
-        response = get_online_features(
-            resolved,
-            entities,
-            online=self.online,
-            project=self.project,
-            request_data=request_data,
-            max_entities=self.config.serving.max_entities,
-        )
-        self._log_served(response, self._view_versions)
-        return response
+        pending = self._start_online(features, service, full_feature_names, entities, request_data)
+        return self._finish_online(pending, self.online.read(pending.reads))
 
     async def get_online_features_async(
         self,
@@ -409,20 +398,36 @@ class FeatureStore(MonitoringMixin):
         request_data: Mapping[str, Any] | None = None,
         full_feature_names: bool = False,
     ) -> OnlineResponse:
-        """:meth:`get_online_features` for an event loop (what the server calls): on a
-        standalone Redis the round trip is awaited, so the loop serves other requests
-        meanwhile."""
-        from featurestore.serving import get_online_features_async
+        """:meth:`get_online_features` for an event loop (what the server calls): when the
+        online store can (``aread``, a standalone Redis) the round trip is awaited, so the loop
+        serves other requests meanwhile; other stores are read as by the blocking call."""
+        pending = self._start_online(features, service, full_feature_names, entities, request_data)
+        aread = getattr(self.online, "aread", None)
+        results = await aread(pending.reads) if aread else self.online.read(pending.reads)
+        return self._finish_online(pending, results)
 
-        resolved = self._resolve(features, service, full_feature_names)
-        response = await get_online_features_async(
-            resolved,
+    def _start_online(
+        self,
+        features: Sequence[str] | None,
+        service: str | None,
+        full_feature_names: bool,
+        entities: Mapping[str, Sequence[Any]],
+        request_data: Mapping[str, Any] | None,
+    ) -> PendingRequest:
+        from featurestore.serving import start_request
+
+        return start_request(
+            self._resolve(features, service, full_feature_names),
             entities,
-            online=self.online,
             project=self.project,
             request_data=request_data,
             max_entities=self.config.serving.max_entities,
         )
+
+    def _finish_online(self, pending: PendingRequest, results: list[ReadResult]) -> OnlineResponse:
+        from featurestore.serving import finish_request
+
+        response = finish_request(pending, results)
         self._log_served(response, self._view_versions)
         return response
 

@@ -12,7 +12,16 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["AsyncScriptReader"]
+__all__ = ["AsyncScriptReader", "Call", "script_commands"]
+
+#: the views to read from some entity hashes: one script call
+Call = tuple[tuple[str, ...], list[str]]
+
+
+def script_commands(sha: str, calls: Sequence[Call]) -> list[tuple[Any, ...]]:
+    """The ``EVALSHA`` command of each call (KEYS: the hashes, ARGV: the views); the blocking
+    and the awaited reads send the same."""
+    return [("EVALSHA", sha, len(keys), *keys, *views) for views, keys in calls]
 
 
 class AsyncScriptReader:
@@ -50,7 +59,7 @@ class AsyncScriptReader:
             self._loop = loop
         return self._client
 
-    async def run(self, calls: Sequence[tuple[tuple[str, ...], list[str]]]) -> list[Any]:
+    async def run(self, calls: Sequence[Call]) -> list[Any]:
         """One reply per ``(fields, keys)`` call, in one round trip.
 
         Raises:
@@ -67,10 +76,9 @@ class AsyncScriptReader:
             self._sha = await client.script_load(self.script)
             return await self._send(client, calls)
 
-    async def _send(
-        self, client: Any, calls: Sequence[tuple[tuple[str, ...], list[str]]]
-    ) -> list[Any]:
-        commands = [("EVALSHA", self._sha, len(keys), *keys, *views) for views, keys in calls]
+    async def _send(self, client: Any, calls: Sequence[Call]) -> list[Any]:
+        assert self._sha is not None
+        commands = script_commands(self._sha, calls)
         if len(commands) == 1:
             return [await client.execute_command(*commands[0])]
         pipe = client.pipeline(transaction=False)

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from featurestore.online._cluster import Command, run_batch
-from featurestore.online._redis_async import AsyncScriptReader
+from featurestore.online._redis_async import AsyncScriptReader, Call, script_commands
 from featurestore.online.base import (
     ReadRequest,
     ReadResult,
@@ -305,7 +305,7 @@ class RedisOnlineStore:
         from redis.exceptions import NoScriptError
 
         def run(sha: str) -> list[Any]:
-            commands = [("EVALSHA", sha, len(keys), *keys, *views) for views, keys in calls]
+            commands = script_commands(sha, calls)
             if len(commands) == 1:  # no pipeline for one command: less to pack and parse
                 return [self._client.execute_command(*commands[0])]
             pipe = self._client.pipeline(transaction=False)
@@ -359,10 +359,6 @@ class RedisOnlineStore:
     def log_drain(self, max_entries: int) -> list[bytes]:
         """See :meth:`OnlineStore.log_drain`."""
         return list(self._run_script("log_drain", _LOG_DRAIN, [self._log_key], [max_entries]))
-
-
-#: the views to read from some entity hashes: one script call
-Call = tuple[tuple[str, ...], list[str]]
 
 
 def _fields(requests: Sequence[ReadRequest]) -> dict[str, tuple[str, ...]]:
