@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-EXE = [sys.executable, "-m", "featurestore.cli"]
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_")}
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [*EXE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+from cli_helpers import run
 
 
 @pytest.fixture(scope="module")

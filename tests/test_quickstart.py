@@ -7,24 +7,13 @@ reports; this test checks that they find what was planted, through the CLI's --j
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-
-EXE = [sys.executable, "-m", "featurestore.cli"]
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_")}
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [*EXE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+from cli_helpers import run
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:
@@ -35,7 +24,7 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("demo") / "quickstart"
-    result = run("quickstart", "--dir", str(folder))
+    result = run("quickstart", "--dir", str(folder), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, result.stdout
 

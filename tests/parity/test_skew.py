@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from trip_events import UTC_US, batch
 
 from featurestore import (
     Aggregate,
@@ -30,7 +31,6 @@ from featurestore import (
 from featurestore.materialize import online_rows
 from featurestore.parity.skew import same_value
 
-UTC_US = pl.Datetime("us", "UTC")
 driver = Entity("driver", join_keys=["driver_id"], value_type=int)
 events = PushSource(
     "trip_events",
@@ -71,18 +71,6 @@ def store(
         yield s
         s.online.delete_view("trips")
         s.online.delete_view("trips@windows")
-
-
-def batch(rows: list[tuple[int, float, dt.datetime]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "driver_id": [r[0] for r in rows],
-            "fare": [r[1] for r in rows],
-            "event_ts": [r[2] for r in rows],
-            "created_ts": [r[2] + dt.timedelta(minutes=1) for r in rows],
-        },
-        schema_overrides={"event_ts": UTC_US, "created_ts": UTC_US},
-    )
 
 
 def serve(store: FeatureStore, drivers: list[int]) -> None:

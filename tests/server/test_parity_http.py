@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import polars as pl
 import pytest
 from server_helpers import REDIS_HOST, REDIS_PORT, FeatureServer, delete_keys, need_redis
+from trip_events import batch
 
 from featurestore import FeatureStore
 
-UTC_US = pl.Datetime("us", "UTC")
 DEFINITIONS = """
 import datetime as dt
 from featurestore import Entity, Feature, FeatureService, FeatureView, OnDemandFeatureView
@@ -62,18 +61,6 @@ def live(tmp_path: Path) -> Iterator[tuple[FeatureStore, FeatureServer]]:
         server.stop()
         store.close()
         delete_keys(project)
-
-
-def batch(rows: list[tuple[int, float, dt.datetime]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "driver_id": [r[0] for r in rows],
-            "fare": [r[1] for r in rows],
-            "event_ts": [r[2] for r in rows],
-            "created_ts": [r[2] + dt.timedelta(minutes=1) for r in rows],
-        },
-        schema_overrides={"event_ts": UTC_US, "created_ts": UTC_US},
-    )
 
 
 def test_skew_feedback_and_reports_over_http(live: tuple[FeatureStore, FeatureServer]) -> None:
