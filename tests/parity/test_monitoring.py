@@ -152,6 +152,58 @@ def test_sampling_is_by_key_hash_and_never_blocks(tmp_path: Path) -> None:
     assert (logger.counters.logged, logger.counters.dropped) == (0, 5)
 
 
+def test_logged_entries_decode_to_what_was_served() -> None:
+    """Each sampled row decodes to its served values, statuses, event times and the view
+    versions in use at the time (a new versions mapping, as after a refresh, is picked up)."""
+    from featurestore.online.encoding import unpack_value
+    from featurestore.parity.log import _entries, decode_entries
+    from featurestore.serving import OnlineResponse
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    shared = [t0, t0 + dt.timedelta(seconds=1), None, t0]
+    response = OnlineResponse(
+        names=["driver_id", "fare", "per_km"],
+        join_keys=["driver_id"],
+        values={"driver_id": [1, 2, 3, 4], "fare": [1.5, None, None, 4.5], "per_km": [1, 2, 3, 4]},
+        statuses={
+            "driver_id": ["PRESENT"] * 4,
+            "fare": ["PRESENT", "NULL_VALUE", "NOT_FOUND", "PRESENT"],
+            "per_km": ["PRESENT"] * 4,
+        },
+        event_timestamps={"driver_id": [None] * 4, "fare": shared, "per_km": [None] * 4},
+        request_id="r1",
+        requested_at=t0,
+        refs=[("trips", "fare"), ("odfv", "per_km")],
+        inputs={("trips", "km"): ([9.0, 8.0, None, 7.0], ["PRESENT"] * 4, shared)},
+        request_data={"speed": [10, 20, 30, 40]},
+    )
+    chosen = [i for i, k in enumerate([1, 2, 3, 4]) if sampled([k], 0.1)]
+    assert 0 < len(chosen) < 4  # a part of the request is sampled
+    for versions, rate, rows in (({"trips": 3}, 1.0, [0, 1, 2, 3]), ({"trips": 4}, 0.1, chosen)):
+        frame = decode_entries(_entries(response, versions, rate))
+        got = [
+            (r["view"], r["feature"], r["status"], r["event_timestamp"], r["view_version"])
+            for r in frame.iter_rows(named=True)
+        ]
+        expected = [
+            row
+            for i in rows
+            for row in (
+                ("trips", "fare", response.statuses["fare"][i], shared[i], versions["trips"]),
+                ("odfv", "per_km", "PRESENT", None, 0),
+                ("trips", "km", "PRESENT", shared[i], versions["trips"]),
+            )
+        ]
+        assert got == expected
+        served = [
+            [response.values["fare"][i], i + 1, response.inputs[("trips", "km")][0][i]]
+            for i in rows
+        ]
+        assert [unpack_value(v) for v in frame["value"]] == [v for row in served for v in row]
+        assert frame["requested"].to_list() == [True, True, False] * len(rows)
+        assert frame["request_id"].unique().to_list() == ["r1"]
+
+
 def test_parse_window() -> None:
     assert parse_window("6h") == dt.timedelta(hours=6)
     assert parse_window("2w") == dt.timedelta(days=14)
