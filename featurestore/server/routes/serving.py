@@ -1,8 +1,8 @@
 """``POST /get-online-features``: the hot path (needs the ``read`` scope).
 
 Two ways in, one answer (:func:`answer`). FastAPI's per-request machinery (dependency solving,
-exit stacks, exception wrapping) costs about 30 µs of CPU, a fifth of a single-entity request,
-so :class:`OnlineFastPath`, an ASGI middleware just inside the metrics middleware, answers POSTs
+exit stacks, exception wrapping) costs about 70 µs of CPU, a quarter of a single-entity request
+(``benchmarks/serving_cpu.py``), so :class:`OnlineFastPath`, an ASGI middleware just inside the metrics middleware, answers POSTs
 to this path itself: it checks the token, reads the body and sends the bytes, with the same
 errors as everywhere else. The FastAPI route declares the endpoint for the OpenAPI schema and
 answers when the fast path is off (``create_app(..., fast_path=False)``); other methods on the
