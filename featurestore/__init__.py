@@ -28,7 +28,7 @@ from featurestore.errors import (
 )
 from featurestore.expr import coalesce, col, lit, max_horizontal, min_horizontal, when
 from featurestore.reports import IngestReport, MaterializeReport
-from featurestore.serving import OnlineResponse
+from featurestore.response import OnlineResponse
 from featurestore.store import FeatureStore
 
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from featurestore.parity.log import ServingLogger
     from featurestore.parity.skew import SkewReport
     from featurestore.registry import Registry
-    from featurestore.serving import OnlineResponse
+    from featurestore.response import OnlineResponse
 
 __all__ = ["MonitoringMixin", "parse_window"]
 

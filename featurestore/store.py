@@ -31,7 +31,8 @@ from featurestore.online import OnlineStore, ReadResult
 from featurestore.registry import ObjectSpec, Plan, Registry
 from featurestore.reports import IngestReport, MaterializeReport
 from featurestore.resolve import Lookup, Resolved, resolve
-from featurestore.serving import OnlineResponse, PendingRequest
+from featurestore.response import OnlineResponse
+from featurestore.serving import PendingRequest, finish_request, start_request
 
 __all__ = ["FeatureStore"]
 
@@ -414,8 +415,6 @@ class FeatureStore(MonitoringMixin):
         entities: Mapping[str, Sequence[Any]],
         request_data: Mapping[str, Any] | None,
     ) -> PendingRequest:
-        from featurestore.serving import start_request
-
         return start_request(
             self._resolve(features, service, full_feature_names),
             entities,
@@ -425,8 +424,6 @@ class FeatureStore(MonitoringMixin):
         )
 
     def _finish_online(self, pending: PendingRequest, results: list[ReadResult]) -> OnlineResponse:
-        from featurestore.serving import finish_request
-
         response = finish_request(pending, results)
         self._log_served(response, self._view_versions)
         return response

@@ -1,4 +1,5 @@
-"""Script reads on a standalone Redis for an event loop (the server's hot path).
+"""Script reads on a standalone Redis: the commands (shared with the blocking reads) and an
+awaiting reader for an event loop (the server's hot path).
 
 The feature server answers on one event loop. A blocking read stops every other request for
 the whole round trip; awaited, the loop parses, computes and answers other requests while

@@ -26,7 +26,7 @@ from featurestore.online.encoding import make_packer, unpack_value
 
 if TYPE_CHECKING:
     from featurestore.online import OnlineStore
-    from featurestore.serving import OnlineResponse
+    from featurestore.response import OnlineResponse
 
 __all__ = ["LOG_SCHEMA", "ServingLogger", "decode_entries", "sampled"]
 

@@ -23,11 +23,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from featurestore.errors import FeatureStoreError
+from featurestore.response import OnlineResponse
 from featurestore.server.auth import TokenTable, check_token
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
-from featurestore.serving import OnlineResponse
 from featurestore.store import FeatureStore
 
 __all__ = ["PATH", "OnlineFastPath", "answer", "router"]
