@@ -17,20 +17,23 @@ from featurestore.definitions import FeatureView
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.pit import latest_rows
 from featurestore.offline.windows import WindowSpec, window_values_at
-from featurestore.online import OnlineStore, encode_entity_keys
+from featurestore.online import (
+    WINDOW_SUFFIX,
+    OnlineStore,
+    encode_entity_keys,
+    entity_namespace,
+)
 
 __all__ = ["WINDOW_SUFFIX", "entity_name", "materialize_view", "online_rows", "write_pushed"]
 
-#: online record name of a view's windowed aggregates (``@`` cannot occur in a view name)
-WINDOW_SUFFIX = "@windows"
 BATCH = 50_000
 
 Progress = Callable[[int], None]
 
 
 def entity_name(view: FeatureView) -> str:
-    """The online key namespace of a view: its entities' names, so views of one entity share a key."""
-    return "+".join(e.name for e in view.entities)
+    """The online key namespace of a view (see :mod:`featurestore.online.keys`)."""
+    return entity_namespace(e.name for e in view.entities)
 
 
 def online_rows(

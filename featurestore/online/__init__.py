@@ -15,20 +15,35 @@ from pathlib import Path
 
 from featurestore.errors import ConfigError
 from featurestore.online.base import (
+    LogBuffer,
+    OnlineBackend,
     OnlineStore,
     ReadRequest,
     ReadResult,
 )
-from featurestore.online.encoding import encode_entity_keys, pack_value, unpack_value
+from featurestore.online.encoding import pack_value, unpack_value
+from featurestore.online.keys import (
+    WINDOW_SUFFIX,
+    encode_entity_keys,
+    entity_namespace,
+    window_record,
+)
+from featurestore.online.records import Selection
 
 __all__ = [
+    "WINDOW_SUFFIX",
+    "LogBuffer",
+    "OnlineBackend",
     "OnlineStore",
     "ReadRequest",
     "ReadResult",
+    "Selection",
     "encode_entity_keys",
+    "entity_namespace",
     "open_online_store",
     "pack_value",
     "unpack_value",
+    "window_record",
 ]
 
 # Project names go inside Redis hash tags and key patterns: no braces, globs or separators.
@@ -36,7 +51,9 @@ _PROJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
 
-def open_online_store(url: str, project: str, *, repo_path: Path | None = None) -> OnlineStore:
+def open_online_store(
+    url: str, project: str, *, repo_path: Path | None = None
+) -> OnlineBackend:
     """Open the online store a URL names.
 
     Args:

@@ -1,8 +1,11 @@
-"""The ``OnlineStore`` protocol: the few batch operations serving and materialization need.
+"""The online protocols: ``OnlineStore`` (feature rows) and ``LogBuffer`` (the serving log).
 
 Every method is batch-oriented and columnar: a write takes a Polars frame, a read answers one
-list per requested feature. An implementation is small (SQLite, Redis, Redis Cluster) and passes
-the one contract suite in ``tests/online``.
+list per requested feature. Reads come blocking (``read``) and awaited (``aread``, for a
+server's event loop); a store without a native awaited read inherits the default, which reads
+blocking. An implementation is small (SQLite, Redis, Redis Cluster), subclasses
+:class:`OnlineBackend` (both protocols, with their defaults) and passes the one contract suite
+in ``tests/online``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from featurestore.errors import StoreUnavailableError
 
 __all__ = [
     "META_COLUMNS",
+    "LogBuffer",
+    "OnlineBackend",
     "OnlineStore",
     "ReadRequest",
     "ReadResult",
@@ -37,7 +42,9 @@ class ReadRequest:
     Attributes:
         view: the feature view name (the stored row of a view is keyed by name, not version).
         entity_keys: keys from :func:`featurestore.online.encode_entity_keys`.
-        features: the feature names to return, in the order wanted.
+        features: the feature names to return, in the order wanted; a
+            :class:`~featurestore.online.records.Selection` (made once per request shape by
+            serving) also remembers how to decode each stored layout.
     """
 
     view: str
@@ -69,7 +76,7 @@ class ReadResult:
 
 @runtime_checkable
 class OnlineStore(Protocol):
-    """The latest feature values per entity and view, plus serving's small bookkeeping."""
+    """The latest feature values per entity and view."""
 
     url: str
 
@@ -109,6 +116,12 @@ class OnlineStore(Protocol):
         """
         ...
 
+    async def aread(self, requests: Sequence[ReadRequest]) -> list[ReadResult]:
+        """:meth:`read` for an event loop: a store that can awaits the round trip, so the loop
+        answers other requests meanwhile. The default reads blocking, on the loop: a local
+        round trip (SQLite) takes less time than handing it to a thread."""
+        return self.read(requests)
+
     def delete_view(self, view: str) -> int:
         """Delete every stored row of a view in this project.
 
@@ -129,6 +142,16 @@ class OnlineStore(Protocol):
         """Release connections; the store must not be used afterwards."""
         ...
 
+    async def aclose(self) -> None:
+        """Close what :meth:`aread` opened on the running loop (a server's shutdown); the
+        default has nothing to close."""
+        return None
+
+
+@runtime_checkable
+class LogBuffer(Protocol):
+    """The bounded buffer of serving-log entries, between serving and the offline log."""
+
     def log_append(self, entries: Sequence[bytes], *, maxlen: int) -> int:
         """Append serving-log entries to the bounded buffer.
 
@@ -144,6 +167,12 @@ class OnlineStore(Protocol):
     def log_drain(self, max_entries: int) -> list[bytes]:
         """Remove and return up to ``max_entries`` of the oldest buffered log entries."""
         ...
+
+
+@runtime_checkable
+class OnlineBackend(OnlineStore, LogBuffer, Protocol):
+    """What :func:`~featurestore.online.open_online_store` opens: one server (or file) holding
+    the feature rows and the serving-log buffer."""
 
 
 def redact_url(url: str) -> str:

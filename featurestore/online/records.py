@@ -31,6 +31,7 @@ from featurestore.online.encoding import make_packer, unpack_value
 __all__ = [
     "HEADER_LENGTH",
     "EncodedRows",
+    "Selection",
     "decode_records",
     "encode_rows",
     "header_event_time",
@@ -136,15 +137,54 @@ def header_view_version(header: str | bytes) -> int:
     return int(header[:16], 16) - _SHIFT
 
 
+class Selection(tuple[str, ...]):
+    """Requested feature names that remember how to pick them from each stored layout.
+
+    A plain list of names works as ``ReadRequest.features`` too; serving hands the same
+    selection to every read of one request shape, so each layout (and each record stamp) is
+    decoded once for it. It is a tuple: what it selects never changes.
+    """
+
+    def __new__(cls, features: Iterable[str]) -> Selection:
+        selection = super().__new__(cls, features)
+        selection._picks = {}
+        selection._stamps = {}
+        return selection
+
+    _picks: dict[bytes, _Pick]  # packed layout -> how to take these features from its rows
+    _stamps: dict[bytes, tuple[int, datetime]]  # header stamp -> (view version, event time)
+
+    def pick(self, layout: bytes) -> _Pick:
+        """How to take these features from the transposed rows of one packed layout."""
+        pick = self._picks.get(layout)
+        if pick is None:
+            if len(self._picks) > 64:  # layouts change only with view versions
+                self._picks.clear()
+            pick = self._picks[layout] = _make_pick(layout, self)
+        return pick
+
+    def stamp(self, key: bytes) -> tuple[int, datetime]:
+        """The view version and event time of a record's stamp (its first 32 characters)."""
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            if len(self._stamps) > 10_000:
+                self._stamps.clear()
+            stamp = self._stamps[key] = (header_view_version(key), header_event_time(key))
+        return stamp
+
+
 def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> ReadResult:
     """Turn the stored ``header + body`` of each requested entity (None: absent) into a result.
 
     The rows of one read almost always share one layout (the view's feature list when they were
     written): each row's layout is compared with the first one's in place, the rows are
     transposed at once and the requested columns picked by a getter made once per layout and
-    feature list. Picking from each row instead costs far more once a request holds many
+    selection. Picking from each row instead costs far more once a request holds many
     entities.
     """
+    selection = request.features
+    if not isinstance(selection, Selection):
+        selection = Selection(selection)
     times: list[datetime | None] = []
     versions: list[int | None] = []
     rows: list[list[Any] | None] = []
@@ -152,7 +192,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     # that starts like the first one takes the shortcut (no slicing, no struct, no hashing).
     prefix, prefix_end, mixed = b"", 0, False
     stamp_key, event, version = b"-", None, None
-    unpack, names_length = unpack_value, _NAMES_LENGTH.unpack_from
+    unpack, names_length, stamp_of = unpack_value, _NAMES_LENGTH.unpack_from, selection.stamp
     for record in records:
         if record is None:
             times.append(None)
@@ -161,7 +201,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
             continue
         if not record.startswith(stamp_key):
             stamp_key = record[:_STAMP]
-            version, event = _stamp(stamp_key)
+            version, event = stamp_of(stamp_key)
         times.append(event)
         versions.append(version)
         if prefix and record.startswith(prefix, HEADER_LENGTH):
@@ -173,13 +213,11 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
         else:
             prefix, prefix_end = record[HEADER_LENGTH:end], end
         rows.append(unpack(record[end:]))
-    layout = prefix[_NAMES_LENGTH.size :] if prefix else None
     found = [row is not None for row in rows]
-    if layout is None or mixed:  # nothing found, or rows written under several view versions
-        features = list(dict.fromkeys(request.features))
-        values = _pick_rows(features, records, rows)
+    if not prefix or mixed:  # nothing found, or rows written under several view versions
+        values = _pick_rows(selection, records, rows)
         return ReadResult(found, times, values, nulls=True, view_versions=versions)
-    pick = _pick(layout, request.features)
+    pick = selection.pick(prefix[_NAMES_LENGTH.size :])
     if None in rows:
         empty = [None] * pick.width
         rows = [empty if row is None else row for row in rows]
@@ -216,20 +254,13 @@ class _Pick:
     getter: Callable[[list[list[Any]]], Sequence[list[Any]]]  # columns (+ a null one) -> picked
     width: int  # the number of features in the layout
     complete: bool  # whether the layout holds every requested feature (else they read None)
+    positions: dict[str, int]  # feature name -> position in the layout
 
 
-#: (packed layout, id of the request's feature list) -> (that list, its pick); a plan asks with
-#: the same list object every time, so serving makes each pick once
-_PICKS: dict[tuple[bytes, int], tuple[Sequence[str], _Pick]] = {}
-
-
-def _pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
-    cached = _PICKS.get((layout, id(wanted)))
-    if cached is not None and cached[0] is wanted:
-        return cached[1]
-    names = _layout(layout)
+def _make_pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
+    names = tuple(unpack_value(layout))
     features = list(dict.fromkeys(wanted))
-    position = _positions(names)
+    position = {name: i for i, name in enumerate(names)}
     indices = [position.get(feature, len(names)) for feature in features]  # absent: the null one
     getter: Callable[[list[list[Any]]], Sequence[list[Any]]]
     if len(indices) == 1:
@@ -239,61 +270,22 @@ def _pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
         getter = operator.itemgetter(*indices)
     else:
         getter = lambda columns: ()  # noqa: E731
-    pick = _Pick(features, getter, len(names), all(f in position for f in features))
-    if len(_PICKS) > 4096:
-        _PICKS.clear()
-    _PICKS[(layout, id(wanted))] = (wanted, pick)
-    return pick
+    return _Pick(features, getter, len(names), all(f in position for f in features), position)
 
 
 def _pick_rows(
-    features: list[str], records: Sequence[bytes | None], rows: list[list[Any] | None]
+    selection: Selection, records: Sequence[bytes | None], rows: list[list[Any] | None]
 ) -> dict[str, list[Any]]:
     """Rows of several layouts (or none) -> the requested feature columns, row by row."""
-    columns: dict[str, list[Any]] = {feature: [] for feature in features}
+    columns: dict[str, list[Any]] = {feature: [] for feature in dict.fromkeys(selection)}
     for record, row in zip(records, rows, strict=True):
         if record is None or row is None:
             for column in columns.values():
                 column.append(None)
             continue
         end = _BODY + _NAMES_LENGTH.unpack_from(record, HEADER_LENGTH)[0]
-        position = _positions(_layout(record[_BODY:end]))
+        position = selection.pick(record[_BODY:end]).positions
         for feature, column in columns.items():
             index = position.get(feature)
             column.append(None if index is None else row[index])
     return columns
-
-
-#: packed layout -> feature names, and feature names -> positions; layouts change only with view
-#: versions, so serving decodes each once
-_LAYOUTS: dict[bytes, tuple[str, ...]] = {}
-_POSITIONS: dict[tuple[str, ...], dict[str, int]] = {}
-#: the version and event-time part of a header -> both decoded; rows of a batch share them
-_STAMPS: dict[bytes, tuple[int, datetime]] = {}
-
-
-def _layout(packed: bytes) -> tuple[str, ...]:
-    layout = _LAYOUTS.get(packed)
-    if layout is None:
-        if len(_LAYOUTS) > 4096:
-            _LAYOUTS.clear()
-        layout = _LAYOUTS[packed] = tuple(unpack_value(packed))
-    return layout
-
-
-def _positions(layout: tuple[str, ...]) -> dict[str, int]:
-    position = _POSITIONS.get(layout)
-    if position is None:
-        if len(_POSITIONS) > 4096:
-            _POSITIONS.clear()
-        position = _POSITIONS[layout] = {name: i for i, name in enumerate(layout)}
-    return position
-
-
-def _stamp(key: bytes) -> tuple[int, datetime]:
-    stamp = _STAMPS.get(key)
-    if stamp is None:
-        if len(_STAMPS) > 100_000:
-            _STAMPS.clear()
-        stamp = _STAMPS[key] = (header_view_version(key), header_event_time(key))
-    return stamp

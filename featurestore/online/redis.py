@@ -26,6 +26,7 @@ import polars as pl
 from featurestore.online._cluster import Command, run_batch
 from featurestore.online._redis_async import AsyncScriptReader, Call, script_commands
 from featurestore.online.base import (
+    OnlineBackend,
     ReadRequest,
     ReadResult,
     unavailable,
@@ -91,7 +92,7 @@ _ROWS_PER_PIPELINE = 4000
 _SCAN_COUNT = 1000
 
 
-class RedisOnlineStore:
+class RedisOnlineStore(OnlineBackend):
     """An :class:`~featurestore.online.OnlineStore` on Redis or Redis Cluster.
 
     Args:

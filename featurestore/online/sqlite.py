@@ -20,6 +20,7 @@ import polars as pl
 
 from featurestore._sqlite import use_wal
 from featurestore.online.base import (
+    OnlineBackend,
     ReadRequest,
     ReadResult,
     unavailable,
@@ -56,7 +57,7 @@ JOIN fs_online_rows AS r
 """
 
 
-class SQLiteOnlineStore:
+class SQLiteOnlineStore(OnlineBackend):
     """An :class:`~featurestore.online.OnlineStore` in a SQLite file.
 
     Args:
