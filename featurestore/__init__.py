@@ -21,14 +21,18 @@ from featurestore.errors import (
     ConflictError,
     ContractError,
     DefinitionError,
+    ExpressionError,
     FeatureStoreError,
     NotFoundError,
+    RepoError,
     RequestError,
     StoreUnavailableError,
 )
 from featurestore.expr import coalesce, col, lit, max_horizontal, min_horizontal, when
+from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
+from featurestore.parity.skew import SkewReport
 from featurestore.reports import IngestReport, MaterializeReport
-from featurestore.response import OnlineResponse
+from featurestore.serving import OnlineResponse
 from featurestore.store import FeatureStore
 
 __version__ = "0.1.0"
@@ -39,7 +43,10 @@ __all__ = [
     "ConflictError",
     "ContractError",
     "DefinitionError",
+    "DriftReport",
+    "DriftThresholds",
     "Entity",
+    "ExpressionError",
     "Feature",
     "FeatureService",
     "FeatureStore",
@@ -51,9 +58,12 @@ __all__ = [
     "NotFoundError",
     "OnDemandFeatureView",
     "OnlineResponse",
+    "PerformanceReport",
     "PushSource",
+    "RepoError",
     "RequestError",
     "RequestSource",
+    "SkewReport",
     "SqlSource",
     "StoreUnavailableError",
     "__version__",

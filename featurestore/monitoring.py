@@ -1,6 +1,9 @@
-"""The parity half of ``FeatureStore``: serving log, skew check, drift, feedback, performance.
+"""``Monitor``: the parity half of ``FeatureStore``: serving log, skew check, drift, feedback,
+performance.
 
-Kept apart from ``store.py`` so each file has one job; ``FeatureStore`` mixes this in.
+A ``FeatureStore`` owns one monitor and hands it what it needs (its config, offline store, and
+getters for the registry, the online store and the current serving state); the store's public
+monitoring methods (``check_skew``, ``drift``, ``performance``, ``log_feedback``...) call it.
 """
 
 from __future__ import annotations
@@ -8,27 +11,32 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 
+from featurestore.config import Config
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.requestids import is_request_id
+from featurestore.offline.inputs import to_frame
+from featurestore.offline.storage import OfflineStore
+from featurestore.online import LogBuffer
+from featurestore.online.encoding import unpack_value
+from featurestore.parity import (
+    DriftReport,
+    DriftThresholds,
+    PerformanceReport,
+    drift_report,
+    performance_report,
+)
+from featurestore.parity.log import ServingLogger
+from featurestore.parity.logstore import flush_serving_log, read_serving_log
+from featurestore.parity.skew import SkewReport, check_skew
+from featurestore.registry import Registry
+from featurestore.serving import OnlineResponse, ServingState, is_request_id
 
-if TYPE_CHECKING:
-    from featurestore.config import Config
-    from featurestore.definitions import Definition
-    from featurestore.offline.storage import OfflineStore
-    from featurestore.online import OnlineStore
-    from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
-    from featurestore.parity.log import ServingLogger
-    from featurestore.parity.skew import SkewReport
-    from featurestore.registry import Registry
-    from featurestore.response import OnlineResponse
-
-__all__ = ["MonitoringMixin", "parse_window"]
+__all__ = ["Monitor", "parse_window"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -53,62 +61,79 @@ def _kind(value: Any, what: str) -> str:
     raise RequestError(f"{what} must be a number, a bool or a string, got {value!r}")
 
 
-class MonitoringMixin:
-    """Methods of :class:`featurestore.FeatureStore` that watch parity after training."""
+class Monitor:
+    """Watches parity after training: samples what is served, checks skew, drift, performance.
 
-    config: Config
-    offline: OfflineStore
-    _serving_logger: ServingLogger | None
-    _feedback_kinds: dict[str, str] | None
+    Args:
+        config: the store's configuration (``serving.skew_sample_rate``, buffer size).
+        offline: the offline store (the flushed serving log, saved datasets, recomputation).
+        registry: returns the registry (reports, feedback, materialization runs).
+        log_buffer: returns the online store's serving-log buffer.
+        state: returns the current serving state (definitions and versions in force).
+        scan: a view's offline rows, or None when it has none.
+        saved_dataset: a saved training frame by name.
+    """
 
-    # provided by FeatureStore
+    def __init__(
+        self,
+        *,
+        config: Config,
+        offline: OfflineStore,
+        registry: Callable[[], Registry],
+        log_buffer: Callable[[], LogBuffer],
+        state: Callable[[], ServingState],
+        scan: Callable[[FeatureView], pl.LazyFrame | None],
+        saved_dataset: Callable[[str], pl.DataFrame],
+    ) -> None:
+        self.config = config
+        self.offline = offline
+        self._registry = registry
+        self._log_buffer = log_buffer
+        self._state = state
+        self._scan = scan
+        self._saved_dataset = saved_dataset
+        self._serving_logger: ServingLogger | None = None
+        self._feedback_kinds: dict[str, str] | None = None
+
     @property
     def registry(self) -> Registry:
-        raise NotImplementedError
-
-    @property
-    def online(self) -> OnlineStore:
-        raise NotImplementedError
-
-    def _definitions(self) -> dict[tuple[str, str], Definition]:
-        raise NotImplementedError
-
-    def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
-        raise NotImplementedError
-
-    def get_saved_dataset(self, name: str) -> pl.DataFrame:
-        raise NotImplementedError
+        return self._registry()
 
     # -- serving log --------------------------------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:
         """The sampler of served rows (``serving.skew_sample_rate``)."""
         if self._serving_logger is None:
-            from featurestore.parity.log import ServingLogger
-
             self._serving_logger = ServingLogger(
-                lambda: self.online,
+                self._log_buffer,
                 rate=self.config.serving.skew_sample_rate,
                 maxlen=self.config.serving.log_buffer_size,
             )
         return self._serving_logger
 
-    def _log_served(self, response: OnlineResponse, versions: Mapping[str, int]) -> None:
+    def log_served(self, response: OnlineResponse, state: ServingState) -> None:
+        """Sample an answer into the serving log (never raises, never blocks)."""
         if self.config.serving.skew_sample_rate > 0:
-            self.serving_logger.log(response, versions)
+            self.serving_logger.log(response, state.view_versions)
+
+    def close(self, *, ship: bool) -> None:
+        """Stop the shipping thread, first shipping queued samples when ``ship``."""
+        if self._serving_logger is not None:
+            if ship:
+                self._serving_logger.ship()
+            self._serving_logger.close()
+            self._serving_logger = None
 
     def flush_serving_log(self) -> int:
         """Move sampled rows (this process's queue and the online buffer) to the offline store."""
-        from featurestore.parity.logstore import flush_serving_log
-
-        return flush_serving_log(self.online, self.offline, self.registry, self._serving_logger)
+        return flush_serving_log(
+            self._log_buffer(), self.offline, self.registry, self._serving_logger
+        )
 
     def serving_log(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> pl.DataFrame:
         """The flushed serving log, one row per served value."""
-        from featurestore.parity.logstore import read_serving_log
-
         return read_serving_log(self.offline, since, until)
 
     # -- skew -----------------------------------------------------------------------------------
@@ -119,10 +144,8 @@ class MonitoringMixin:
 
         Flushes pending samples first; records the report in the registry.
         """
-        from featurestore.parity.skew import check_skew
-
         self.flush_serving_log()
-        defs = self._definitions()
+        defs = self._state().definitions
         views = {n: d for (k, n), d in defs.items() if isinstance(d, FeatureView)}
         odfvs = {n: d for (k, n), d in defs.items() if isinstance(d, OnDemandFeatureView)}
         report = check_skew(
@@ -138,16 +161,12 @@ class MonitoringMixin:
     # -- drift ----------------------------------------------------------------------------------
     def _frame(self, source: Any, what: str) -> tuple[pl.DataFrame, str]:
         if isinstance(source, str):
-            return self.get_saved_dataset(source), source
-        from featurestore.offline.inputs import to_frame
-
+            return self._saved_dataset(source), source
         return to_frame(source, what), f"{what} frame"
 
     def _served_frame(
         self, names: Sequence[str], since: dt.datetime | None, until: dt.datetime | None
     ) -> pl.DataFrame:
-        from featurestore.online.encoding import unpack_value
-
         self.flush_serving_log()
         log = self.serving_log(since, until).filter(pl.col("requested"))
         columns: dict[str, pl.Series] = {}
@@ -189,8 +208,6 @@ class MonitoringMixin:
             features: the features to compare; None: every feature both sides have.
             thresholds: where each statistic flags (defaults: DESIGN.md §9).
         """
-        from featurestore.parity import DriftThresholds, drift_report
-
         ref, ref_name = self._frame(reference, "reference")
         if current is None:
             cur, cur_name = self._served_frame(ref.columns, since, until), "serving log"
@@ -217,7 +234,7 @@ class MonitoringMixin:
     def _join_keys(self) -> set[str]:
         return {
             k
-            for d in self._definitions().values()
+            for d in self._state().definitions.values()
             if isinstance(d, FeatureView)
             for k in d.join_keys
         }
@@ -319,8 +336,6 @@ class MonitoringMixin:
                 ``prediction`` columns) giving the reference class distributions; None: the
                 first window.
         """
-        from featurestore.parity import performance_report
-
         frame = self.feedback_frame(since, until)
         if frame.height == 0:
             raise NotFoundError("no feedback recorded yet: send predictions and labels first")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from featurestore.definitions import (
     FeatureService,
@@ -44,8 +43,6 @@ class Resolved:
     names: list[str]
     views: dict[str, tuple[FeatureView, list[str]]] = field(default_factory=dict)
     on_demand: dict[str, tuple[OnDemandFeatureView, list[str]]] = field(default_factory=dict)
-    #: what serving compiles for this request shape (a resolved request is cached and reused)
-    compiled: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def join_keys(self) -> list[str]:

@@ -1,4 +1,8 @@
-"""``FeatureStore``: the facade users call. It wires definitions, registry, stores and jobs."""
+"""``FeatureStore``: the facade users call. It wires definitions, registry, stores and jobs.
+
+Serving state is built aside and swapped whole (:class:`~featurestore.serving.ServingState`);
+parity monitoring is a :class:`~featurestore.monitoring.Monitor` the store owns.
+"""
 
 from __future__ import annotations
 
@@ -12,34 +16,37 @@ import polars as pl
 
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
-    Definition,
     FeatureService,
     FeatureView,
     FileSource,
-    OnDemandFeatureView,
     PushSource,
-    from_spec,
 )
+from featurestore.definitions.base import check_name
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.monitoring import MonitoringMixin
+from featurestore.materialize import materialize_view, write_pushed
+from featurestore.monitoring import Monitor
 from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import read_file, read_sql, to_frame
 from featurestore.offline.storage import OfflineStore
-from featurestore.online import OnlineStore, ReadResult
+from featurestore.offline.training import build_training_frame, prepare_spine
+from featurestore.online import OnlineBackend, open_online_store
+from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
+from featurestore.parity.log import ServingLogger
+from featurestore.parity.skew import SkewReport
 from featurestore.registry import ObjectSpec, Plan, Registry
+from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport
-from featurestore.resolve import Lookup, Resolved, resolve
-from featurestore.response import OnlineResponse
-from featurestore.serving import PendingRequest, finish_request, start_request
+from featurestore.resolve import Resolved
+from featurestore.serving import OnlineResponse, Request, ServingState, answer, answer_async
 
 __all__ = ["FeatureStore"]
 
 PushTarget = Literal["online", "offline", "online_and_offline"]
 
 
-class FeatureStore(MonitoringMixin):
+class FeatureStore:
     """A feature repo opened for use.
 
     Args:
@@ -58,17 +65,22 @@ class FeatureStore(MonitoringMixin):
         self.project = self.config.project
         self.offline = OfflineStore(self.config.offline_path(), self.project)
         self._registry: Registry | None = None
-        self._online: OnlineStore | None = None
-        self._defs: dict[tuple[str, str], Definition] | None = None
-        self._versions: dict[tuple[str, str], int] = {}
-        self._view_versions: dict[str, int] = {}
-        self._resolved: dict[Any, Resolved] = {}
-        self._serving_logger = None
-        self._feedback_kinds = None
+        self._online: OnlineBackend | None = None
+        self._state: ServingState | None = None
+        self.monitor = Monitor(
+            config=self.config,
+            offline=self.offline,
+            registry=lambda: self.registry,
+            log_buffer=lambda: self.online,
+            state=lambda: self.state,
+            scan=self._scan,
+            saved_dataset=self.get_saved_dataset,
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
     def registry(self) -> Registry:
+        """The registry (opened on first use)."""
         if self._registry is None:
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
@@ -76,10 +88,9 @@ class FeatureStore(MonitoringMixin):
         return self._registry
 
     @property
-    def online(self) -> OnlineStore:
+    def online(self) -> OnlineBackend:
+        """The online store (opened on first use; Redis is contacted at the first call)."""
         if self._online is None:
-            from featurestore.online import open_online_store
-
             self._online = open_online_store(
                 self.config.sqlalchemy_url(self.config.online_store)
                 if self.config.online_store.startswith("sqlite")
@@ -91,11 +102,7 @@ class FeatureStore(MonitoringMixin):
 
     def close(self) -> None:
         """Release database and online-store connections (queued serving samples are shipped first)."""
-        if self._serving_logger is not None:
-            if self._online is not None:
-                self._serving_logger.ship()
-            self._serving_logger.close()
-            self._serving_logger = None
+        self.monitor.close(ship=self._online is not None)
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -109,28 +116,30 @@ class FeatureStore(MonitoringMixin):
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def state(self) -> ServingState:
+        """The definitions in force and what serving derives from them (read from the registry
+        on first use; :meth:`refresh` replaces it whole)."""
+        state = self._state
+        if state is None:
+            state = self._state = self._build_state()
+        return state
+
     def refresh(self) -> None:
-        """Forget cached definitions; the next lookup reads the registry again."""
-        self._defs = None
-        self._resolved.clear()
+        """Read the definitions from the registry again.
 
-    def _definitions(self) -> dict[tuple[str, str], Definition]:
-        if self._defs is None:
-            defs: dict[tuple[str, str], Definition] = {}
-            versions: dict[tuple[str, str], int] = {}
-            for stored in self.registry.list():
-                defs[(stored.kind, stored.name)] = from_spec(stored.kind, stored.spec)
-                versions[(stored.kind, stored.name)] = stored.version
-            self._defs, self._versions = defs, versions
-            self._view_versions = {n: v for (k, n), v in versions.items() if "view" in k}
-            self._resolved.clear()
-        return self._defs
+        The new :class:`~featurestore.serving.ServingState` is built aside and swapped in whole:
+        requests meanwhile (other threads, a server's event loop) are answered from the old one
+        and never wait for the registry.
+        """
+        self._state = self._build_state()
 
-    def _get(self, kind: str, name: str, what: str) -> Definition:
-        obj = self._definitions().get((kind, name))
-        if obj is None:
-            raise NotFoundError(f"unknown {what} {name!r} (run `featurestore apply` first?)")
-        return obj
+    def _build_state(self) -> ServingState:
+        return ServingState.build(
+            self.registry.list(),
+            project=self.project,
+            max_entities=self.config.serving.max_entities,
+        )
 
     # -- definitions --------------------------------------------------------------------------
     def apply(self, objects: Sequence[object] | None = None, *, dry_run: bool = False) -> Plan:
@@ -141,11 +150,9 @@ class FeatureStore(MonitoringMixin):
                 file of the repo and makes the registry match it exactly (removals included).
             dry_run: only plan.
         """
-        from featurestore.repo import collect, load_repo
-
         partial = objects is not None
         defs = collect(list(objects)) if objects is not None else load_repo(self.repo_path)
-        state = dict(self._definitions()) if partial else {}
+        state = dict(self.state.definitions) if partial else {}
         state |= {(d.kind, d.name): d for d in defs}
         check_references(state)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
@@ -154,53 +161,31 @@ class FeatureStore(MonitoringMixin):
         return plan
 
     def get_feature_view(self, name: str) -> FeatureView:
-        obj = self._get("feature_view", name, "feature view")
+        """A registered feature view by name.
+
+        Raises:
+            NotFoundError: there is none.
+        """
+        obj = self.state.get("feature_view", name, "feature view")
         assert isinstance(obj, FeatureView)
         return obj
 
     def get_feature_service(self, name: str) -> FeatureService:
-        obj = self._get("feature_service", name, "feature service")
-        assert isinstance(obj, FeatureService)
-        return obj
+        """A registered feature service by name.
 
-    def _view_or_odfv(self, name: str) -> FeatureView | OnDemandFeatureView:
-        defs = self._definitions()
-        obj = defs.get(("feature_view", name)) or defs.get(("on_demand_feature_view", name))
-        if obj is None:
-            raise NotFoundError(f"unknown feature view {name!r}")
-        assert isinstance(obj, FeatureView | OnDemandFeatureView)
-        return obj
+        Raises:
+            NotFoundError: there is none.
+        """
+        return self.state.service(name)
 
     def list_feature_views(self) -> list[FeatureView]:
-        return [d for d in self._definitions().values() if isinstance(d, FeatureView)]
+        """Every registered feature view."""
+        return self.state.feature_views()
 
     def _resolve(
         self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
     ) -> Resolved:
-        key: Any = (
-            None
-            if features is None
-            else (features,)
-            if isinstance(features, str)
-            else tuple(features),
-            service,
-            full_feature_names,
-        )
-        try:
-            cached = self._resolved.get(key)
-        except TypeError:  # an unhashable feature list: resolve() will say what is wrong
-            cached, key = None, None
-        if cached is not None and self._defs is not None:
-            return cached
-        lookup = Lookup(view=self._view_or_odfv, service=self.get_feature_service)
-        resolved = resolve(
-            lookup, features=features, service=service, full_feature_names=full_feature_names
-        )
-        if key is not None:
-            if len(self._resolved) > 1024:
-                self._resolved.clear()
-            self._resolved[key] = resolved
-        return resolved
+        return self.state.resolve(features, service, full_feature_names)
 
     # -- ingestion ----------------------------------------------------------------------------
     def ingest(
@@ -292,8 +277,6 @@ class FeatureStore(MonitoringMixin):
                 "event" looks at event time only.
             save_as: save the frame and its lineage under this name (a drift reference).
         """
-        from featurestore.offline.training import build_training_frame, prepare_spine
-
         resolved = self._resolve(features, service, full_feature_names)
         if isinstance(spine, str | Path):
             spine = read_file(spine if Path(spine).is_absolute() else self.repo_path / spine)
@@ -309,15 +292,14 @@ class FeatureStore(MonitoringMixin):
     def _save_dataset(
         self, name: str, spine: pl.DataFrame, frame: pl.DataFrame, resolved: Resolved
     ) -> None:
-        from featurestore.definitions.base import check_name
-
         check_name("dataset", name)
         digest = hashlib.sha256()
         digest.update(repr(spine.schema).encode())
         digest.update(spine.hash_rows(seed=0).to_numpy().tobytes())
+        known = self.state.versions
         versions = {
-            f"{v}:{f}": self._versions.get(("feature_view", v))
-            or self._versions.get(("on_demand_feature_view", v), 0)
+            f"{v}:{f}": known.get(("feature_view", v))
+            or known.get(("on_demand_feature_view", v), 0)
             for v, f in resolved.refs
         }
         path = self.offline.write_file(self.offline.dataset_path(name), frame)
@@ -339,18 +321,22 @@ class FeatureStore(MonitoringMixin):
     def materialize(
         self,
         views: Sequence[str] | None = None,
+        *,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
-        *,
         progress: Callable[[str, int], None] | None = None,
     ) -> MaterializeReport:
         """Load the latest values as of ``end`` (default: now) into the online store.
 
         Incremental: each view starts from its watermark unless ``start`` is given. Idempotent,
         and a newer online value is never replaced by an older one.
-        """
-        from featurestore.materialize import materialize_view
 
+        Args:
+            views: the view names (None: every online view).
+            start: recompute from here instead of each view's watermark.
+            end: the time the values are as of (timezone-aware; default: now).
+            progress: called with (view, rows written) as batches land.
+        """
         end = _utc(end, "end") or dt.datetime.now(dt.UTC)
         start = _utc(start, "start")
         chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
@@ -369,7 +355,7 @@ class FeatureStore(MonitoringMixin):
                 end=end,
                 last_seq=self.registry.materialized_seq(view.name) if start is None else None,
                 progress=tick,
-                view_version=self._view_versions.get(view.name, 0),
+                view_version=self.state.view_versions.get(view.name, 0),
             )
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq
@@ -387,9 +373,34 @@ class FeatureStore(MonitoringMixin):
         request_data: Mapping[str, Any] | None = None,
         full_feature_names: bool = False,
     ) -> OnlineResponse:
-        """Online features for a batch of entities, in one online-store round trip."""
-        pending = self._start_online(features, service, full_feature_names, entities, request_data)
-        return self._finish_online(pending, self.online.read(pending.reads))
+        """Online features for a batch of entities, in one online-store round trip.
+
+        Args:
+            features: ``"view:feature"`` references (or give ``service``).
+            service: a feature service name.
+            entities: join key -> one value per entity.
+            request_data: request-data fields of on-demand features (one value per entity, or
+                one for all).
+            full_feature_names: name features ``view__feature``.
+
+        Returns:
+            The answer, read-only (sampled into the serving log like an HTTP answer).
+
+        Raises:
+            RequestError, NotFoundError: a bad request, or one naming something unknown.
+            StoreUnavailableError: the online store does not answer.
+        """
+        request = Request(
+            features=features,
+            service=service,
+            entities=entities,
+            request_data=request_data,
+            full_feature_names=full_feature_names,
+        )
+        state = self.state
+        response = answer(state, request, self.online)
+        self.monitor.log_served(response, state)
+        return response
 
     async def get_online_features_async(
         self,
@@ -400,44 +411,38 @@ class FeatureStore(MonitoringMixin):
         request_data: Mapping[str, Any] | None = None,
         full_feature_names: bool = False,
     ) -> OnlineResponse:
-        """:meth:`get_online_features` for an event loop (what the server calls): when the
-        online store can (``aread``, a standalone Redis) the round trip is awaited, so the loop
-        serves other requests meanwhile; other stores are read as by the blocking call."""
-        pending = self._start_online(features, service, full_feature_names, entities, request_data)
-        aread = getattr(self.online, "aread", None)
-        results = await aread(pending.reads) if aread else self.online.read(pending.reads)
-        return self._finish_online(pending, results)
-
-    def _start_online(
-        self,
-        features: Sequence[str] | None,
-        service: str | None,
-        full_feature_names: bool,
-        entities: Mapping[str, Sequence[Any]],
-        request_data: Mapping[str, Any] | None,
-    ) -> PendingRequest:
-        return start_request(
-            self._resolve(features, service, full_feature_names),
-            entities,
-            project=self.project,
+        """:meth:`get_online_features` for an event loop: the round trip is awaited
+        (``OnlineStore.aread``), so the loop serves other requests meanwhile where the store can
+        (a standalone Redis)."""
+        request = Request(
+            features=features,
+            service=service,
+            entities=entities,
             request_data=request_data,
-            max_entities=self.config.serving.max_entities,
+            full_feature_names=full_feature_names,
         )
+        return await self.serve_async(request)
 
-    def _finish_online(self, pending: PendingRequest, results: list[ReadResult]) -> OnlineResponse:
-        response = finish_request(pending, results)
-        self._log_served(response, self._view_versions)
+    async def serve_async(self, request: Request) -> OnlineResponse:
+        """Answer a :class:`~featurestore.serving.Request` with an awaited read and sample it
+        into the serving log (what the HTTP server calls)."""
+        state = self.state
+        response = await answer_async(state, request, self.online)
+        self.monitor.log_served(response, state)
         return response
 
-    def push(self, push_source: str, rows: Any, to: PushTarget = "online") -> IngestReport:
+    def push(self, push_source: str, rows: Any, *, to: PushTarget = "online") -> IngestReport:
         """Validate pushed events with the view's contract, compute its features with the Python
         compiler and write them online, offline or both.
+
+        Args:
+            push_source: the push source's name.
+            rows: the events (a Polars/pandas/Arrow frame or a list of dicts).
+            to: ``"online"``, ``"offline"`` or ``"online_and_offline"``.
 
         Returns:
             The report of the (first) view fed by ``push_source``; every view's run is recorded.
         """
-        from featurestore.materialize import write_pushed
-
         if to not in ("online", "offline", "online_and_offline"):
             raise RequestError(
                 f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}"
@@ -469,10 +474,118 @@ class FeatureStore(MonitoringMixin):
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,
-                    view_version=self._view_versions.get(view.name, 0),
+                    view_version=self.state.view_versions.get(view.name, 0),
                 )
             reports.append(report)
         return reports[0]
+
+    # -- parity monitoring (the monitor's work) -------------------------------------------------
+    @property
+    def serving_logger(self) -> ServingLogger:
+        """The sampler of served rows (``serving.skew_sample_rate``)."""
+        return self.monitor.serving_logger
+
+    def flush_serving_log(self) -> int:
+        """Move sampled rows (this process's queue and the online buffer) to the offline store.
+
+        Returns:
+            How many served values (log rows) were written.
+        """
+        return self.monitor.flush_serving_log()
+
+    def serving_log(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> pl.DataFrame:
+        """The flushed serving log, one row per served value (``since <= requested_at < until``)."""
+        return self.monitor.serving_log(since, until)
+
+    def check_skew(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> SkewReport:
+        """Recompute every sampled served value offline and classify the differences.
+
+        Flushes pending samples first; records the report in the registry.
+        """
+        return self.monitor.check_skew(since=since, until=until)
+
+    def drift(
+        self,
+        *,
+        reference: Any,
+        current: Any = None,
+        features: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        thresholds: DriftThresholds | None = None,
+    ) -> DriftReport:
+        """Compare feature distributions of ``current`` with ``reference``.
+
+        Args:
+            reference: a saved training-frame name (``save_as``) or a frame.
+            current: the same, or None for the served values in the serving log
+                (``since <= requested_at < until``).
+            features: the features to compare; None: every feature both sides have.
+            thresholds: where each statistic flags (defaults: DESIGN.md §9).
+        """
+        return self.monitor.drift(
+            reference=reference,
+            current=current,
+            features=features,
+            since=since,
+            until=until,
+            thresholds=thresholds,
+        )
+
+    def log_feedback(
+        self,
+        request_id: str,
+        *,
+        prediction: Any = None,
+        label: Any = None,
+        timestamp: dt.datetime | str | None = None,
+    ) -> None:
+        """Record a model's prediction and/or the ground truth for a served request.
+
+        The prediction and the label may come in two calls; neither is ever stored twice.
+
+        Raises:
+            NotFoundError: ``request_id`` was not handed out by this store (or has expired).
+            RequestError: a value of the wrong type (not a number, bool or string, or not the
+                type earlier feedback used).
+            ConflictError: this request already has that prediction or label.
+        """
+        self.monitor.log_feedback(
+            request_id, prediction=prediction, label=label, timestamp=timestamp
+        )
+
+    def feedback_frame(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> pl.DataFrame:
+        """Recorded feedback: request_id, timestamp, prediction, label."""
+        return self.monitor.feedback_frame(since, until)
+
+    def performance(
+        self,
+        window: str | dt.timedelta = "1d",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        reference: Any = None,
+        task: str | None = None,
+        threshold: float = 0.5,
+    ) -> PerformanceReport:
+        """Model performance per time window from feedback, with label/prediction drift and the
+        times ADWIN and DDM fired on the error stream.
+
+        Args:
+            window: the window width (``"1d"``, ``"6h"``... or a timedelta).
+            reference: feedback-like frame (or saved dataset with ``label`` and optionally
+                ``prediction`` columns) giving the reference class distributions; None: the
+                first window.
+        """
+        return self.monitor.performance(
+            window, since=since, until=until, reference=reference, task=task, threshold=threshold
+        )
 
 
 def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:

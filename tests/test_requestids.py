@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from featurestore.requestids import is_request_id, new_request_id
+from featurestore.serving.requestids import is_request_id, new_request_id
 
 
 def test_ids_are_uuid4_hex_and_recognised_by_their_project_only() -> None:

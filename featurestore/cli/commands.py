@@ -142,7 +142,10 @@ def materialize(
             bar.advance(tasks[view], n)
 
         report = store.materialize(
-            views or None, parse_when(start, "start"), parse_when(end, "end"), progress=tick
+            views or None,
+            start=parse_when(start, "start"),
+            end=parse_when(end, "end"),
+            progress=tick,
         )
     out.print(str(report), markup=False)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from featurestore.errors import ConfigError
 from featurestore.online.base import (
+    Column,
     LogBuffer,
     OnlineBackend,
     OnlineStore,
@@ -32,6 +33,7 @@ from featurestore.online.records import Selection
 
 __all__ = [
     "WINDOW_SUFFIX",
+    "Column",
     "LogBuffer",
     "OnlineBackend",
     "OnlineStore",
@@ -51,9 +53,7 @@ _PROJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
 
-def open_online_store(
-    url: str, project: str, *, repo_path: Path | None = None
-) -> OnlineBackend:
+def open_online_store(url: str, project: str, *, repo_path: Path | None = None) -> OnlineBackend:
     """Open the online store a URL names.
 
     Args:

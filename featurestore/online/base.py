@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
@@ -22,6 +22,7 @@ from featurestore.errors import StoreUnavailableError
 
 __all__ = [
     "META_COLUMNS",
+    "Column",
     "LogBuffer",
     "OnlineBackend",
     "OnlineStore",
@@ -30,6 +31,29 @@ __all__ = [
     "redact_url",
     "unavailable",
 ]
+
+T = TypeVar("T")
+
+
+class Column(list[T]):
+    """A column of an online read or answer: a list that refuses changes.
+
+    Reads and answers share column objects (the features of one view share their event times;
+    all-present features one status list), so none may change; it still equals, indexes,
+    iterates and serialises as a list. ``list(column)`` gives a copy to change.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("an online answer is read-only: copy a column with list(...) to change it")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
 
 #: Columns of a write frame that are not features.
 META_COLUMNS = ("entity_key", "view_version", "event_timestamp", "created_timestamp", "seq")
@@ -65,13 +89,15 @@ class ReadResult:
             serving skip looking for nulls feature by feature.
         view_versions: the view version that computed each found row (0 when its writer gave
             none), None where not found.
+
+    The stores' results hold :class:`Column` lists, which serving hands on unchanged.
     """
 
-    found: list[bool]
-    event_timestamps: list[datetime | None]
-    values: dict[str, list[Any]]
+    found: Sequence[bool]
+    event_timestamps: Sequence[datetime | None]
+    values: dict[str, Sequence[Any]]
     nulls: bool = True
-    view_versions: list[int | None] = field(default_factory=list)
+    view_versions: Sequence[int | None] = field(default_factory=list)
 
 
 @runtime_checkable

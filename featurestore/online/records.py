@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from featurestore.errors import RequestError
-from featurestore.online.base import META_COLUMNS, ReadRequest, ReadResult
+from featurestore.online.base import META_COLUMNS, Column, ReadRequest, ReadResult
 from featurestore.online.encoding import make_packer, unpack_value
 
 __all__ = [
@@ -213,15 +213,16 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
         else:
             prefix, prefix_end = record[HEADER_LENGTH:end], end
         rows.append(unpack(record[end:]))
-    found = [row is not None for row in rows]
+    found = Column([row is not None for row in rows])
+    stamps, row_versions = Column(times), Column(versions)
     if not prefix or mixed:  # nothing found, or rows written under several view versions
         values = _pick_rows(selection, records, rows)
-        return ReadResult(found, times, values, nulls=True, view_versions=versions)
+        return ReadResult(found, stamps, values, nulls=True, view_versions=row_versions)
     pick = selection.pick(prefix[_NAMES_LENGTH.size :])
     if None in rows:
         empty = [None] * pick.width
         rows = [empty if row is None else row for row in rows]
-    columns = pick.getter([*map(list, zip(*rows, strict=True)), [None] * len(rows)])
+    columns = pick.getter([*map(Column, zip(*rows, strict=True)), Column([None] * len(rows))])
     values = dict(zip(pick.features, columns, strict=True))
     # Look for nulls along the shorter side: one call per row, or one per column.
     nulls = not pick.complete or (
@@ -229,7 +230,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
         if len(rows) <= len(pick.features)
         else any(map(has_null, columns))
     )
-    return ReadResult(found, times, values, nulls=nulls, view_versions=versions)
+    return ReadResult(found, stamps, values, nulls=nulls, view_versions=row_versions)
 
 
 def has_null(values: Sequence[Any]) -> bool:
@@ -251,7 +252,7 @@ class _Pick:
     """How to take a request's features from the transposed rows of one layout."""
 
     features: list[str]  # the requested features, without repeats
-    getter: Callable[[list[list[Any]]], Sequence[list[Any]]]  # columns (+ a null one) -> picked
+    getter: Callable[[list[Column[Any]]], Sequence[Column[Any]]]  # columns (+ null) -> picked
     width: int  # the number of features in the layout
     complete: bool  # whether the layout holds every requested feature (else they read None)
     positions: dict[str, int]  # feature name -> position in the layout
@@ -262,7 +263,7 @@ def _make_pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
     features = list(dict.fromkeys(wanted))
     position = {name: i for i, name in enumerate(names)}
     indices = [position.get(feature, len(names)) for feature in features]  # absent: the null one
-    getter: Callable[[list[list[Any]]], Sequence[list[Any]]]
+    getter: Callable[[list[Column[Any]]], Sequence[Column[Any]]]
     if len(indices) == 1:
         index = indices[0]
         getter = lambda columns: (columns[index],)  # noqa: E731
@@ -275,7 +276,7 @@ def _make_pick(layout: bytes, wanted: Sequence[str]) -> _Pick:
 
 def _pick_rows(
     selection: Selection, records: Sequence[bytes | None], rows: list[list[Any] | None]
-) -> dict[str, list[Any]]:
+) -> dict[str, Sequence[Any]]:
     """Rows of several layouts (or none) -> the requested feature columns, row by row."""
     columns: dict[str, list[Any]] = {feature: [] for feature in dict.fromkeys(selection)}
     for record, row in zip(records, rows, strict=True):
@@ -288,4 +289,4 @@ def _pick_rows(
         for feature, column in columns.items():
             index = position.get(feature)
             column.append(None if index is None else row[index])
-    return columns
+    return {feature: Column(column) for feature, column in columns.items()}

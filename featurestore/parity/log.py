@@ -18,17 +18,14 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
+from featurestore.online import LogBuffer
 from featurestore.online.encoding import make_packer, unpack_value
 
-if TYPE_CHECKING:
-    from featurestore.online import OnlineStore
-    from featurestore.response import OnlineResponse
-
-__all__ = ["LOG_SCHEMA", "ServingLogger", "decode_entries", "sampled"]
+__all__ = ["LOG_SCHEMA", "Served", "ServingLogger", "decode_entries", "sampled"]
 
 _SCALE = float(1 << 32)
 #: queued samples that wake the shipping thread at once (otherwise it ships twice a second)
@@ -71,25 +68,60 @@ def _crc(keys: tuple[Any, ...]) -> int:
     return zlib.crc32(repr(keys).encode())
 
 
-#: entity keys -> sampled at the rate in use; serving asks about the same entities again and again
-_SAMPLED: dict[tuple[Any, ...], bool] = {}
-_SAMPLED_RATE: list[float] = [-1.0]
+class Served(Protocol):
+    """What the log reads of an online answer (``featurestore.serving.OnlineResponse``)."""
+
+    @property
+    def names(self) -> Sequence[str]: ...
+    @property
+    def join_keys(self) -> Sequence[str]: ...
+    @property
+    def values(self) -> Mapping[str, Sequence[Any]]: ...
+    @property
+    def statuses(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def event_timestamps(self) -> Mapping[str, Sequence[dt.datetime | None]]: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def requested_at(self) -> dt.datetime: ...
+    @property
+    def refs(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def inputs(
+        self,
+    ) -> Mapping[
+        tuple[str, str], tuple[Sequence[Any], Sequence[str], Sequence[dt.datetime | None]]
+    ]: ...
+    @property
+    def request_data(self) -> Mapping[str, Sequence[Any]]: ...
+    @property
+    def view_versions(self) -> Mapping[tuple[str, str], Sequence[int | None]]: ...
 
 
-def _sampled_rows(rows: list[tuple[Any, ...]], rate: float) -> list[int]:
-    """The positions of the rows whose entity keys are sampled at ``rate``.
+class _Samples:
+    """Which entities are sampled at one rate, remembered per entity: serving asks about the
+    same entities again and again, so a 100-entity request costs a few microseconds (``map``
+    over the memo)."""
 
-    Looked up with ``map`` over a cache: a 100-entity request costs a few microseconds.
-    """
-    if rate != _SAMPLED_RATE[0] or len(_SAMPLED) > 1_000_000:
-        _SAMPLED.clear()
-        _SAMPLED_RATE[0] = rate
-    hits = list(map(_SAMPLED.get, rows))
-    if None in hits:
-        for i, keys in enumerate(rows):
-            if hits[i] is None:
-                hits[i] = _SAMPLED[keys] = _crc(keys) < rate * _SCALE
-    return [i for i, hit in enumerate(hits) if hit] if True in hits else []
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._hits: dict[tuple[Any, ...], bool] = {}
+
+    def rows(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        """The positions of the rows whose entity keys are sampled."""
+        if self.rate >= 1.0:
+            return list(range(len(rows)))
+        memo = self._hits
+        if len(memo) > 1_000_000:
+            memo.clear()
+        hits = list(map(memo.get, rows))
+        if None in hits:
+            threshold = self.rate * _SCALE
+            for i, keys in enumerate(rows):
+                if hits[i] is None:
+                    hits[i] = memo[keys] = _crc(keys) < threshold
+        return [i for i, hit in enumerate(hits) if hit] if True in hits else []
 
 
 def _micros(value: dt.datetime | None) -> int | None:
@@ -98,29 +130,40 @@ def _micros(value: dt.datetime | None) -> int | None:
     return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
-def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float) -> list[bytes]:
+def _entries(
+    response: Served,
+    versions: Mapping[str, int],
+    rate: float,
+    *,
+    samples: _Samples | None = None,
+    shapes: dict[tuple[Any, ...], _Shape] | None = None,
+) -> list[bytes]:
     """One msgpack entry per sampled entity row, packed in one call (values stay raw here: the
-    per-value encoding happens when the buffer is flushed, off the serving path)."""
+    per-value encoding happens when the buffer is flushed, off the serving path).
+
+    ``samples`` and ``shapes`` are the logger's memos (fresh ones when not given).
+    """
     keys_of = [response.values[k] for k in response.join_keys]
     rows = list(zip(*keys_of, strict=True))
-    chosen = list(range(len(rows))) if rate >= 1.0 else _sampled_rows(rows, rate)
+    chosen = (samples or _Samples(rate)).rows(rows)
     if not chosen:
         return []
     requested = _micros(response.requested_at)
-    shape = _shape(response, versions)
+    shape = _shape(response, versions, {} if shapes is None else shapes)
     inputs = response.inputs.values()
     value_lists = [*map(response.values.__getitem__, shape.names), *(c[0] for c in inputs)]
     status_lists = [*map(response.statuses.__getitem__, shape.names), *(c[1] for c in inputs)]
-    stamp_lists: list[list[dt.datetime | None]] = [
+    stamp_lists: list[Sequence[dt.datetime | None]] = [
         *map(response.event_timestamps.__getitem__, shape.names),
         *(c[2] for c in inputs),
     ]
-    # the view version of each stored row that answered (None: not found, or not stored)
+    # the view version of each stored row that answered (None: not stored, the one in force)
     nothing: list[int | None] = [None] * len(rows)
     version_lists = [response.view_versions.get(ref, nothing) for ref in shape.logged]
     # Columns are cut down to the chosen rows first (one C call each), then turned into rows;
-    # statuses and event times are converted once per distinct list (the features of one view
-    # share their event times, and all-present features one status list).
+    # statuses, event times and versions are converted once per distinct column (the features
+    # of one view share their event times and versions, and all-present features one status
+    # column). The identity keys live only for this call, while the columns do.
     pick = _picker(chosen)
     converted: dict[int, tuple[Any, ...]] = {}
     for key, column in dict(zip(map(id, status_lists), status_lists, strict=True)).items():
@@ -157,33 +200,31 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
 class _Shape:
     """What every sampled row of one request shape shares."""
 
-    refs: list[tuple[str, str]]  # the response's refs (identity checked)
-    versions: Mapping[str, int]  # the view versions served (identity checked)
     names: list[str]  # the requested features' output names
     logged: list[tuple[str, str]]  # (view, feature) of every logged column: refs, then inputs
     meta: bytes  # the packed [view, feature, version in force, requested] of every logged column
 
 
-#: id(refs), id(versions), input refs -> shape; a resolved request hands out the same refs list
-_SHAPES: dict[tuple[int, int, tuple[tuple[str, str], ...]], _Shape] = {}
-
-
-def _shape(response: OnlineResponse, versions: Mapping[str, int]) -> _Shape:
-    inputs = tuple(response.inputs)
-    key = (id(response.refs), id(versions), inputs)
-    shape = _SHAPES.get(key)
-    if shape is not None and shape.refs is response.refs and shape.versions is versions:
-        return shape
-    columns = [(view, feature, 1) for view, feature in response.refs]
-    columns += [(view, feature, 0) for view, feature in inputs]
-    meta = make_packer().pack(
-        [[view, feature, versions.get(view, 0), flag] for view, feature, flag in columns]
+def _shape(
+    response: Served, versions: Mapping[str, int], shapes: dict[tuple[Any, ...], _Shape]
+) -> _Shape:
+    """The shape of ``response``, from the memo when a request of the same shape, under the
+    same versions in force, was sampled before (keyed by content: no identity outlives its
+    request)."""
+    columns = (
+        *((view, feature, versions.get(view, 0), 1) for view, feature in response.refs),
+        *((view, feature, versions.get(view, 0), 0) for view, feature in response.inputs),
     )
-    names = response.names[len(response.join_keys) :]
-    shape = _Shape(response.refs, versions, names, [*response.refs, *inputs], meta)
-    if len(_SHAPES) > 1024:
-        _SHAPES.clear()
-    _SHAPES[key] = shape
+    names = tuple(response.names[len(response.join_keys) :])
+    shape = shapes.get((names, columns))
+    if shape is None:
+        if len(shapes) > 1024:
+            shapes.clear()
+        shape = shapes[(names, columns)] = _Shape(
+            list(names),
+            [(view, feature) for view, feature, _, _ in columns],
+            make_packer().pack([list(column) for column in columns]),
+        )
     return shape
 
 
@@ -243,7 +284,7 @@ class ServingLogger:
     """Samples served rows into a bounded queue; a daemon thread ships them to the online buffer.
 
     Args:
-        online: returns the online store to append to (called on the shipping thread).
+        online: returns the serving-log buffer to append to (called on the shipping thread).
         rate: the fraction of entity keys to sample.
         maxlen: the online buffer's capacity.
         queue_size: the in-process queue's capacity.
@@ -252,7 +293,7 @@ class ServingLogger:
 
     def __init__(
         self,
-        online: Callable[[], OnlineStore],
+        online: Callable[[], LogBuffer],
         *,
         rate: float,
         maxlen: int,
@@ -264,6 +305,8 @@ class ServingLogger:
         self.counters = LogCounters()
         self.on_change = on_change
         self._online = online
+        self._samples = _Samples(rate)  # the memos of what is sampled and of request shapes
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
         # A deque: appending and popping are atomic and cost a C call, where queue.Queue takes
         # a Python-level lock each time (and the shipping thread pops up to a thousand at once).
         # Callers in several threads at once may overfill it by a request's worth of samples.
@@ -285,12 +328,15 @@ class ServingLogger:
             with contextlib.suppress(Exception):  # a metrics hook must never break logging
                 self.on_change(logged, dropped)
 
-    def log(self, response: OnlineResponse, versions: Mapping[str, int]) -> None:
-        """Sample ``response`` (never raises, never blocks)."""
+    def log(self, response: Served, versions: Mapping[str, int]) -> None:
+        """Sample ``response`` (never raises, never blocks); ``versions`` are the view versions
+        in force, logged where no stored row answered."""
         if self.rate <= 0.0 or self._stopped:
             return
         try:
-            entries = _entries(response, versions, self.rate)
+            entries = _entries(
+                response, versions, self.rate, samples=self._samples, shapes=self._shapes
+            )
         except Exception:
             self._count(0, 1)
             return

@@ -12,7 +12,7 @@ from featurestore.parity.log import LOG_SCHEMA, ServingLogger, decode_entries
 
 if TYPE_CHECKING:
     from featurestore.offline.storage import OfflineStore
-    from featurestore.online import OnlineStore
+    from featurestore.online import LogBuffer
 
 __all__ = ["flush_serving_log", "read_serving_log"]
 
@@ -26,7 +26,7 @@ class _FlushRecords(Protocol):
 
 
 def flush_serving_log(
-    online: OnlineStore,
+    online: LogBuffer,
     storage: OfflineStore,
     registry: _FlushRecords,
     logger: ServingLogger | None = None,

@@ -68,9 +68,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            aclose = getattr(store.online, "aclose", None)
-            if aclose is not None:  # the asynchronous reads' connections belong to this loop
-                await aclose()
+            await store.online.aclose()  # the awaited reads' connections belong to this loop
             if close_store:
                 store.close()
 

@@ -1,10 +1,11 @@
 """Keep a running server's definitions in step with the registry.
 
-The store caches definitions. A watcher compares the registry's current ``(kind, name,
-version)`` set with the one it saw last, every few seconds in the background and (at most once
-a second) when a request names something unknown, so ``featurestore apply`` reaches a running
-server without a restart. The reload happens in the watcher's thread, so requests keep being
-answered from the previous definitions meanwhile.
+The store serves from an immutable serving state. A watcher compares the registry's current
+``(kind, name, version)`` set with the one it saw last, every few seconds in the background and
+(at most once a second) when a request names something unknown, so ``featurestore apply``
+reaches a running server without a restart. The new state is built in the watcher's thread and
+swapped in whole (``FeatureStore.refresh``), so requests keep being answered from the previous
+one meanwhile, however slow the registry.
 """
 
 from __future__ import annotations
@@ -54,8 +55,7 @@ class DefinitionWatcher:
             current = self._fingerprint()
             if current == self._seen:
                 return False
-            self.store.refresh()
-            self.store.list_feature_views()  # load now, in this thread, not in a request
+            self.store.refresh()  # built here, aside; requests use the old state meanwhile
             changed = self._seen is not None
             self._seen = current
         if changed:

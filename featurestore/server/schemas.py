@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
 from featurestore.server.errors import BadJSONError
+from featurestore.serving import Request
 
 __all__ = [
     "FeedbackBody",
     "GetOnlineFeaturesBody",
     "MaterializeBody",
-    "OnlineRequest",
     "PushBody",
     "body_schema",
     "online_request",
@@ -85,26 +85,6 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-class OnlineRequest:
-    """A checked ``/get-online-features`` body."""
-
-    __slots__ = ("entities", "feature_service", "features", "full_feature_names", "request_data")
-
-    def __init__(
-        self,
-        features: list[str] | None,
-        feature_service: str | None,
-        entities: dict[str, list[Any]],
-        request_data: dict[str, Any] | None,
-        full_feature_names: bool,
-    ) -> None:
-        self.features = features
-        self.feature_service = feature_service
-        self.entities = entities
-        self.request_data = request_data
-        self.full_feature_names = full_feature_names
-
-
 _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
 
 
@@ -118,7 +98,7 @@ def parse_json(raw: bytes) -> Any:
         raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
 
 
-def online_request(raw: bytes, max_entities: int) -> OnlineRequest:
+def online_request(raw: bytes, max_entities: int) -> Request:
     """Parse and check a ``/get-online-features`` body cheaply (no per-value work).
 
     Raises:
@@ -155,4 +135,10 @@ def online_request(raw: bytes, max_entities: int) -> OnlineRequest:
     full = body.get("full_feature_names", False)
     if not isinstance(full, bool):
         raise RequestError("field 'full_feature_names' must be true or false")
-    return OnlineRequest(features, service, entities, request_data, full)
+    return Request(
+        features=features,
+        service=service,
+        entities=entities,
+        request_data=request_data,
+        full_feature_names=full,
+    )

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featurestore.online import ReadResult
-from featurestore.serving import _fill
+from featurestore.serving import fill as fill_read
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TTL = dt.timedelta(hours=1)
@@ -68,11 +68,9 @@ def rule(read: dict[str, Any]) -> tuple[list[list[Any]], list[list[str]]]:
 
 
 def fill(read: dict[str, Any]) -> tuple[list[list[Any]], list[list[str]]]:
-    values, statuses, stamps = _fill(
-        read["result"], read["features"], read["ttl"], NOW, read["empty"]
-    )
-    assert list(stamps) == read["result"].event_timestamps
-    return [list(v) for v in values], [list(s) for s in statuses]
+    filled = fill_read(read["result"], read["features"], read["ttl"], NOW, read["empty"])
+    assert list(filled.event_timestamps) == read["result"].event_timestamps
+    return [list(v) for v in filled.values], [list(s) for s in filled.statuses]
 
 
 def same(a: list[list[Any]], b: list[list[Any]]) -> bool:

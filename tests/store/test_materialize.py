@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from store_repo import T0, trips_view
 
 from featurestore import FeatureStore
-from featurestore.serving import OnlineResponse, get_online_features
+from featurestore.serving import OnlineResponse, Request, answer
 
 UTC_US = pl.Datetime("us", "UTC")
 FEATURES = [
@@ -75,10 +75,8 @@ def fresh(base: FeatureStore, view: Any = None) -> Iterator[FeatureStore]:
 
 
 def online_at(store: FeatureStore, drivers: list[int], at: Any) -> OnlineResponse:
-    resolved = store._resolve(FEATURES, None, False)
-    return get_online_features(
-        resolved, {"driver_id": drivers}, online=store.online, project=store.project, now=at
-    )
+    request = Request(features=FEATURES, entities={"driver_id": drivers})
+    return answer(store.state, request, store.online, now=at)
 
 
 def training_at(store: FeatureStore, drivers: list[int], at: Any) -> pl.DataFrame:
@@ -175,15 +173,12 @@ def test_push_then_materialize_keeps_the_newest(base: FeatureStore) -> None:
         frame = pl.DataFrame(event, schema_overrides={"event_ts": UTC_US})
         report = store.push("trip_events", frame, to="online_and_offline")
         assert (report.rows_in, report.rows_written) == (1, 1)
-        resolved = store._resolve(
-            ["driver_live:live_fare", "driver_live:live_fare_x2"], None, False
+        request = Request(
+            features=["driver_live:live_fare", "driver_live:live_fare_x2"],
+            entities={"driver_id": [5]},
         )
-        answer = get_online_features(
-            resolved, {"driver_id": [5]}, online=store.online, project=store.project, now=T0
-        )
-        assert answer.to_dict()["live_fare_x2"] == [25.0]
+        served = answer(store.state, request, store.online, now=T0)
+        assert served.to_dict()["live_fare_x2"] == [25.0]
         store.materialize(end=T0 + timedelta(hours=1))
-        answer = get_online_features(
-            resolved, {"driver_id": [5]}, online=store.online, project=store.project, now=T0
-        )
-        assert answer.to_dict()["live_fare"] == [12.5]
+        served = answer(store.state, request, store.online, now=T0)
+        assert served.to_dict()["live_fare"] == [12.5]

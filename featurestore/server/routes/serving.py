@@ -8,11 +8,14 @@ errors as everywhere else. The FastAPI route declares the endpoint for the OpenA
 answers when the fast path is off (``create_app(..., fast_path=False)``); other methods on the
 path still reach FastAPI (405).
 
-The body is parsed with orjson and checked by hand, and the answer is serialised straight to
-bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the loop
-parses, computes and answers other requests during the round trip; other online stores are
-read on the loop itself (a local round trip takes less time than handing it to a thread), and
-a down server is answered at once (503).
+The body is parsed with orjson and checked by hand, answered by
+:func:`featurestore.serving.answer_async` from the store's current serving state (through
+``FeatureStore.serve_async``, which also samples it into the serving log), and serialised
+straight to bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the
+loop parses, computes and answers other requests during the round trip; other online stores are
+read on the loop itself (a local round trip takes less time than handing it to a thread), and a
+down server is answered at once (503). The request path is written out in
+:mod:`featurestore.serving`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from featurestore.errors import FeatureStoreError
-from featurestore.response import OnlineResponse
 from featurestore.server.auth import TokenTable, check_token
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
@@ -47,18 +49,8 @@ _ANSWER = {
 
 async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) -> bytes:
     """The JSON answer to a ``/get-online-features`` body (raises FeatureStoreError)."""
-    body = online_request(raw, store.config.serving.max_entities)
-
-    async def read() -> OnlineResponse:
-        return await store.get_online_features_async(
-            body.features,
-            service=body.feature_service,
-            entities=body.entities,
-            request_data=body.request_data,
-            full_feature_names=body.full_feature_names,
-        )
-
-    response = await watcher.retry_on_miss(read)
+    request = online_request(raw, store.config.serving.max_entities)
+    response = await watcher.retry_on_miss(lambda: store.serve_async(request))
     return response.to_feast_json()
 
 

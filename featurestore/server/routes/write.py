@@ -37,7 +37,9 @@ async def push(body: PushBody, request: Request) -> Response:
     store = _store(request)
 
     async def run() -> IngestReport:
-        return await run_in_threadpool(store.push, body.push_source_name, body.df, body.to)
+        return await run_in_threadpool(
+            lambda: store.push(body.push_source_name, body.df, to=body.to)
+        )
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())

@@ -1,0 +1,116 @@
+"""The checks of an online request: its entities and its request data.
+
+Every check raises :class:`~featurestore.errors.RequestError` with one line naming the key or
+field at fault (a 422 over HTTP); nothing is read before a request passes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from featurestore.errors import RequestError
+from featurestore.online import Column
+
+__all__ = ["check_entities", "coerce", "request_columns"]
+
+
+def check_entities(
+    entities: Mapping[str, Sequence[Any]],
+    keys: Sequence[str],
+    types: Mapping[str, str],
+    limit: int,
+) -> int:
+    """Check the entities of a request; returns how many there are.
+
+    Raises:
+        RequestError: a join key is missing, not a list, of the wrong type or length; no
+            entity; more than ``limit``.
+    """
+    if not isinstance(entities, Mapping) or not entities:
+        raise RequestError(
+            f"entities must map each join key ({', '.join(keys)}) to a list of values"
+        )
+    missing = [k for k in keys if k not in entities]
+    if missing:
+        raise RequestError(f"entities lack join key {missing[0]!r}")
+    lengths = set()
+    for key in keys:
+        values = entities[key]
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise RequestError(f"entity key {key!r} must be a list of values")
+        lengths.add(len(values))
+        want = types.get(key)
+        for value in values:
+            ok = (
+                (isinstance(value, int) and not isinstance(value, bool))
+                if want == "int64"
+                else isinstance(value, str)
+                if want == "str"
+                else isinstance(value, int | str) and not isinstance(value, bool)
+            )
+            if not ok:
+                kind = {"int64": "an integer", "str": "a string"}.get(
+                    want or "", "an integer or a string"
+                )
+                raise RequestError(f"entity key {key!r} must be {kind}, got {value!r}")
+    if len(lengths) != 1:
+        raise RequestError("every entity key must have the same number of values")
+    n = lengths.pop()
+    if n == 0:
+        raise RequestError("entities must hold at least one entity")
+    if n > limit:
+        raise RequestError(f"too many entities: {n} (the limit is {limit})")
+    return n
+
+
+def coerce(field_name: str, type_name: str, value: Any) -> Any:
+    """A request-data value as its declared type (ints are floats where floats are declared,
+    ISO texts are datetimes), or a RequestError naming the field."""
+    if value is None:
+        return None
+    if type_name == "float64" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if type_name == "int64" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if type_name == "bool" and isinstance(value, bool):
+        return value
+    if type_name == "str" and isinstance(value, str):
+        return value
+    if type_name == "datetime":
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        if isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed.astimezone(dt.UTC)
+    raise RequestError(f"request data {field_name!r} must be of type {type_name}, got {value!r}")
+
+
+def request_columns(
+    request_data: Mapping[str, Any] | None, fields: Mapping[str, str], n: int
+) -> dict[str, Column[Any]]:
+    """The request-data columns the on-demand features need, typed as declared (a single value
+    stands for every entity).
+
+    Raises:
+        RequestError: a field is missing, of the wrong type or length.
+    """
+    data = request_data or {}
+    if not isinstance(data, Mapping):
+        raise RequestError("request_data must map field names to lists of values")
+    out: dict[str, Column[Any]] = {}
+    for name, type_name in fields.items():
+        if name not in data:
+            raise RequestError(f"request data {name!r} is missing (an on-demand feature needs it)")
+        values = data[name]
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            values = [values] * n  # one value for every entity
+        if len(values) != n:
+            raise RequestError(f"request data {name!r} has {len(values)} values for {n} entities")
+        out[name] = Column([coerce(name, type_name, v) for v in values])
+    return out

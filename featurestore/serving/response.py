@@ -1,0 +1,186 @@
+"""The answer to an online request: :class:`OnlineResponse`, its read-only columns and statuses.
+
+The answer mirrors Feast's: join keys first, then the features in the requested order, each with
+values, statuses and event timestamps. Statuses: ``PRESENT``, ``NOT_FOUND`` (no row for the
+entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older than the view's ttl at request
+time: the value is withheld as null, unlike Feast).
+
+An answer is immutable: its mappings are read-only views and every column is a
+:class:`~featurestore.online.Column` (a list that refuses changes). Features may share a column
+object (the features of one view share their event times, all-present features one status
+list), which is safe only because no caller can change it; ``to_dict()`` hands out copies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+import polars as pl
+
+from featurestore.online import Column
+from featurestore.reports import iso
+
+__all__ = ["OnlineResponse", "Statuses", "freeze"]
+
+
+class Statuses:
+    """The status of each served value."""
+
+    PRESENT = "PRESENT"
+    NOT_FOUND = "NOT_FOUND"
+    NULL_VALUE = "NULL_VALUE"
+    OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
+
+
+#: a stored feature's served values, statuses and event times
+ColumnTriple = tuple[Sequence[Any], Sequence[str], Sequence[dt.datetime | None]]
+
+
+def freeze(columns: Mapping[Any, Sequence[Any]]) -> Mapping[Any, Column[Any]]:
+    """A read-only mapping of read-only columns (columns that already are pass through)."""
+    if isinstance(columns, MappingProxyType):
+        return columns
+    return MappingProxyType({k: v if type(v) is Column else Column(v) for k, v in columns.items()})
+
+
+@dataclass(frozen=True)
+class OnlineResponse:
+    """Online features for a batch of entities, column-oriented and read-only.
+
+    ``to_dict()`` gives join keys first, then features in the requested order; ``statuses`` and
+    ``event_timestamps`` are keyed the same way; ``request_id`` identifies the call for feedback.
+
+    Attributes:
+        names: the join keys, then the output name of each requested feature.
+        join_keys: the entity join keys.
+        values: name -> served values (one per entity).
+        statuses: name -> the status of each value.
+        event_timestamps: name -> the event time of each value (None where none).
+        request_id: the UUID4 hex id of this answer.
+        requested_at: when it was served.
+        refs: the ``(view, feature)`` of each requested feature.
+        inputs: stored features read only as inputs of on-demand features: (values, statuses,
+            event times) per ``(view, feature)``; the serving log records them so the skew check
+            can tell stale inputs from a transformation that differs.
+        request_data: the request data the on-demand features used, one column per field.
+        view_versions: per stored ``(view, feature)`` served or used as an input, the view
+            version that computed each row's value (where no row was found, the version in
+            force answered); the serving log records it, so the skew check can tell a value
+            computed by an older version of its view.
+    """
+
+    names: Sequence[str]
+    join_keys: Sequence[str]
+    values: Mapping[str, Sequence[Any]]
+    statuses: Mapping[str, Sequence[str]]
+    event_timestamps: Mapping[str, Sequence[dt.datetime | None]]
+    request_id: str
+    requested_at: dt.datetime
+    refs: Sequence[tuple[str, str]] = ()
+    inputs: Mapping[tuple[str, str], ColumnTriple] = field(default_factory=dict)
+    request_data: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    view_versions: Mapping[tuple[str, str], Sequence[int | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Serving hands over frozen parts already; an answer built by hand is frozen here.
+        set_field = object.__setattr__
+        for name in ("values", "statuses", "event_timestamps", "request_data", "view_versions"):
+            set_field(self, name, freeze(getattr(self, name)))
+        for name in ("names", "join_keys", "refs"):
+            value = getattr(self, name)
+            if type(value) is not Column:
+                set_field(self, name, Column(value))
+        if not isinstance(self.inputs, MappingProxyType):
+            triples = {ref: tuple(map(Column, triple)) for ref, triple in self.inputs.items()}
+            set_field(self, "inputs", MappingProxyType(triples))
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Join keys, then features in the requested order: name -> a new list of values."""
+        return {name: list(self.values[name]) for name in self.names}
+
+    def to_polars(self) -> pl.DataFrame:
+        """The values as a Polars frame (join keys first)."""
+        return pl.DataFrame(self.to_dict(), strict=False)
+
+    def to_feast(self) -> dict[str, Any]:
+        """The HTTP answer, in Feast's column-oriented shape."""
+        return {
+            "metadata": {"feature_names": list(self.names), "request_id": self.request_id},
+            "results": [
+                {
+                    "values": [_json_value(v) for v in self.values[name]],
+                    "statuses": list(self.statuses[name]),
+                    "event_timestamps": [iso(t) for t in self.event_timestamps[name]],
+                }
+                for name in self.names
+            ],
+        }
+
+    def to_feast_json(self) -> bytes:
+        """``to_feast()`` serialised to JSON bytes (what the server sends).
+
+        Statuses and event times are written once per distinct column (features share them, see
+        the module docstring) and spliced in as orjson fragments; orjson writes the values. NaN
+        and infinite floats become ``null``, as JSON has no such numbers.
+        """
+        # Keyed by identity for this call only: the columns are alive and read-only meanwhile.
+        written: dict[int, orjson.Fragment] = {}
+        texts: dict[dt.datetime, str | None] = {}
+        dumps, fragment = orjson.dumps, orjson.Fragment
+        results = []
+        for name in self.names:
+            statuses, stamps = self.statuses[name], self.event_timestamps[name]
+            status_json = written.get(id(statuses))
+            if status_json is None:
+                status_json = written[id(statuses)] = fragment(dumps(statuses))
+            stamps_json = written.get(id(stamps))
+            if stamps_json is None:
+                stamps_json = written[id(stamps)] = fragment(dumps(_iso_texts(stamps, texts)))
+            results.append(
+                {
+                    "values": self.values[name],
+                    "statuses": status_json,
+                    "event_timestamps": stamps_json,
+                }
+            )
+        answer = {
+            "metadata": {"feature_names": self.names, "request_id": self.request_id},
+            "results": results,
+        }
+        return dumps(answer, default=_orjson_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _iso_texts(
+    stamps: Sequence[dt.datetime | None], texts: dict[dt.datetime, str | None]
+) -> list[str | None]:
+    """The ISO text of each event time; the entities of a read often share one, written once."""
+    out: list[str | None] = []
+    for stamp in stamps:
+        if stamp is None:
+            out.append(None)
+            continue
+        text = texts.get(stamp)
+        if text is None:
+            text = texts[stamp] = iso(stamp)
+        out.append(text)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    return iso(value) if isinstance(value, dt.datetime) else value
+
+
+def _orjson_default(value: Any) -> Any:
+    """What orjson cannot write itself: datetimes as in ``to_feast``, durations as seconds."""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    raise TypeError(f"a served value of type {type(value).__name__} cannot be written as JSON")

@@ -1,0 +1,364 @@
+"""``ServingState``: everything serving knows, built aside and swapped whole on refresh.
+
+A state holds the definitions of one registry listing, their versions, and what serving works
+out from them: a :class:`Plan` per request shape (the reads, the compiled on-demand features,
+the output names), made on first use and kept. A state never changes what it answers: a
+refresh builds a new state from a new listing while requests go on with the old one, then the
+owner swaps the reference (one assignment). So a slow registry never delays a request, and no
+cache outlives the definitions it was made from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import polars as pl
+
+from featurestore.definitions import (
+    Definition,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    from_spec,
+    polars_dtype,
+)
+from featurestore.errors import NotFoundError
+from featurestore.expr import to_python
+from featurestore.online import Column, Selection, entity_namespace, window_record
+from featurestore.resolve import Lookup, Resolved, resolve
+
+__all__ = ["OnDemand", "Plan", "Read", "ServingState", "StoredDefinition", "key_types"]
+
+#: (kind, name) of a definition
+Key = tuple[str, str]
+#: what asks for features: (feature refs or None, service or None, full_feature_names)
+Shape = tuple[tuple[str, ...] | None, str | None, bool]
+
+
+class StoredDefinition(Protocol):
+    """One definition as the registry lists it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+
+
+def key_types(view: FeatureView) -> dict[str, str]:
+    """Join key -> declared type name ("int64"/"str"), from the entity, source schema or contract."""
+    out: dict[str, str] = {}
+    for entity in view.entities:
+        for key in entity.join_keys:
+            declared = entity.value_type or (view.source.schema or {}).get(key)
+            if declared is None and key in view.contract_columns:
+                dtype = view.contract_columns[key]
+                if dtype is not None:
+                    declared = (
+                        "int64" if dtype.is_integer() else "str" if dtype == pl.String else None
+                    )
+            if declared in ("int64", "str"):
+                out[key] = declared
+    return out
+
+
+def _empty_windows(view: FeatureView) -> dict[str, Any]:
+    """count and sum of an empty window (0, or 0.0 for a float sum; unknown input: 0.0)."""
+    out: dict[str, Any] = {}
+    for agg in view.aggregates:
+        if agg.fn == "count":
+            out[agg.name] = 0
+        elif agg.fn == "sum":
+            dtype = view.feature_dtypes.get(agg.name)
+            out[agg.name] = 0 if dtype is not None and dtype.is_integer() else 0.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One online read of a request: a view's plain features, or its windowed aggregates.
+
+    Attributes:
+        view: the view's name.
+        record: the online record: the view's name, or ``<view>@windows``.
+        namespace: the entity key namespace (see :mod:`featurestore.online.keys`).
+        join_keys: the view's join keys, in key order.
+        features: the features to read (a selection that remembers how to decode them).
+        ttl: the view's ttl (plain features only).
+        empty: the value of each windowed aggregate whose entity has no stored window.
+        outputs: (position in features, output name) of each requested feature.
+        aligned: the output names when each feature is answered once, in order (else None).
+        refs: ``(view, feature)`` of each feature.
+        version: the view version in force.
+    """
+
+    view: str
+    record: str
+    namespace: str
+    join_keys: tuple[str, ...]
+    features: Selection
+    ttl: dt.timedelta | None
+    empty: Mapping[str, Any] | None
+    outputs: tuple[tuple[int, str], ...]
+    aligned: tuple[str, ...] | None
+    refs: tuple[tuple[str, str], ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OnDemand:
+    """An on-demand view's requested features, compiled for Python rows.
+
+    Attributes:
+        name: the on-demand view's name.
+        inputs: the stored ``(view, feature)`` inputs it may use.
+        features: (feature, its compiled function) in request order.
+    """
+
+    name: str
+    inputs: tuple[tuple[str, str], ...]
+    features: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What serving works out once per request shape.
+
+    Its columns are read-only, so every answer of the shape may share them.
+
+    Attributes:
+        keys: the join keys the request must give.
+        key_types: join key -> declared type name, where declared.
+        request_fields: request-data field -> type name.
+        reads: the online reads (one round trip).
+        on_demand: the on-demand views to compute.
+        on_demand_outputs: ``((view, feature), output name)`` of each requested on-demand feature.
+        names: the answer's names: join keys, then the requested features' output names.
+        refs: ``(view, feature)`` of each requested feature.
+        hidden: stored features read only as on-demand inputs.
+        keep_columns: whether to keep per-feature columns (on-demand inputs or hidden ones).
+    """
+
+    keys: Column[str]
+    key_types: Mapping[str, str]
+    request_fields: Mapping[str, str]
+    reads: tuple[Read, ...]
+    on_demand: tuple[OnDemand, ...]
+    on_demand_outputs: tuple[tuple[tuple[str, str], str], ...]
+    names: Column[str]
+    refs: Column[tuple[str, str]]
+    hidden: tuple[tuple[str, str], ...]
+    keep_columns: bool
+
+
+@dataclass(frozen=True, eq=False)
+class ServingState:
+    """The definitions of one registry listing and what serving derives from them.
+
+    Build one with :meth:`build`; never change one (a refresh builds another).
+
+    Attributes:
+        project: the project the definitions belong to.
+        max_entities: the most entities one request may ask for.
+        definitions: (kind, name) -> definition.
+        versions: (kind, name) -> registered version.
+        view_versions: view or on-demand view name -> its version in force.
+        fingerprint: the ``(kind, name, version)`` of every definition (what a watcher compares).
+    """
+
+    project: str
+    max_entities: int
+    definitions: Mapping[Key, Definition]
+    versions: Mapping[Key, int]
+    view_versions: Mapping[str, int]
+    fingerprint: frozenset[tuple[str, str, int]]
+    # request shape -> plan: made on first use from this state's definitions only, so it is
+    # as immutable as they are (two threads making one plan at once store equal plans)
+    _plans: dict[Shape, Plan] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls, stored: Iterable[StoredDefinition], *, project: str, max_entities: int
+    ) -> ServingState:
+        """A state from a registry listing (``Registry.list()``)."""
+        definitions: dict[Key, Definition] = {}
+        versions: dict[Key, int] = {}
+        for item in stored:
+            definitions[(item.kind, item.name)] = from_spec(item.kind, item.spec)
+            versions[(item.kind, item.name)] = item.version
+        return cls(
+            project=project,
+            max_entities=max_entities,
+            definitions=MappingProxyType(definitions),
+            versions=MappingProxyType(versions),
+            view_versions=MappingProxyType(
+                {name: v for (kind, name), v in versions.items() if "view" in kind}
+            ),
+            fingerprint=frozenset((kind, name, v) for (kind, name), v in versions.items()),
+        )
+
+    # -- lookups ----------------------------------------------------------------------------
+    def get(self, kind: str, name: str, what: str) -> Definition:
+        """The definition ``(kind, name)``.
+
+        Raises:
+            NotFoundError: there is none (``what`` names the kind in the message).
+        """
+        found = self.definitions.get((kind, name))
+        if found is None:
+            raise NotFoundError(f"unknown {what} {name!r} (run `featurestore apply` first?)")
+        return found
+
+    def view_or_on_demand(self, name: str) -> FeatureView | OnDemandFeatureView:
+        """A feature view or on-demand feature view by name."""
+        found = self.definitions.get(("feature_view", name)) or self.definitions.get(
+            ("on_demand_feature_view", name)
+        )
+        if not isinstance(found, FeatureView | OnDemandFeatureView):
+            raise NotFoundError(f"unknown feature view {name!r}")
+        return found
+
+    def service(self, name: str) -> FeatureService:
+        """A feature service by name."""
+        found = self.get("feature_service", name, "feature service")
+        assert isinstance(found, FeatureService)
+        return found
+
+    def feature_views(self) -> list[FeatureView]:
+        """Every feature view."""
+        return [d for d in self.definitions.values() if isinstance(d, FeatureView)]
+
+    def resolve(
+        self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
+    ) -> Resolved:
+        """What ``features`` or ``service`` ask for (see :func:`featurestore.resolve.resolve`)."""
+        lookup = Lookup(view=self.view_or_on_demand, service=self.service)
+        return resolve(
+            lookup, features=features, service=service, full_feature_names=full_feature_names
+        )
+
+    # -- plans --------------------------------------------------------------------------------
+    def plan(
+        self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
+    ) -> Plan:
+        """The plan of a request shape (made once per state).
+
+        Raises:
+            RequestError, NotFoundError: as :meth:`resolve`.
+        """
+        try:
+            shape: Shape | None = (
+                None
+                if features is None
+                else (features,)
+                if isinstance(features, str)
+                else tuple(features),
+                service,
+                full_feature_names,
+            )
+            cached = self._plans.get(shape)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable feature list: resolve() says what is wrong
+            shape, cached = None, None
+        if cached is not None:
+            return cached
+        plan = _make_plan(self, self.resolve(features, service, full_feature_names))
+        if shape is not None:
+            if len(self._plans) > 1024:  # ad-hoc feature lists: keep memory bounded
+                self._plans.clear()
+            self._plans[shape] = plan
+        return plan
+
+
+def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
+    output_names: dict[tuple[str, str], list[str]] = {}
+    for ref, name in zip(resolved.refs, resolved.names, strict=True):
+        output_names.setdefault(ref, []).append(name)
+    key_types_: dict[str, str] = {}
+    reads: list[Read] = []
+    stored: list[tuple[str, str]] = []
+    for view, names in resolved.views.values():
+        key_types_ |= key_types(view)
+        aggregates = {a.name for a in view.aggregates}
+        plain = [f for f in names if f not in aggregates]
+        windows = [f for f in names if f in aggregates]
+        for record, features, ttl, empty in (
+            (view.name, plain, view.ttl, None),
+            (window_record(view.name), windows, None, _empty_windows(view)),
+        ):
+            if features:
+                reads.append(_read(state, view, record, features, ttl, empty, output_names))
+        stored += [(view.name, f) for f in names]
+    requested = set(resolved.refs)
+    hidden = tuple(ref for ref in stored if ref not in requested)
+    return Plan(
+        keys=Column(resolved.join_keys),
+        key_types=MappingProxyType(key_types_),
+        request_fields=MappingProxyType(resolved.request_fields),
+        reads=tuple(reads),
+        on_demand=tuple(
+            _on_demand(resolved, odfv, names) for odfv, names in resolved.on_demand.values()
+        ),
+        on_demand_outputs=tuple(
+            (ref, name)
+            for ref, name in zip(resolved.refs, resolved.names, strict=True)
+            if ref[0] in resolved.on_demand
+        ),
+        names=Column([*resolved.join_keys, *resolved.names]),
+        refs=Column(resolved.refs),
+        hidden=hidden,
+        keep_columns=bool(resolved.on_demand or hidden),
+    )
+
+
+def _read(
+    state: ServingState,
+    view: FeatureView,
+    record: str,
+    features: list[str],
+    ttl: dt.timedelta | None,
+    empty: Mapping[str, Any] | None,
+    output_names: Mapping[tuple[str, str], list[str]],
+) -> Read:
+    outputs = tuple(
+        (i, name)
+        for i, feature in enumerate(features)
+        for name in output_names.get((view.name, feature), [])
+    )
+    in_order = [i for i, _ in outputs] == list(range(len(features)))
+    return Read(
+        view=view.name,
+        record=record,
+        namespace=entity_namespace(e.name for e in view.entities),
+        join_keys=tuple(view.join_keys),
+        features=Selection(features),
+        ttl=ttl,
+        empty=MappingProxyType(dict(empty)) if empty else None,
+        outputs=outputs,
+        aligned=tuple(name for _, name in outputs) if in_order else None,
+        refs=tuple((view.name, f) for f in features),
+        version=state.view_versions.get(view.name, 0),
+    )
+
+
+def _on_demand(resolved: Resolved, odfv: OnDemandFeatureView, names: list[str]) -> OnDemand:
+    """Compile an on-demand view's requested features, typed by their inputs' dtypes."""
+    schema: dict[str, Any] = {}
+    for src in odfv.source_views:
+        entry = resolved.views.get(src.name)
+        if entry is not None:
+            schema |= {f: d for f, d in entry[0].feature_dtypes.items() if d is not None}
+    for request in odfv.request_sources:
+        schema |= {f: polars_dtype(t) for f, t in request.schema.items()}
+    exprs = {f.name: f.expr for f in odfv.features}
+    return OnDemand(
+        name=odfv.name,
+        inputs=tuple((src.name, f) for src in odfv.source_views for f in src.features),
+        features=tuple((name, to_python(exprs[name], schema=schema)) for name in names),
+    )
