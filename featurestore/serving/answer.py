@@ -156,27 +156,37 @@ def fill(
     found, stamps, versions = result.found, result.event_timestamps, result.view_versions
     withheld = _withheld(found, stamps, ttl, now)
     present = Column([_PRESENT] * len(found))
-    values_out: list[Column[Any]] = []
-    statuses_out: list[Column[str]] = []
-    for feature in features:
-        column = cast(Column[Any], result.values[feature])
-        if withheld is not None:
-            default = empty.get(feature, _ABSENT) if empty else _ABSENT
-            column, statuses = _withhold(column, withheld, default)
-        elif result.nulls and has_null(column):
-            statuses = Column([_NULL if v is None else _PRESENT for v in column])
+    values: list[Column[Any]]
+    statuses: list[Column[str]]
+    if withheld is None:  # every row served: each value's status is its own
+        values = list(map(result.values.__getitem__, features))  # type: ignore[arg-type]
+        if result.nulls:
+            statuses = [_value_statuses(column, present) for column in values]
         else:
-            statuses = present
-        values_out.append(column)
-        statuses_out.append(statuses)
-    if withheld is not None and not all(found):
-        versions = Column([version if v is None else v for v in versions])
+            statuses = [present] * len(values)
+    else:
+        values, statuses = [], []
+        for feature in features:
+            default = empty.get(feature, _ABSENT) if empty else _ABSENT
+            column, status = _withhold(result.values[feature], withheld, default, present)
+            values.append(column)
+            statuses.append(status)
+        if not all(found):
+            versions = Column([version if v is None else v for v in versions])
     return Filled(
-        values_out,
-        statuses_out,
+        values,
+        statuses,
         cast(Column[dt.datetime | None], stamps),
         cast(Column[int | None], versions),
     )
+
+
+def _value_statuses(column: Sequence[Any], present: Column[str]) -> Column[str]:
+    """The status of served values: ``NULL_VALUE`` for a null, else ``PRESENT`` (``present``,
+    shared, when the column holds no null)."""
+    if not has_null(column):
+        return present
+    return Column([_NULL if v is None else _PRESENT for v in column])
 
 
 _ABSENT = object()  # no empty-window value: a missing row is NOT_FOUND
@@ -205,21 +215,29 @@ def _withheld(
 
 
 def _withhold(
-    column: Sequence[Any], withheld: list[str | None], default: Any
+    column: Sequence[Any], withheld: list[str | None], default: Any, present: Column[str]
 ) -> tuple[Column[Any], Column[str]]:
-    values: list[Any] = []
-    statuses: list[str] = []
-    for why, value in zip(withheld, column, strict=True):
-        if why is None:
-            values.append(value)
-            statuses.append(_NULL if value is None else _PRESENT)
-        elif why is _NOT_FOUND and default is not _ABSENT:
-            values.append(default)
-            statuses.append(_PRESENT)
-        else:
-            values.append(None)
-            statuses.append(why)
-    return Column(values), Column(statuses)
+    """A column with the withheld rows' values replaced (by null, or by the empty window's
+    value when not found), and its statuses."""
+    if default is _ABSENT:
+        values = Column(
+            [None if why else value for why, value in zip(withheld, column, strict=True)]
+        )
+    else:
+        values = Column(
+            [
+                value if why is None else default if why is _NOT_FOUND else None
+                for why, value in zip(withheld, column, strict=True)
+            ]
+        )
+    served = _value_statuses(values, present)
+    statuses = Column(
+        [
+            why if why is not None and (why is not _NOT_FOUND or default is _ABSENT) else ok
+            for why, ok in zip(withheld, served, strict=True)
+        ]
+    )
+    return values, statuses
 
 
 def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:

@@ -42,10 +42,21 @@ ColumnTriple = tuple[Sequence[Any], Sequence[str], Sequence[dt.datetime | None]]
 
 
 def freeze(columns: Mapping[Any, Sequence[Any]]) -> Mapping[Any, Column[Any]]:
-    """A read-only mapping of read-only columns (columns that already are pass through)."""
+    """A read-only mapping of read-only columns (columns that already are pass through, and
+    names that share one list share one column)."""
     if isinstance(columns, MappingProxyType):
         return columns
-    return MappingProxyType({k: v if type(v) is Column else Column(v) for k, v in columns.items()})
+    frozen: dict[int, Column[Any]] = {}  # by identity, while ``columns`` holds them
+    out: dict[Any, Column[Any]] = {}
+    for name, column in columns.items():
+        if type(column) is Column:
+            out[name] = column
+            continue
+        copy = frozen.get(id(column))
+        if copy is None:
+            copy = frozen[id(column)] = Column(column)
+        out[name] = copy
+    return MappingProxyType(out)
 
 
 @dataclass(frozen=True)
