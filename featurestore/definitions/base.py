@@ -118,14 +118,25 @@ class Definition:
         raise NotImplementedError
 
     def spec_json(self) -> bytes:
-        """The canonical JSON of :meth:`to_spec` (sorted keys): what the registry hashes."""
-        return orjson.dumps(self.to_spec(), option=orjson.OPT_SORT_KEYS)
+        """The canonical JSON of :meth:`to_spec` (sorted keys): what the registry hashes.
+
+        Computed once per object: a definition is frozen once built, so its spec never changes
+        (kept in the instance dict, as ``functools.cached_property`` does on frozen classes).
+        """
+        cached: bytes | None = self.__dict__.get("_spec_json")
+        if cached is None:
+            cached = orjson.dumps(self.to_spec(), option=orjson.OPT_SORT_KEYS)
+            self.__dict__["_spec_json"] = cached
+        return cached
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, Definition)
-        return self.spec_json() == other.spec_json()
+        return self is other or self.spec_json() == other.spec_json()
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.spec_json()))
+        cached: int | None = self.__dict__.get("_spec_hash")
+        if cached is None:
+            cached = self.__dict__["_spec_hash"] = hash((self.kind, self.spec_json()))
+        return cached
