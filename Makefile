@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check featurestore tests benchmarks examples migrations
 	$(BIN)/ruff format --check featurestore tests benchmarks examples migrations
 	$(BIN)/mypy featurestore
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q
