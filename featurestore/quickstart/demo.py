@@ -17,6 +17,8 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from featurestore.cli.render import contract_table, plan_table
+from featurestore.errors import ContractError, FeatureStoreError
 from featurestore.quickstart.sample import sample_end, write_sample_repo
 from featurestore.quickstart.traffic import (
     late_batch,
@@ -25,6 +27,7 @@ from featurestore.quickstart.traffic import (
     stop_server,
     surge_batch,
 )
+from featurestore.store import FeatureStore
 
 __all__ = ["run_demo", "sample_spine"]
 
@@ -83,8 +86,6 @@ def _feedback(store: Any, answers: list[dict[str, Any]]) -> None:
 def _fresh(directory: Path) -> Path:
     if directory.exists():
         if not (directory / MARKER).exists():
-            from featurestore.errors import FeatureStoreError
-
             raise FeatureStoreError(
                 f"{directory} exists and was not made by quickstart; choose another --dir"
             )
@@ -95,10 +96,6 @@ def _fresh(directory: Path) -> Path:
 
 
 def run_demo(directory: Path, console: Console) -> None:
-    from featurestore.cli.render import contract_table, plan_table
-    from featurestore.errors import ContractError
-    from featurestore.store import FeatureStore
-
     def step(title: str) -> None:
         console.rule(f"[bold]{title}")
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from featurestore.errors import NotFoundError
+from featurestore.errors import NotFoundError, RequestError
 from featurestore.reports import as_utc
 from featurestore.server.errors import json_response
 from featurestore.store import FeatureStore
@@ -92,8 +92,6 @@ async def drift(
 
     def fresh() -> Any:
         if reference is None:
-            from featurestore.errors import RequestError
-
             raise RequestError("query parameter 'reference' (a saved training frame) is required")
         return store.drift(
             reference=reference, current=current, since=as_utc(since), until=as_utc(until)
