@@ -24,7 +24,12 @@ from typing import Any
 import polars as pl
 
 from featurestore.online._cluster import Command, run_batch
-from featurestore.online._redis_async import AsyncScriptReader, Call, script_commands
+from featurestore.online._redis_async import (
+    AsyncScriptReader,
+    Call,
+    RedisReplyError,
+    script_commands,
+)
 from featurestore.online.base import (
     OnlineBackend,
     ReadRequest,
@@ -285,15 +290,13 @@ class RedisOnlineStore(OnlineBackend):
         go on meanwhile. A cluster is read as by :meth:`read` (blocking)."""
         if self._cluster:
             return self.read(requests)
-        import redis
-
         if self._async is None:
             self._async = AsyncScriptReader(self._client_url, self._socket_timeout, _READ)
         fields = _fields(requests)
         calls = _calls(fields)
         try:
             replies = await self._async.run(calls)
-        except (redis.RedisError, OSError) as error:
+        except (RedisReplyError, OSError) as error:
             raise unavailable(self.url, error) from error
         return _results(requests, fields, _answers(calls, replies))
 

@@ -1,12 +1,13 @@
 """``POST /get-online-features``: the hot path (needs the ``read`` scope).
 
-Two ways in, one answer (:func:`answer`). FastAPI's per-request machinery (dependency solving,
-exit stacks, exception wrapping) costs about 70 µs of CPU, a quarter of a single-entity request
-(``benchmarks/serving_cpu.py``), so :class:`OnlineFastPath`, an ASGI middleware just inside the metrics middleware, answers POSTs
-to this path itself: it checks the token, reads the body and sends the bytes, with the same
-errors as everywhere else. The FastAPI route declares the endpoint for the OpenAPI schema and
-answers when the fast path is off (``create_app(..., fast_path=False)``); other methods on the
-path still reach FastAPI (405).
+Two ways in, one answer (:func:`answer`). FastAPI's per-request machinery (its telemetry check,
+the middleware stack, dependency solving, exit stacks, exception wrapping) costs more CPU than
+the answer to a single-entity request (``benchmarks/serving_cpu.py``), so the app
+(:class:`~featurestore.server.app.FeatureServer`) hands POSTs to this path to
+:class:`OnlineFastPath` before FastAPI sees them: it checks the token, reads the body and sends
+the bytes, with the same errors as everywhere else. The FastAPI route declares the endpoint for
+the OpenAPI schema and answers when the fast path is off (``create_app(..., fast_path=False)``);
+other methods on the path still reach FastAPI (405).
 
 The body is parsed with orjson and checked by hand, answered by
 :func:`featurestore.serving.answer_async` from the store's current serving state (through
@@ -32,7 +33,7 @@ from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
 from featurestore.store import FeatureStore
 
-__all__ = ["PATH", "OnlineFastPath", "answer", "router"]
+__all__ = ["PATH", "OnlineFastPath", "answer", "is_fast", "router"]
 
 PATH = "/get-online-features"
 
@@ -72,22 +73,27 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 
 
+def is_fast(scope: Scope) -> bool:
+    """Whether the fast path answers this request: ``POST /get-online-features``."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    return path.removeprefix(scope.get("root_path", "")) == PATH
+
+
 class OnlineFastPath:
-    """ASGI middleware answering ``POST /get-online-features`` ahead of FastAPI's router.
+    """The ASGI app answering ``POST /get-online-features`` (see :func:`is_fast`).
 
     Args:
-        app: the inner ASGI app (everything else goes there).
         state: the FastAPI app's state (``store``, ``watcher``, ``tokens``, ``metrics``).
         route: the FastAPI route of the path, put in the scope so metrics label the request
             as the router would.
     """
 
-    def __init__(self, app: ASGIApp, state: Any, route: Any) -> None:
-        self.app = app
+    def __init__(self, state: Any, route: Any) -> None:
         self.route = route
         self.store: FeatureStore = state.store
         self.watcher: DefinitionWatcher = state.watcher
@@ -95,13 +101,6 @@ class OnlineFastPath:
         self.metrics: Any = state.metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].removeprefix(scope.get("root_path", "")) != PATH
-        ):
-            await self.app(scope, receive, send)
-            return
         scope["route"] = self.route
         try:
             if self.tokens.entries:
