@@ -289,4 +289,5 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         inputs=MappingProxyType({ref: columns[ref] for ref in plan.hidden}),
         request_data=MappingProxyType(dict(pending.request_data)),
         view_versions=MappingProxyType(versions),
+        iso_texts=pending.state.event_texts,
     )

@@ -96,6 +96,9 @@ class OnlineResponse:
     inputs: Mapping[tuple[str, str], ColumnTriple] = field(default_factory=dict)
     request_data: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     view_versions: Mapping[tuple[str, str], Sequence[int | None]] = field(default_factory=dict)
+    #: event time -> its ISO text: the serving state's memo (answers share few event times),
+    #: or None for one kept per call
+    iso_texts: dict[dt.datetime, str | None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Serving hands over frozen parts already; an answer built by hand is frozen here.
@@ -141,7 +144,9 @@ class OnlineResponse:
         """
         # Keyed by identity for this call only: the columns are alive and read-only meanwhile.
         written: dict[int, orjson.Fragment] = {}
-        texts: dict[dt.datetime, str | None] = {}
+        texts = self.iso_texts
+        if texts is None or len(texts) > 100_000:
+            texts = {} if texts is None else _cleared(texts)
         dumps, fragment = orjson.dumps, orjson.Fragment
         results = []
         for name in self.names:
@@ -180,6 +185,11 @@ def _iso_texts(
             text = texts[stamp] = iso(stamp)
         out.append(text)
     return out
+
+
+def _cleared(texts: dict[dt.datetime, str | None]) -> dict[dt.datetime, str | None]:
+    texts.clear()
+    return texts
 
 
 def _json_value(value: Any) -> Any:

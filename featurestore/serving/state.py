@@ -182,6 +182,8 @@ class ServingState:
     # request shape -> plan: made on first use from this state's definitions only, so it is
     # as immutable as they are (two threads making one plan at once store equal plans)
     _plans: dict[Shape, Plan] = field(default_factory=dict, repr=False)
+    #: event time -> its ISO text, for answers written as JSON (bounded by the answer)
+    event_texts: dict[dt.datetime, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
