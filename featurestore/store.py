@@ -7,10 +7,11 @@ parity monitoring is a :class:`~featurestore.monitoring.Monitor` the store owns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import polars as pl
 
@@ -32,9 +33,7 @@ from featurestore.offline.inputs import read_file, read_sql, to_frame
 from featurestore.offline.storage import OfflineStore
 from featurestore.offline.training import build_training_frame, prepare_spine
 from featurestore.online import OnlineBackend, open_online_store
-from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
 from featurestore.parity.log import ServingLogger
-from featurestore.parity.skew import SkewReport
 from featurestore.registry import ObjectSpec, Plan, Registry
 from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport
@@ -44,6 +43,20 @@ from featurestore.serving import OnlineResponse, Request, ServingState, answer, 
 __all__ = ["FeatureStore"]
 
 PushTarget = Literal["online", "offline", "online_and_offline"]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _monitor_method(
+    method: Callable[Concatenate[Monitor, P], R],
+) -> Callable[Concatenate[FeatureStore, P], R]:
+    """A ``FeatureStore`` method that calls the store's :class:`Monitor` (same signature and
+    docstring)."""
+
+    def call(self: FeatureStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self.monitor, *args, **kwargs)
+
+    return functools.update_wrapper(call, method)
 
 
 class FeatureStore:
@@ -390,13 +403,7 @@ class FeatureStore:
             RequestError, NotFoundError: a bad request, or one naming something unknown.
             StoreUnavailableError: the online store does not answer.
         """
-        request = Request(
-            features=features,
-            service=service,
-            entities=entities,
-            request_data=request_data,
-            full_feature_names=full_feature_names,
-        )
+        request = _request(features, service, entities, request_data, full_feature_names)
         state = self.state
         response = answer(state, request, self.online)
         self.monitor.log_served(response, state)
@@ -414,14 +421,9 @@ class FeatureStore:
         """:meth:`get_online_features` for an event loop: the round trip is awaited
         (``OnlineStore.aread``), so the loop serves other requests meanwhile where the store can
         (a standalone Redis)."""
-        request = Request(
-            features=features,
-            service=service,
-            entities=entities,
-            request_data=request_data,
-            full_feature_names=full_feature_names,
+        return await self.serve_async(
+            _request(features, service, entities, request_data, full_feature_names)
         )
-        return await self.serve_async(request)
 
     async def serve_async(self, request: Request) -> OnlineResponse:
         """Answer a :class:`~featurestore.serving.Request` with an awaited read and sample it
@@ -485,107 +487,30 @@ class FeatureStore:
         """The sampler of served rows (``serving.skew_sample_rate``)."""
         return self.monitor.serving_logger
 
-    def flush_serving_log(self) -> int:
-        """Move sampled rows (this process's queue and the online buffer) to the offline store.
+    # One definition each, in Monitor (the store's monitor answers; the docstrings are its own).
+    flush_serving_log = _monitor_method(Monitor.flush_serving_log)
+    serving_log = _monitor_method(Monitor.serving_log)
+    check_skew = _monitor_method(Monitor.check_skew)
+    drift = _monitor_method(Monitor.drift)
+    log_feedback = _monitor_method(Monitor.log_feedback)
+    feedback_frame = _monitor_method(Monitor.feedback_frame)
+    performance = _monitor_method(Monitor.performance)
 
-        Returns:
-            How many served values (log rows) were written.
-        """
-        return self.monitor.flush_serving_log()
 
-    def serving_log(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
-    ) -> pl.DataFrame:
-        """The flushed serving log, one row per served value (``since <= requested_at < until``)."""
-        return self.monitor.serving_log(since, until)
-
-    def check_skew(
-        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
-    ) -> SkewReport:
-        """Recompute every sampled served value offline and classify the differences.
-
-        Flushes pending samples first; records the report in the registry.
-        """
-        return self.monitor.check_skew(since=since, until=until)
-
-    def drift(
-        self,
-        *,
-        reference: Any,
-        current: Any = None,
-        features: Sequence[str] | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        thresholds: DriftThresholds | None = None,
-    ) -> DriftReport:
-        """Compare feature distributions of ``current`` with ``reference``.
-
-        Args:
-            reference: a saved training-frame name (``save_as``) or a frame.
-            current: the same, or None for the served values in the serving log
-                (``since <= requested_at < until``).
-            features: the features to compare; None: every feature both sides have.
-            thresholds: where each statistic flags (defaults: DESIGN.md §9).
-        """
-        return self.monitor.drift(
-            reference=reference,
-            current=current,
-            features=features,
-            since=since,
-            until=until,
-            thresholds=thresholds,
-        )
-
-    def log_feedback(
-        self,
-        request_id: str,
-        *,
-        prediction: Any = None,
-        label: Any = None,
-        timestamp: dt.datetime | str | None = None,
-    ) -> None:
-        """Record a model's prediction and/or the ground truth for a served request.
-
-        The prediction and the label may come in two calls; neither is ever stored twice.
-
-        Raises:
-            NotFoundError: ``request_id`` was not handed out by this store (or has expired).
-            RequestError: a value of the wrong type (not a number, bool or string, or not the
-                type earlier feedback used).
-            ConflictError: this request already has that prediction or label.
-        """
-        self.monitor.log_feedback(
-            request_id, prediction=prediction, label=label, timestamp=timestamp
-        )
-
-    def feedback_frame(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
-    ) -> pl.DataFrame:
-        """Recorded feedback: request_id, timestamp, prediction, label."""
-        return self.monitor.feedback_frame(since, until)
-
-    def performance(
-        self,
-        window: str | dt.timedelta = "1d",
-        *,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        reference: Any = None,
-        task: str | None = None,
-        threshold: float = 0.5,
-    ) -> PerformanceReport:
-        """Model performance per time window from feedback, with label/prediction drift and the
-        times ADWIN and DDM fired on the error stream.
-
-        Args:
-            window: the window width (``"1d"``, ``"6h"``... or a timedelta).
-            reference: feedback-like frame (or saved dataset with ``label`` and optionally
-                ``prediction`` columns) giving the reference class distributions; None: the
-                first window.
-        """
-        return self.monitor.performance(
-            window, since=since, until=until, reference=reference, task=task, threshold=threshold
-        )
+def _request(
+    features: Sequence[str] | None,
+    service: str | None,
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Any] | None,
+    full_feature_names: bool,
+) -> Request:
+    return Request(
+        features=features,
+        service=service,
+        entities=entities,
+        request_data=request_data,
+        full_feature_names=full_feature_names,
+    )
 
 
 def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
