@@ -148,10 +148,27 @@ class FeatureStore(MonitoringMixin):
         state = dict(self._definitions()) if partial else {}
         state |= {(d.kind, d.name): d for d in defs}
         check_references(state)
+        for definition in defs:
+            if isinstance(definition, FeatureView):
+                self._check_columns(definition)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
         self.refresh()
         return plan
+
+    def _check_columns(self, view: FeatureView) -> None:
+        """Refuse a view that names a column its source lacks (DESIGN §3), before storing it."""
+        from featurestore.definitions.columns import check_view_columns, known_columns
+        from featurestore.offline.inputs import file_columns
+
+        source = view.source
+        header = None
+        if isinstance(source, FileSource):
+            path = Path(source.path)
+            header = file_columns(
+                path if path.is_absolute() else self.repo_path / path, source.file_format
+            )
+        check_view_columns(view, known_columns(view, header))
 
     def get_feature_view(self, name: str) -> FeatureView:
         obj = self._get("feature_view", name, "feature view")
