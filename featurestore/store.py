@@ -530,6 +530,7 @@ class FeatureStore(MonitoringMixin):
                 end=end,
                 last_seq=self.registry.materialized_seq(view.name) if incremental else None,
                 progress=tick,
+                view_version=self._view_versions.get(view.name, 0),
             )
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
@@ -629,6 +630,7 @@ class FeatureStore(MonitoringMixin):
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,
+                    view_version=self._view_versions.get(view.name, 0),
                 )
             reports.append(report)
         return reports[0]
