@@ -72,6 +72,9 @@ class MonitoringMixin:
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
         raise NotImplementedError
 
+    def _version_lookups(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     # -- serving log --------------------------------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:
@@ -124,6 +127,7 @@ class MonitoringMixin:
             on_demand=odfvs,
             scan=self._scan,
             materialized=self.registry.materialization_seqs,
+            **self._version_lookups(),
         )
         self.registry.add_report("skew", report.to_dict())
         return report

@@ -188,6 +188,30 @@ class FeatureStore(MonitoringMixin):
         assert isinstance(obj, FeatureView | OnDemandFeatureView)
         return obj
 
+    def _version_lookups(self) -> dict[str, Any]:
+        """For the skew check: the version of a view in force at a time, and the definition of a
+        view at a version (each read once from the registry's history)."""
+        histories: dict[str, list[Any]] = {}
+
+        def history(name: str) -> list[Any]:
+            if name not in histories:
+                kind = self._view_or_odfv(name).kind
+                histories[name] = self.registry.history(kind, name)
+            return histories[name]
+
+        def in_force(name: str, at: dt.datetime) -> int:
+            versions = history(name)
+            applied = [v.version for v in versions if v.created_at <= at]
+            return int(max(applied) if applied else versions[0].version)
+
+        def definition(name: str, version: int) -> FeatureView | OnDemandFeatureView:
+            stored = next(v for v in history(name) if v.version == version)
+            obj = from_spec(stored.kind, stored.spec)
+            assert isinstance(obj, FeatureView | OnDemandFeatureView)
+            return obj
+
+        return {"in_force": in_force, "definition": definition}
+
     def list_feature_views(self) -> list[FeatureView]:
         return [d for d in self._definitions().values() if isinstance(d, FeatureView)]
 
