@@ -247,7 +247,7 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
     if reasons is not None:
         # positions in ``kept`` back to positions in the batch, then the late rows join them
         positions = pl.Series(ROW, (~future).arg_true(), dtype=pl.Int64)
-        remapped = quarantined.with_columns(positions.gather(pl.col(ROW)).alias(ROW))
+        remapped = quarantined.with_columns(positions.gather(quarantined.get_column(ROW)))
         late = frame.filter(future).with_columns(
             pl.Series(ROW, future.arg_true(), dtype=pl.Int64), reasons.alias(REASONS)
         )
