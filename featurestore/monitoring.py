@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ import polars as pl
 
 from featurestore.config import Config
 from featurestore.definitions import FeatureView, OnDemandFeatureView
+from featurestore.durations import parse_duration
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.offline.inputs import to_frame
 from featurestore.offline.storage import OfflineStore
@@ -38,17 +38,10 @@ from featurestore.serving import OnlineResponse, ServingState, is_request_id
 
 __all__ = ["Monitor", "parse_window"]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
 
 def parse_window(window: str | dt.timedelta) -> dt.timedelta:
     """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta."""
-    if isinstance(window, dt.timedelta):
-        return window
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(window))
-    if not match:
-        raise RequestError(f"window {window!r} must look like 30m, 6h, 1d or 2w")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return parse_duration(window, "window")
 
 
 def _kind(value: Any, what: str) -> str:
@@ -72,6 +65,8 @@ class Monitor:
         state: returns the current serving state (definitions and versions in force).
         scan: a view's offline rows, or None when it has none.
         saved_dataset: a saved training frame by name.
+        version_lookups: for the skew check, the version of a view in force at a time and the
+            definition of a view at a version (``in_force`` and ``definition``).
     """
 
     def __init__(
@@ -84,6 +79,7 @@ class Monitor:
         state: Callable[[], ServingState],
         scan: Callable[[FeatureView], pl.LazyFrame | None],
         saved_dataset: Callable[[str], pl.DataFrame],
+        version_lookups: Callable[[], dict[str, Any]],
     ) -> None:
         self.config = config
         self.offline = offline
@@ -92,6 +88,7 @@ class Monitor:
         self._state = state
         self._scan = scan
         self._saved_dataset = saved_dataset
+        self._version_lookups = version_lookups
         self._serving_logger: ServingLogger | None = None
         self._feedback_kinds: dict[str, str] | None = None
 
@@ -154,6 +151,7 @@ class Monitor:
             on_demand=odfvs,
             scan=self._scan,
             materialized=self.registry.materialization_seqs,
+            **self._version_lookups(),
         )
         self.registry.add_report("skew", report.to_dict())
         return report
