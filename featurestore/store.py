@@ -24,17 +24,21 @@ from featurestore.definitions import (
     PushSource,
     from_spec,
 )
+from featurestore.definitions.base import check_name
+from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.materialize import materialize_view, write_pushed
 from featurestore.monitoring import Monitor
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
-from featurestore.offline.inputs import read_file, read_sql, to_frame
+from featurestore.offline.inputs import file_columns, read_file, read_sql, to_frame
 from featurestore.offline.storage import OfflineStore
+from featurestore.offline.training import build_training_frame, prepare_spine
 from featurestore.online import OnlineBackend, open_online_store
 from featurestore.parity.log import ServingLogger
 from featurestore.registry import ObjectSpec, Plan, Registry
+from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Lookup, Resolved, resolve
 from featurestore.serving import OnlineResponse, Request, ServingState, answer, answer_async
@@ -163,8 +167,6 @@ class FeatureStore:
                 file of the repo and makes the registry match it exactly (removals included).
             dry_run: only plan.
         """
-        from featurestore.repo import collect, load_repo
-
         partial = objects is not None
         defs = collect(list(objects)) if objects is not None else load_repo(self.repo_path)
         state = dict(self.state.definitions) if partial else {}
@@ -180,9 +182,6 @@ class FeatureStore:
 
     def _check_columns(self, view: FeatureView) -> None:
         """Refuse a view that names a column its source lacks (DESIGN §3), before storing it."""
-        from featurestore.definitions.columns import check_view_columns, known_columns
-        from featurestore.offline.inputs import file_columns
-
         source = view.source
         header = None
         if isinstance(source, FileSource):
@@ -380,8 +379,6 @@ class FeatureStore:
         versions: Mapping[str, int] | None,
         snapshot: int | None = None,
     ) -> pl.DataFrame:
-        from featurestore.offline.training import build_training_frame, prepare_spine
-
         if versions:
             resolved, used = self._resolve_versions(features, service, full_feature_names, versions)
         else:
@@ -461,8 +458,6 @@ class FeatureStore:
         versions: Mapping[str, int],
         lineage: Mapping[str, Any],
     ) -> None:
-        from featurestore.definitions.base import check_name
-
         check_name("dataset", name)
         path = self.offline.write_file(self.offline.dataset_path(name), frame)
         self.registry.save_dataset(
