@@ -607,13 +607,7 @@ class FeatureStore:
         """:meth:`get_online_features` for an event loop: the round trip is awaited
         (``OnlineStore.aread``), so the loop serves other requests meanwhile where the store can
         (a standalone Redis)."""
-        return await self.serve_async(
-            _request(features, service, entities, request_data, full_feature_names)
-        )
-
-    async def serve_async(self, request: Request) -> OnlineResponse:
-        """Answer a :class:`~featurestore.serving.Request` with an awaited read and sample it
-        into the serving log (what the HTTP server calls)."""
+        request = _request(features, service, entities, request_data, full_feature_names)
         state = self.state
         response = await answer_async(state, request, self.online)
         self.monitor.log_served(response, state)

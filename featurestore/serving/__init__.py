@@ -9,22 +9,22 @@ sees one consistent set of definitions and never waits for the registry. :func:`
 
 Follow one request (``POST /get-online-features``) through six modules:
 
-1. ``featurestore/server/routes/serving.py``: ``OnlineFastPath`` checks the token, parses the
-   body into a :class:`Request` (``server/schemas.py``), calls :func:`answer_async` with the
-   store's current state and online store, hands the answer to the store's monitor (sampling)
-   and writes ``to_feast_json()``.
-2. ``featurestore/serving/answer.py``: :func:`start` takes the request shape's plan from the
-   state (made once per shape by ``serving/state.py``), checks entities and request data
-   (``serving/checks.py``) and encodes the keys (``online/keys.py``); one read; :func:`finish`
-   applies the status rule (:func:`fill`) and computes on-demand features.
-3. ``featurestore/serving/state.py``: what the plan holds: the reads, the compiled on-demand
-   functions, the output names, all immutable.
-4. ``featurestore/online/redis.py`` (or ``sqlite.py``): ``aread``: one round trip (a script call
-   on a standalone Redis, awaited).
-5. ``featurestore/online/records.py``: ``decode_records``: stored records to columns, with the
-   view version and event time of each row.
-6. ``featurestore/serving/response.py``: :class:`OnlineResponse`: read-only columns, written
-   to Feast's JSON.
+1. ``featurestore/server/routes/serving.py``: the app hands the request to ``OnlineFastPath``
+   before FastAPI; it checks the token, parses the body into a :class:`Request`, calls
+   :func:`answer_async` with the store's current state and online store, has the store's
+   monitor sample the answer into the serving log, and sends ``to_feast_json()``.
+2. ``featurestore/serving/answer.py``: :func:`start` takes the plan of the request's shape from
+   the state, checks the entities and request data (the functions of ``serving/checks.py``) and
+   encodes the entity keys (``online/keys.py``); one read; :func:`finish` applies the status
+   rule (:func:`fill`) and computes the on-demand features.
+3. ``featurestore/serving/state.py``: what a plan holds (the reads, the compiled on-demand
+   functions, the output names), made once per shape and state, all immutable.
+4. ``featurestore/online/redis.py``: ``aread``: one round trip, a script call on a standalone
+   Redis, awaited over the small protocol of ``online/_redis_async.py`` (``sqlite.py``: a query).
+5. ``featurestore/online/records.py``: ``decode_records``: stored records to read-only columns,
+   with each row's event time and view version.
+6. ``featurestore/serving/response.py``: :class:`OnlineResponse`: read-only columns, written to
+   Feast's JSON.
 
 ``FeatureStore.get_online_features`` is steps 2-6 with a blocking read.
 """

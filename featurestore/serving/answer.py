@@ -124,8 +124,8 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
 
 @dataclass(frozen=True, slots=True)
 class Filled:
-    """The served columns of one read (aligned with its features), which they share event times
-    and versions of."""
+    """The served columns of one read, aligned with its features; the features share the read's
+    event times and view versions."""
 
     values: list[Column[Any]]
     statuses: list[Column[str]]

@@ -10,9 +10,8 @@ the OpenAPI schema and answers when the fast path is off (``create_app(..., fast
 other methods on the path still reach FastAPI (405).
 
 The body is parsed with orjson and checked by hand, answered by
-:func:`featurestore.serving.answer_async` from the store's current serving state (through
-``FeatureStore.serve_async``, which also samples it into the serving log), and serialised
-straight to bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the
+:func:`featurestore.serving.answer_async` from the store's current serving state (its monitor
+samples the answer into the serving log), and serialised straight to bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the
 loop parses, computes and answers other requests during the round trip; other online stores are
 read on the loop itself (a local round trip takes less time than handing it to a thread), and a
 down server is answered at once (503). The request path is written out in
@@ -31,6 +30,7 @@ from featurestore.server.auth import TokenTable, check_token
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
+from featurestore.serving import OnlineResponse, answer_async
 from featurestore.store import FeatureStore
 
 __all__ = ["PATH", "OnlineFastPath", "answer", "is_fast", "router"]
@@ -49,9 +49,18 @@ _ANSWER = {
 
 
 async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) -> bytes:
-    """The JSON answer to a ``/get-online-features`` body (raises FeatureStoreError)."""
+    """The JSON answer to a ``/get-online-features`` body (raises FeatureStoreError): the
+    store's current serving state answers it (:func:`~featurestore.serving.answer_async`) and
+    its monitor samples it into the serving log."""
     request = online_request(raw, store.config.serving.max_entities)
-    response = await watcher.retry_on_miss(lambda: store.serve_async(request))
+
+    async def serve() -> OnlineResponse:
+        state = store.state
+        response = await answer_async(state, request, store.online)
+        store.monitor.log_served(response, state)
+        return response
+
+    response = await watcher.retry_on_miss(serve)
     return response.to_feast_json()
 
 
