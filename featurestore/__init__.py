@@ -14,6 +14,7 @@ from featurestore.definitions import (
     OnDemandFeatureView,
     PushSource,
     RequestSource,
+    RetrainPolicy,
     SqlSource,
 )
 from featurestore.errors import (
@@ -54,6 +55,7 @@ __all__ = [
     "PushSource",
     "RequestError",
     "RequestSource",
+    "RetrainPolicy",
     "SqlSource",
     "StoreUnavailableError",
     "__version__",

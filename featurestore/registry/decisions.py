@@ -38,9 +38,7 @@ def last_retrain(conn: Connection, project: str, policy: str, before: datetime) 
     return None if value is None else utc(value)
 
 
-def add_decision(
-    conn: Connection, project: str, decision: Mapping[str, Any], now: datetime
-) -> int:
+def add_decision(conn: Connection, project: str, decision: Mapping[str, Any], now: datetime) -> int:
     """Store one decision: a JSON-ready mapping with ``policy``, ``policy_version``,
     ``evaluated_at`` (ISO 8601) and ``retrain`` besides whatever else it records. Returns its id."""
     try:

@@ -15,7 +15,14 @@ from featurestore.registry.records import dump_json
 from featurestore.registry.tables import feedback as table
 from featurestore.registry.tables import utc
 
-__all__ = ["CONTROL", "GROUP_MAX", "add_feedback", "check_group", "first_prediction_at", "list_feedback"]
+__all__ = [
+    "CONTROL",
+    "GROUP_MAX",
+    "add_feedback",
+    "check_group",
+    "first_prediction_at",
+    "list_feedback",
+]
 
 _KEYS = frozenset({"request_id", "prediction", "label", "timestamp", "group"})
 #: the group of traffic served without the model (feedback-loop reports compare it to the rest)
@@ -135,7 +142,13 @@ def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datet
     if twice:
         raise ConflictError(f"feedback repeats request id {_named(twice)}; nothing was stored")
     stored: dict[str, tuple[int, bool, bool, str | None]] = {}
-    columns = (table.c.id, table.c.request_id, table.c.prediction, table.c.label, table.c.group_name)
+    columns = (
+        table.c.id,
+        table.c.request_id,
+        table.c.prediction,
+        table.c.label,
+        table.c.group_name,
+    )
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         for row in conn.execute(
