@@ -362,10 +362,10 @@ def _drift(
         return TriggerResult("drift", "insufficient_data", reason, figures)
     listed = f": {', '.join(drifted)}" if drifted else ""
     if len(drifted) >= min_features:
-        reason = f"{len(drifted)} of {judged} features drifted ({named}){listed}, at least {min_features}"
+        reason = f"{len(drifted)} of {judged} features drifted ({named}){listed}; min_features {min_features}"
         return TriggerResult("drift", "fired", reason, figures)
     reason = (
-        f"{len(drifted)} of {judged} features drifted ({named}){listed}, fewer than {min_features}"
+        f"{len(drifted)} of {judged} features drifted ({named}){listed}; min_features {min_features}"
     )
     return TriggerResult("drift", "ok", reason, figures)
 
