@@ -36,7 +36,10 @@ Rules:
   ``narrowing_entities``: entities fall below ``min_diversity_ratio`` of the baseline's in a window
   with at least ``min_samples`` served samples (a few distinct entities served many times is the
   narrowing itself; a window with little traffic is not judged). ``diverging``: the z-test's
-  p-value is below ``alpha`` with at least ``min_group`` labelled rows on each side.
+  p-value is below ``alpha / m`` with at least ``min_group`` labelled rows on each side, where
+  ``m`` is the number of windows with such a test (Bonferroni: over the whole report, a healthy
+  run raises a false alarm with probability at most ``alpha``, however many windows it has; the
+  bar is in ``diverging_alpha``).
 
 Distinct counts grow with volume: compare windows of similar traffic (``n_predictions`` is in
 every window to check).
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from typing import Literal
 
 import polars as pl
@@ -129,6 +133,7 @@ def feedback_loop_report(
     model = frame.filter(pl.col("group").is_null() | (pl.col("group") != control))
     kind = _prediction_kind(model["prediction"], predictions)
     outcome_kind, outcome = _outcomes(frame["label"], notes)
+    performance = _performance_applies(frame, notes)
     frame = frame.with_columns(pl.Series("__outcome", outcome, dtype=pl.Float64))
     entities = _entities(served, width)
     ids = sorted(set(frame["__window"].unique().to_list()) | set(entities))
@@ -145,10 +150,11 @@ def feedback_loop_report(
                 control,
                 entities.get(wid, (0, 0)) if entities else None,
                 outcome_kind,
-                notes,
+                performance,
             )
         )
-    groups = _group_outcomes(frame, control, notes)
+    groups = _group_outcomes(frame, control, performance)
+    windows, diverging_alpha = _diverging(windows, thresholds)
     return FeedbackLoopReport(
         window=window,
         control=control,
@@ -158,8 +164,29 @@ def feedback_loop_report(
         groups=groups,
         z_test=_ztest(frame, control) if outcome_kind == "binary" else None,
         thresholds=thresholds,
+        diverging_alpha=diverging_alpha,
         notes=list(dict.fromkeys(notes)),
     )
+
+
+def _diverging(
+    windows: list[LoopWindow], t: FeedbackLoopThresholds
+) -> tuple[list[LoopWindow], float | None]:
+    """Flag the windows whose z-test passes the Bonferroni bar; the bar (None: no test)."""
+    tested = [
+        w.z_test is not None and min(w.z_test.n_control, w.z_test.n_rest) >= t.min_group
+        for w in windows
+    ]
+    if not any(tested):
+        return windows, None
+    bar = t.alpha / sum(tested)
+    flagged = [
+        replace(w, flags=[*w.flags, "diverging"])
+        if ok and w.z_test is not None and w.z_test.pvalue < bar
+        else w
+        for w, ok in zip(windows, tested, strict=True)
+    ]
+    return flagged, bar
 
 
 def _checked(feedback: pl.DataFrame) -> pl.DataFrame:
@@ -241,7 +268,7 @@ def _entities(served: pl.DataFrame | None, width: int) -> dict[int, tuple[int, i
     return {w: (n, m) for w, n, m in zip(counts["w"], counts["n"], counts["samples"], strict=True)}
 
 
-def _group_outcomes(rows: pl.DataFrame, control: str, notes: list[str]) -> list[GroupOutcome]:
+def _group_outcomes(rows: pl.DataFrame, control: str, performance: bool) -> list[GroupOutcome]:
     out = []
     names = rows["group"].unique().to_list()
     order = sorted(names, key=lambda g: (g != control, g is None, g or ""))
@@ -254,26 +281,42 @@ def _group_outcomes(rows: pl.DataFrame, control: str, notes: list[str]) -> list[
                 n=part.height,
                 n_labelled=outcome.len(),
                 outcome_rate=finite(outcome.mean()) if outcome.len() else None,
-                metrics=_metrics(part, notes),
+                metrics=_metrics(part) if performance else None,
             )
         )
     return out
 
 
-def _metrics(rows: pl.DataFrame, notes: list[str]) -> dict[str, float | None] | None:
+def _performance_applies(rows: pl.DataFrame, notes: list[str]) -> bool:
+    """Whether the predictions fit the labels well enough for performance metrics."""
+    both = rows.filter(pl.col("prediction").is_not_null() & pl.col("label").is_not_null())
+    if both.height == 0:
+        return False
+    try:
+        _summary(both)
+    except RequestError as exc:
+        notes.append(f"no performance metrics: {exc.message}")
+        return False
+    return True
+
+
+def _metrics(rows: pl.DataFrame) -> dict[str, float | None] | None:
     both = rows.filter(pl.col("prediction").is_not_null() & pl.col("label").is_not_null())
     if both.height == 0:
         return None
+    try:
+        metrics = _summary(both)
+    except RequestError:  # a group whose rows alone fit no task (checked for all rows first)
+        return None
+    return {k: v for k, v in metrics.items() if v is not None}
+
+
+def _summary(both: pl.DataFrame) -> dict[str, float | None]:
     start = both["timestamp"].min()
     assert isinstance(start, dt.datetime)
-    try:
-        summary, _ = window_summary(
-            both.select("timestamp", "prediction", "label"), start=start, end=start
-        )
-    except RequestError as exc:
-        notes.append(f"no performance metrics: {exc.message}")
-        return None
-    return {k: v for k, v in summary.metrics.items() if v is not None}
+    columns = both.select("timestamp", "prediction", "label")
+    summary, _ = window_summary(columns, start=start, end=start)
+    return summary.metrics
 
 
 def _ztest(rows: pl.DataFrame, control: str) -> ZTest | None:
@@ -303,7 +346,7 @@ class _Judge:
         control: str,
         served: tuple[int, int] | None,
         outcome_kind: str | None,
-        notes: list[str],
+        performance: bool,
     ) -> LoopWindow:
         t = self.t
         flags: list[str] = []
@@ -346,8 +389,6 @@ class _Judge:
                 if entities_trend < t.min_diversity_ratio and samples >= t.min_samples:
                     flags.append("narrowing_entities")
         z = _ztest(rows, control) if outcome_kind == "binary" else None
-        if z is not None and z.pvalue < t.alpha and min(z.n_control, z.n_rest) >= t.min_group:
-            flags.append("diverging")
         return LoopWindow(
             start=start,
             end=end,
@@ -362,7 +403,7 @@ class _Judge:
             distinct_trend=distinct_trend,
             top_share_trend=top_trend,
             std_trend=std_trend,
-            groups=_group_outcomes(rows, control, notes),
+            groups=_group_outcomes(rows, control, performance),
             z_test=z,
             flags=flags,
         )

@@ -25,7 +25,8 @@ class FeedbackLoopThresholds:
         min_diversity_ratio: diversity (distinct classes, std, entities) below this fraction of
             the baseline's flags narrowing.
         max_top_share_rise: a top-class share more than this above the baseline's flags narrowing.
-        alpha: a z-test p-value below this flags diverging groups.
+        alpha: the false-alarm rate of the diverging flag over a whole report (each window's
+            z-test is held to ``alpha`` divided by the number of windows tested).
         min_samples: predictions (or entities) a window needs to be the baseline or to flag.
         min_group: labelled rows each side of the z-test needs to flag.
     """
@@ -160,6 +161,7 @@ class FeedbackLoopReport:
     groups: list[GroupOutcome]
     z_test: ZTest | None
     thresholds: FeedbackLoopThresholds = FeedbackLoopThresholds()
+    diverging_alpha: float | None = None  # the p-value a window's z-test must beat
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -192,6 +194,7 @@ class FeedbackLoopReport:
                 "z_test": None if self.z_test is None else self.z_test.to_dict(),
             },
             "thresholds": self.thresholds.to_dict(),
+            "diverging_alpha": self.diverging_alpha,
             "notes": list(self.notes),
         }
 

@@ -364,9 +364,7 @@ def _drift(
     if len(drifted) >= min_features:
         reason = f"{len(drifted)} of {judged} features drifted ({named}){listed}; min_features {min_features}"
         return TriggerResult("drift", "fired", reason, figures)
-    reason = (
-        f"{len(drifted)} of {judged} features drifted ({named}){listed}; min_features {min_features}"
-    )
+    reason = f"{len(drifted)} of {judged} features drifted ({named}){listed}; min_features {min_features}"
     return TriggerResult("drift", "ok", reason, figures)
 
 
