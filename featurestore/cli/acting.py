@@ -56,7 +56,7 @@ def policy_evaluate(
     elif not decisions:
         out.print("no retraining policy is applied; define a RetrainPolicy and run apply")
     else:
-        out.print("\n\n".join(str(d) for d in decisions), markup=False)
+        out.print("\n\n".join(str(d) for d in decisions), markup=False, soft_wrap=True)
     if fail_on_retrain and any(d.retrain for d in decisions):
         raise typer.Exit(RETRAIN_DUE)
 
@@ -91,7 +91,7 @@ def policy_decisions(
     elif not decisions:
         out.print("no decision recorded yet; run `featurestore policy evaluate`")
     else:
-        out.print("\n\n".join(str(d) for d in decisions), markup=False)
+        out.print("\n\n".join(str(d) for d in decisions), markup=False, soft_wrap=True)
 
 
 @reports_app.command("feedback-loop")
