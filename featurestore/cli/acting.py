@@ -16,6 +16,7 @@ from featurestore.cli.common import (
     reports_app,
 )
 from featurestore.cli.parity import JsonOption, Since, Until, _show
+from featurestore.parity.decisions import PolicyDecision
 
 __all__: list[str] = []
 
@@ -51,12 +52,9 @@ def policy_evaluate(
     """
     with open_store() as store, out.status("evaluating the retraining policies"):
         decisions = store.evaluate_policies(parse_when(at, "at"))
-    if as_json:
-        print_json([d.to_dict() for d in decisions])
-    elif not decisions:
-        out.print("no retraining policy is applied; define a RetrainPolicy and run apply")
-    else:
-        out.print("\n\n".join(str(d) for d in decisions), markup=False, soft_wrap=True)
+    _show_decisions(
+        decisions, as_json, "no retraining policy is applied; define a RetrainPolicy and run apply"
+    )
     if fail_on_retrain and any(d.retrain for d in decisions):
         raise typer.Exit(RETRAIN_DUE)
 
@@ -86,10 +84,16 @@ def policy_decisions(
             until=parse_when(until, "until"),
             limit=limit,
         )
+    _show_decisions(
+        decisions, as_json, "no decision recorded yet; run `featurestore policy evaluate`"
+    )
+
+
+def _show_decisions(decisions: list[PolicyDecision], as_json: bool, none: str) -> None:
     if as_json:
         print_json([d.to_dict() for d in decisions])
     elif not decisions:
-        out.print("no decision recorded yet; run `featurestore policy evaluate`")
+        out.print(none)
     else:
         out.print("\n\n".join(str(d) for d in decisions), markup=False, soft_wrap=True)
 

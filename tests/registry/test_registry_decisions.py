@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,14 +63,6 @@ def test_a_bad_decision_is_refused_and_stores_nothing(registry: Registry) -> Non
     with pytest.raises(RequestError, match="cannot be stored as JSON"):
         registry.record_decision("p", T0, lambda last: decision("p", T0, True, x=float("nan")))
     assert registry.decisions() == []
-
-
-@pytest.fixture
-def pair(registry_url: str, project_name: str) -> Iterator[tuple[Registry, Registry]]:
-    first, second = Registry(registry_url, project_name), Registry(registry_url, project_name)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def test_racing_evaluations_fire_once(pair: tuple[Registry, Registry]) -> None:
