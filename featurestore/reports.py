@@ -43,13 +43,15 @@ def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
 class IngestReport:
     """What one ingestion run (batch or push) did.
 
-    ``rows_in == rows_written + rows_quarantined`` always.
+    ``rows_in == rows_written + rows_quarantined`` for every run that was validated (statuses
+    ``ok``, ``quarantined``, ``warned``, ``rejected``). A ``duplicate`` run wrote nothing because
+    ``duplicate_of`` committed the same rows; a ``failed`` run stopped before it committed.
     """
 
     run_id: str
     view: str
     source: str
-    status: str  # "ok" | "quarantined" | "rejected" | "warned"
+    status: str  # "ok" | "quarantined" | "rejected" | "warned" | "duplicate" | "failed"
     started_at: dt.datetime
     rows_in: int
     rows_written: int
@@ -57,6 +59,7 @@ class IngestReport:
     violations: list[dict[str, Any]] = field(default_factory=list)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    duplicate_of: str | None = None  # the run that committed the same rows (status "duplicate")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class IngestReport:
             "violations": self.violations,
             "health": self.health,
             "error": self.error,
+            "duplicate_of": self.duplicate_of,
         }
 
     @classmethod
@@ -89,6 +93,7 @@ class IngestReport:
             violations=data.get("violations", []),
             health=data.get("health", {}),
             error=data.get("error"),
+            duplicate_of=data.get("duplicate_of"),
         )
 
     def __str__(self) -> str:
