@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -190,23 +191,34 @@ def test_feedback_groups_and_the_feedback_loop_report(store: FeatureStore) -> No
 
 
 def test_the_cli(repo: Path) -> None:
+    """As users run it: a real process, exit code 3 when a retrain is due, one line on a mistake."""
     with FeatureStore(repo) as store:
         serve_drifted_traffic(store)
     due = run("policy", "evaluate", "--fail-on-retrain", cwd=repo)
     assert due.returncode == 3, due.stderr
     assert "policy retrain v1 (svc)" in due.stdout and "RETRAIN" in due.stdout
-    future = run("policy", "evaluate", "--at", "2099-01-01T00:00:00Z", "--json", cwd=repo)
-    assert future.returncode == 0 and json.loads(future.stdout)[0]["fired"] == ["age"]
-    log = run("policy", "decisions", "--retrain", "--json", cwd=repo)
-    retrains = json.loads(log.stdout)
-    assert len(retrains) == 2 and retrains[0]["evaluated_at"] == "2099-01-01T00:00:00.000000Z"
-    loops = run("reports", "feedback-loop", "--json", cwd=repo)
-    assert loops.returncode == 0, loops.stderr
-    assert json.loads(loops.stdout)["windows"][-1]["n_feedback"] >= 200
     bad = run("policy", "evaluate", "--at", "soon", cwd=repo)
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "error: --at 'soon' is not an ISO 8601 timestamp"
     ]
+    # the rest in process (CliRunner): JSON output needs no process of its own
+    from typer.testing import CliRunner
+
+    from featurestore.cli import app
+
+    def cli(*args: str) -> Any:
+        result = CliRunner().invoke(app, ["--repo", str(repo), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    [cooling] = cli("policy", "evaluate", "--fail-on-retrain", "--json")  # exit 0: cooling down
+    assert cooling["retrain"] is False and cooling["cooldown_until"] is not None
+    assert cli("policy", "evaluate", "--at", "2099-01-01T00:00:00Z", "--json")[0]["fired"] == [
+        "age"
+    ]
+    retrains = cli("policy", "decisions", "--retrain", "--json")
+    assert len(retrains) == 2 and retrains[0]["evaluated_at"] == "2099-01-01T00:00:00.000000Z"
+    assert cli("reports", "feedback-loop", "--json")["windows"][-1]["n_feedback"] >= 200
 
 
 def test_cli_help_and_text(repo: Path) -> None:
