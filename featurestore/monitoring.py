@@ -238,7 +238,8 @@ class MonitoringMixin:
         Raises:
             NotFoundError: ``request_id`` was not handed out by this store (or has expired).
             RequestError: a value of the wrong type (not a number, bool or string, or not the
-                type earlier feedback used).
+                type earlier feedback used), or a timestamp later than now plus
+                ``ingestion.max_future``.
             ConflictError: this request already has that prediction or label, or another group.
         """
         if not isinstance(request_id, str) or not request_id:
@@ -269,7 +270,8 @@ class MonitoringMixin:
                     "timestamp": timestamp,
                     "group": group,
                 }
-            ]
+            ],
+            max_future=self.config.ingestion.max_future,
         )
         for field, value in (("prediction", prediction), ("label", label)):
             if value is not None:

@@ -62,7 +62,7 @@ from featurestore.parity.loop_report import (
     LoopWindow,
     ZTest,
 )
-from featurestore.parity.performance import window_summary
+from featurestore.parity.performance import window_bounds, window_summary
 from featurestore.parity.stats import finite
 from featurestore.registry.feedback import CONTROL
 
@@ -76,7 +76,6 @@ __all__ = [
     "two_proportion_ztest",
 ]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _CLASS_TYPES = (pl.Boolean, pl.String, pl.Categorical, pl.Enum)
 PredictionKind = Literal["auto", "classes", "numeric"]
 
@@ -141,11 +140,11 @@ def feedback_loop_report(
     windows = []
     for wid in ids:
         rows = frame.filter(pl.col("__window") == wid)
-        start = _EPOCH + dt.timedelta(microseconds=wid * width)
+        start, end = window_bounds(wid, width)
         windows.append(
             judge.window(
                 start,
-                start + window,
+                end,
                 rows,
                 control,
                 entities.get(wid, (0, 0)) if entities else None,

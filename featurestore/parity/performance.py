@@ -55,7 +55,13 @@ from featurestore.parity.stats import (
 )
 from featurestore.reports import iso
 
-__all__ = ["PerformanceReport", "WindowPerformance", "performance_report", "window_summary"]
+__all__ = [
+    "PerformanceReport",
+    "WindowPerformance",
+    "performance_report",
+    "window_bounds",
+    "window_summary",
+]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _QUANTILES = {"p10": 0.1, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
@@ -188,8 +194,7 @@ def performance_report(
     refs = _References(data, ref, thresholds.chi2_pvalue)
     windows = []
     for lo, hi in itertools.pairwise(bounds):
-        start = _at(int(window_ids[lo]) * width)
-        windows.append(refs.window(slice(lo, hi), start, start + window))
+        windows.append(refs.window(slice(lo, hi), *window_bounds(int(window_ids[lo]), width)))
     alarms, notes = _concept_drift(data)
     return PerformanceReport(
         task=data.task,
@@ -357,3 +362,18 @@ def _concept_drift(data: Encoded) -> tuple[list[Alarm], list[str]]:
 
 def _at(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+_FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def window_bounds(window_id: int, width: int) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` of window ``window_id`` of ``width`` microseconds from the Unix epoch,
+    clipped to the datetimes Python has (a window around year 1 or 9999 reaches past them)."""
+    micros = [window_id * width, (window_id + 1) * width]
+    lowest, highest = (_FIRST - _EPOCH) // _MICRO, (_LAST - _EPOCH) // _MICRO
+    return _at(max(micros[0], lowest)), _at(min(micros[1], highest))
+
+
+_MICRO = dt.timedelta(microseconds=1)

@@ -87,6 +87,7 @@ class Measured:
     """The triggers that read data (everything but age), measured once before deciding."""
 
     now: dt.datetime
+    since: dt.datetime  # where the window the triggers read starts
     reference_saved_at: dt.datetime | None
     triggers: list[TriggerResult]
 
@@ -124,7 +125,13 @@ def measure(
     """Read the data and judge the performance, drift and prediction-drift triggers."""
     if not isinstance(now, dt.datetime) or now.tzinfo is None:
         raise RequestError(f"now must be a timezone-aware datetime, got {now!r}")
-    since = now - policy.window
+    try:
+        since = now - policy.window
+    except OverflowError:
+        raise RequestError(
+            f"now {iso(now)} is too early: policy {policy.name!r} reads the {span(policy.window)} "
+            "before it"
+        ) from None
     reference: pl.DataFrame | None = None
     saved_at: dt.datetime | None = None
     missing: str | None = None
@@ -151,7 +158,7 @@ def measure(
         else:
             baseline = _baseline(policy, reference, saved_at, data, since)
             triggers.append(_prediction_drift(policy, feedback, baseline, since, now))
-    return Measured(now, saved_at, triggers)
+    return Measured(now, since, saved_at, triggers)
 
 
 def decide(
@@ -172,9 +179,9 @@ def decide(
         fired
         and last_retrain_at is not None
         and policy.cooldown
-        and now < last_retrain_at + policy.cooldown
+        and now - last_retrain_at < policy.cooldown
     ):
-        cooldown_until = last_retrain_at + policy.cooldown
+        cooldown_until = _plus(last_retrain_at, policy.cooldown)
     retrain = bool(fired) and cooldown_until is None
     if retrain:
         reason = "retrain: " + "; ".join(t.reason for t in fired)
@@ -191,7 +198,7 @@ def decide(
         service=policy.service_name,
         reference=policy.reference,
         evaluated_at=now,
-        window_start=now - policy.window,
+        window_start=measured.since,
         retrain=retrain,
         reason=reason,
         triggers=triggers,
@@ -199,6 +206,14 @@ def decide(
         last_retrain_at=last_retrain_at,
         cooldown_until=cooldown_until,
     )
+
+
+def _plus(value: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``value + delta``, held at the last datetime there is (a time in year 9999)."""
+    try:
+        return value + delta
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _model_rows(feedback: pl.DataFrame) -> pl.DataFrame:
@@ -396,7 +411,7 @@ def _baseline(
     first = data.first_prediction_at(saved_at)
     if first is None:
         return _Baseline(None, f"no prediction since {policy.reference!r} was saved", None)
-    end = first + policy.window
+    end = _plus(first, policy.window)
     frame = _model_rows(data.feedback(first, end)) if end <= since else None
     return _Baseline(frame, f"predictions from {iso(first)} to {iso(end)}", end)
 

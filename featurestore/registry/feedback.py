@@ -32,7 +32,7 @@ GROUP_MAX = 64
 _CHUNK = 500
 
 
-def _row(raw: Any, project: str, now: datetime) -> dict[str, Any]:
+def _row(raw: Any, project: str, now: datetime, latest: datetime | None) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise RequestError(f"a feedback row must be a dict, got {raw!r}")
     unknown = sorted(set(raw) - _KEYS)
@@ -52,7 +52,7 @@ def _row(raw: Any, project: str, now: datetime) -> dict[str, Any]:
         "request_id": request_id,
         "prediction": _value(prediction, "prediction", request_id),
         "label": _value(label, "label", request_id),
-        "timestamp": _timestamp(raw.get("timestamp"), request_id, now),
+        "timestamp": _timestamp(raw.get("timestamp"), request_id, now, latest),
         "received_at": now,
         "group_name": check_group(raw.get("group"), request_id),
     }
@@ -86,7 +86,7 @@ def _value(value: Any, field: str, request_id: str) -> str | None:
     return dump_json(value, what=f"the {field} of request {request_id!r}", allow_nan=False)
 
 
-def _timestamp(value: Any, request_id: str, now: datetime) -> datetime:
+def _timestamp(value: Any, request_id: str, now: datetime, latest: datetime | None) -> datetime:
     if value is None:
         return now
     if isinstance(value, str):
@@ -98,7 +98,13 @@ def _timestamp(value: Any, request_id: str, now: datetime) -> datetime:
             ) from None
     if not isinstance(value, datetime):
         raise RequestError(f"the timestamp of request {request_id!r} must be a datetime")
-    return utc(value)
+    stamp = utc(value)
+    if latest is not None and stamp > latest:
+        raise RequestError(
+            f"the timestamp {stamp.isoformat()} of request {request_id!r} is later than now plus "
+            f"ingestion.max_future ({latest.isoformat()})"
+        )
+    return stamp
 
 
 def _duplicates(values: Sequence[str]) -> list[str]:
@@ -116,13 +122,20 @@ def _named(ids: Sequence[str]) -> str:
     return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datetime) -> int:
+def add_feedback(
+    conn: Connection,
+    project: str,
+    rows: Sequence[Any],
+    now: datetime,
+    latest: datetime | None = None,
+) -> int:
     """Store feedback rows, all or none.
 
     A request's prediction and label may arrive in two calls (the prediction when it is made,
     the label when the outcome is known): a later row fills the field the stored row lacks. A
     field that is already stored is never overwritten. A ``timestamp`` may be a datetime or an
-    ISO 8601 string; a missing one means now; a completed row keeps its first timestamp. The
+    ISO 8601 string; a missing one means now, one later than ``latest`` is refused (reports
+    could not window it); a completed row keeps its first timestamp. The
     optional ``group`` may come with either call; once stored it cannot change.
 
     Returns:
@@ -136,7 +149,7 @@ def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datet
     """
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
         raise RequestError("feedback must be a list of dicts")
-    values = [_row(raw, project, now) for raw in rows]
+    values = [_row(raw, project, now, latest) for raw in rows]
     ids = [v["request_id"] for v in values]
     twice = _duplicates(ids)
     if twice:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -379,8 +379,14 @@ class Registry:
         with self._db.transaction() as conn:
             return records.list_reports(conn, self.project, kind, limit)
 
-    def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
+    def add_feedback(
+        self, rows: Sequence[Mapping[str, Any]], *, max_future: timedelta | None = None
+    ) -> int:
         """Store feedback rows ``{request_id, prediction?, label?, timestamp?, group?}``, all or none.
+
+        Args:
+            rows: the rows.
+            max_future: refuse timestamps later than now plus this.
 
         Returns:
             The number of rows stored.
@@ -389,8 +395,10 @@ class Registry:
             RequestError: a row is malformed.
             ConflictError: a request id is repeated in ``rows`` or already has feedback.
         """
+        now = _now()
+        latest = None if max_future is None else now + max_future
         with self._db.transaction(write=True) as conn:
-            return feedback_rows.add_feedback(conn, self.project, rows, _now())
+            return feedback_rows.add_feedback(conn, self.project, rows, now, latest)
 
     def feedback(
         self, since: datetime | None = None, until: datetime | None = None

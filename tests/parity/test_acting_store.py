@@ -171,6 +171,9 @@ def test_feedback_groups_and_the_feedback_loop_report(store: FeatureStore) -> No
     store.log_feedback(answer.request_id, prediction="item_1", group="control")
     with pytest.raises(ConflictError, match="already in group 'control'"):
         store.log_feedback(answer.request_id, label=1, group="model")
+    future = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # no report could window it
+    with pytest.raises(RequestError, match=r"later than now plus ingestion\.max_future"):
+        store.log_feedback(answer.request_id, label=1, timestamp=future)
     frame = store.feedback_frame()
     assert frame.columns == ["request_id", "timestamp", "prediction", "label", "group"]
     groups = frame["group"].value_counts().sort("group", nulls_last=True)

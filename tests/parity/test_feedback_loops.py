@@ -275,3 +275,18 @@ def test_bad_input_is_refused() -> None:
     empty = feedback_loop_report(frame.clear())
     assert empty.windows == [] and empty.prediction_kind is None and not empty.narrowing
     assert two_proportion_ztest(0, 10, 0, 20) is None and two_proportion_ztest(1, 0, 1, 2) is None
+
+
+def test_windows_at_the_ends_of_the_calendar() -> None:
+    times = [dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC)]
+    feedback = pl.DataFrame(
+        {"timestamp": times, "prediction": ["a", "b"], "label": [1, 0]},
+        schema_overrides={"timestamp": UTC_US},
+    )
+    got = feedback_loop_report(feedback, window=WEEK)
+    first, last = got.to_dict()["windows"]
+    assert (first["start"], last["end"]) == (
+        "0001-01-01T00:00:00.000000Z",
+        "9999-12-31T23:59:59.999999Z",
+    )
+    assert str(got)

@@ -19,7 +19,7 @@ import pytest
 from scipy.stats import chi2_contingency
 
 from featurestore import RetrainPolicy
-from featurestore.errors import NotFoundError
+from featurestore.errors import NotFoundError, RequestError
 from featurestore.parity import PolicyDecision, evaluate_policy
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -480,3 +480,21 @@ def test_decisions_round_trip_and_read_well() -> None:
 
 def timedelta_days(n: int) -> dt.timedelta:
     return n * DAY
+
+
+def test_dates_at_the_ends_of_the_calendar() -> None:
+    data = Frames(reference_frame(), feedback_frame=performance_feedback(bad_from=1, days=1))
+    pol = policy(max_age=dt.timedelta(minutes=1), performance={"f1": 0.8})
+    first = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(RequestError, match=r"now 0001-01-01T00:00:00\.000000Z is too early"):
+        evaluate_policy(pol, data, now=first, features=FEATURES)
+    early = evaluate_policy(pol, data, now=first + DAY, features=FEATURES)
+    assert early.to_dict()["window"]["start"] == "0001-01-01T00:00:00.000000Z"
+    assert PolicyDecision.from_dict(early.to_dict()) == early
+    last = dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC)
+    late = evaluate_policy(
+        pol, data, now=last, features=FEATURES, last_retrain_at=last - dt.timedelta(minutes=5)
+    )
+    assert late.fired == ["age"] and not late.retrain  # cooling down: until the calendar ends
+    assert late.cooldown_until == dt.datetime.max.replace(tzinfo=dt.UTC)
+    assert PolicyDecision.from_dict(late.to_dict()) == late
