@@ -1,7 +1,7 @@
 """The acting half of ``FeatureStore`` (DESIGN.md §15): retraining policies and feedback loops.
 
 The store owns one :class:`Acting` and its facade methods (``evaluate_policies``,
-``policy_decisions``, ``feedback_loop_report``) call it. The algorithms live in
+``feedback_loop_report``) call it; ``policy_decisions`` reads the registry. The algorithms live in
 :mod:`featurestore.parity.policies` and :mod:`featurestore.parity.feedback_loops`; this module
 only fetches their data from the store and records what they decide.
 """
@@ -108,21 +108,6 @@ class Acting:
         # Deciding under the registry's lock: two servers on one schedule fire once.
         store.registry.record_decision(policy.name, at, make)
         return made[-1]
-
-    def decisions(
-        self,
-        policy: str | None = None,
-        *,
-        retrain: bool | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[PolicyDecision]:
-        """The decision log, newest first."""
-        rows = self._store.registry.decisions(
-            policy, retrain=retrain, since=since, until=until, limit=limit
-        )
-        return [PolicyDecision.from_dict(row) for row in rows]
 
     def feedback_loop_report(
         self,

@@ -697,7 +697,12 @@ class FeatureStore(MonitoringMixin):
         limit: int | None = None,
     ) -> list[PolicyDecision]:
         """The decision log, newest first (optionally one policy's, only retrains, a span)."""
-        return self.acting.decisions(policy, retrain=retrain, since=since, until=until, limit=limit)
+        from featurestore.parity.decisions import PolicyDecision
+
+        rows = self.registry.decisions(
+            policy, retrain=retrain, since=since, until=until, limit=limit
+        )
+        return [PolicyDecision.from_dict(row) for row in rows]
 
     def feedback_loop_report(
         self,
