@@ -137,9 +137,10 @@ def feedback_loop_report(
     entities = _entities(served, width)
     ids = sorted(set(frame["__window"].unique().to_list()) | set(entities))
     judge = _Judge(thresholds, kind)
+    parts = {key[0]: part for key, part in frame.partition_by("__window", as_dict=True).items()}
     windows = []
     for wid in ids:
-        rows = frame.filter(pl.col("__window") == wid)
+        rows = parts.get(wid, frame.clear())
         start, end = window_bounds(wid, width)
         windows.append(
             judge.window(
