@@ -14,17 +14,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import polars as pl
+from drift_scale import median_seconds  # the same timing: median of 3 runs after a warm-up
 
 from featurestore.parity import feedback_loop_report
 
-REPEATS = 3
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -66,17 +63,6 @@ def floor(feedback: pl.DataFrame, served: pl.DataFrame) -> Any:
         pl.col("keys").n_unique()
     )
     return windows, entities
-
-
-def median_seconds(run: Callable[[], Any]) -> tuple[float, float]:
-    run()
-    wall, cpu = [], []
-    for _ in range(REPEATS):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        run()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
