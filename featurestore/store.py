@@ -252,16 +252,14 @@ class FeatureStore(MonitoringMixin):
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
+
+        Batches that disagree on a column's type (naive and aware timestamps, say) are read
+        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
+        from featurestore.offline.quarantine import read_quarantine
+
         self.get_feature_view(view)
-        frames = []
-        for file in sorted(self.offline.quarantine_dir(view).glob("run-*.parquet")):
-            file_run = file.stem.split("-", 2)[2]
-            if run_id is None or file_run == run_id:
-                frames.append(
-                    pl.read_parquet(file).with_columns(pl.lit(file_run).alias("__run_id"))
-                )
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return read_quarantine(self.offline.quarantine_dir(view), run_id)
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None

@@ -1,0 +1,70 @@
+"""Reading quarantined rows back, whatever the batches that put them there looked like.
+
+Each quarantined batch is one Parquet file holding the batch's own columns as they arrived plus
+``__row`` and ``__reasons``. Batches of one view can disagree on a column's type: a batch
+rejected for naive timestamps keeps ``Datetime("us")`` where a later batch has
+``Datetime("us", "UTC")``, a renamed or mistyped upstream column arrives as a string. Polars
+refuses to stack such columns, so a column whose type differs between files (and is not numeric
+in all of them) is read as text in every file: the rows stay readable exactly as they arrived,
+and a naive timestamp still shows without a zone, which is why it was refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+__all__ = ["read_quarantine"]
+
+RUN_ID = "__run_id"
+
+
+def _run_of(file: Path) -> str:
+    # run-<seq>-<run_id>.parquet
+    return file.stem.split("-", 2)[2]
+
+
+def read_quarantine(folder: Path, run_id: str | None = None) -> pl.DataFrame:
+    """Every quarantined row under ``folder`` (one view's quarantine), oldest batch first.
+
+    Args:
+        folder: the view's quarantine folder.
+        run_id: only this ingestion run's rows.
+
+    Returns:
+        The rows with ``__row``, ``__reasons`` and ``__run_id``; an empty frame when there are none.
+    """
+    files = [
+        f
+        for f in sorted(folder.glob("run-*.parquet"), key=_seq_of)
+        if run_id is None or _run_of(f) == run_id
+    ]
+    frames = [pl.read_parquet(f).with_columns(pl.lit(_run_of(f)).alias(RUN_ID)) for f in files]
+    if not frames:
+        return pl.DataFrame()
+    dtypes: dict[str, set[pl.DataType]] = {}
+    for frame in frames:
+        for name, dtype in frame.schema.items():
+            dtypes.setdefault(name, set()).add(dtype)
+    as_text = [
+        name
+        for name, seen in dtypes.items()
+        if len(seen) > 1 and not all(d.is_numeric() or d == pl.Null for d in seen)
+    ]
+    frames = [f.with_columns(_as_text(f[c]) for c in as_text if c in f.columns) for f in frames]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _as_text(column: pl.Series) -> pl.Series:
+    try:
+        return column.cast(pl.String)
+    except pl.exceptions.PolarsError:  # nested values (lists, structs) have no cast to text
+        return pl.Series(column.name, [None if v is None else str(v) for v in column], pl.String)
+
+
+def _seq_of(file: Path) -> int:
+    try:
+        return int(file.stem.split("-", 2)[1])
+    except (IndexError, ValueError):
+        return -1
