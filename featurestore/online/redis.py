@@ -330,6 +330,17 @@ class RedisOnlineStore:
                 deleted += sum(self._execute_or_raise([(k, ("HDEL", k, view)) for k in texts]))
         return deleted
 
+    def count(self, view: str) -> int:
+        """See :meth:`OnlineStore.count` (scans this project's entity hashes)."""
+        found = 0
+        with self._guard():
+            pattern = f"fs:{{{self.project}:*"
+            keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
+            for chunk in _chunks(keys, _SCAN_COUNT):
+                texts = [key.decode() for key in chunk]
+                found += sum(self._execute_or_raise([(k, ("HEXISTS", k, view)) for k in texts]))
+        return found
+
     # -- bookkeeping ------------------------------------------------------------------------
 
     def ping(self) -> None:
