@@ -95,9 +95,7 @@ def list_services(store: FeatureStore) -> list[dict[str, Any]]:
 
 def list_datasets(store: FeatureStore) -> list[dict[str, Any]]:
     """Every saved training frame with its lineage (rows, feature refs with versions)."""
-    return [
-        {**d, "created_at": iso(d["created_at"])} for d in store.registry.list_datasets()
-    ]
+    return [{**d, "created_at": iso(d["created_at"])} for d in store.registry.list_datasets()]
 
 
 def _simple(store: FeatureStore, kind: str) -> list[dict[str, Any]]:
