@@ -40,6 +40,7 @@ class ServingConfig(BaseModel):
     max_entities: int = Field(default=1000, ge=1)
     log_buffer_size: int = Field(default=100_000, ge=1)
     tokens: tuple[TokenConfig, ...] = ()
+    ui: bool = True
 
 
 class Config(BaseModel):

@@ -59,6 +59,7 @@ from featurestore.parity.stats import (
     psi,
     text_table,
 )
+from featurestore.reports import html_repr
 
 __all__ = ["DriftReport", "DriftThresholds", "FeatureDrift", "drift_report", "feature_drift"]
 
@@ -166,6 +167,8 @@ class DriftReport:
     current: str
     features: list[FeatureDrift]
     thresholds: DriftThresholds = DriftThresholds()
+
+    _repr_html_ = html_repr("drift")
 
     @property
     def drifted(self) -> list[str]:

@@ -310,6 +310,14 @@ class Registry:
         with self._db.transaction() as conn:
             return records.list_reports(conn, self.project, kind, limit)
 
+    def report_history(
+        self, kind: ReportKind, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Reports of one kind, newest first, as ``{id, recorded_at, report}`` (for charts over
+        time: a drift report carries no time of its own)."""
+        with self._db.transaction() as conn:
+            return records.report_history(conn, self.project, kind, limit)
+
     def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Store feedback rows ``{request_id, prediction?, label?, timestamp?}``, all or none.
 
