@@ -42,8 +42,8 @@ def _done(fig: go.Figure, title: str, height: int = 320, **layout: Any) -> Figur
         title={"text": title, "x": 0, "font": {"size": 14}},
         template="plotly_white",
         height=height,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 50, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         **layout,
     )
     data: Figure = json.loads(pio.to_json(fig, validate=False))

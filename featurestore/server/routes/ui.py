@@ -49,17 +49,8 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 def _simple(request: Request, template: str, code: int, /, **context: object) -> HTMLResponse:
     store: FeatureStore = request.app.state.store
-    body = render(
-        template,
-        base=BASE,
-        nav=None,
-        charts=False,
-        inline=None,
-        project=store.project,
-        title=str(context.get("title", "featurestore")),
-        footer="",
-        **context,
-    )
+    shared = {"base": BASE, "nav": None, "charts": False, "inline": None, "footer": ""}
+    body = render(template, **shared, project=store.project, **context)
     return _html(body, code)
 
 
