@@ -1,8 +1,10 @@
-"""Reading the registry and the quarantine: ``list``, ``describe`` and ``quarantine``."""
+"""Reading the registry, the quarantine and the reports: ``list``, ``describe``, ``quarantine``
+and ``report --html``."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -131,3 +133,31 @@ def quarantine(
             reasons,
         )
     out.print(table)
+
+
+@app.command("report")
+@command
+def report(
+    html: Annotated[
+        Path, typer.Option("--html", help="Write the report to this self-contained HTML file.")
+    ],
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="Check drift of the served values against this saved training frame first "
+            "(default: show the latest recorded drift report)."
+        ),
+    ] = None,
+) -> None:
+    """Write the UI's sections (overview, contracts, skew with its sampled entities, drift,
+    performance) into one HTML file that opens without a network: a CI artifact.
+
+    Example: featurestore report --html report.html --reference train_v1
+    """
+    from featurestore.ui import export_html
+
+    with open_store() as store, out.status("writing the report"):
+        text = export_html(store, reference=reference)
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(text, encoding="utf-8")
+    out.print(f"wrote {html} ({len(text.encode()) / 1e6:.1f} MB)", markup=False)
