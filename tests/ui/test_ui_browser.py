@@ -187,7 +187,7 @@ def test_the_exported_report_opens_with_no_network(tab: Tab, demo_repo: Path, ui
     tab.page.route("**/*", refuse)
     tab.goto(out.as_uri())
     assert blocked == [] and tab.errors == []
-    sections = tab.page.locator("section.fs-section h2").all_inner_texts()
+    sections = tab.page.locator("h2.fs-section-title").all_inner_texts()
     assert sections == [p.title for p in pages() if p.export]
     total, drawn = drawn_charts(tab)
     assert total >= 8 and drawn == total
