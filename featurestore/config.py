@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from featurestore.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "Config", "ServingConfig", "TokenConfig", "load_config"]
+__all__ = [
+    "ALERT_EVENTS",
+    "CONFIG_FILE",
+    "AlertConfig",
+    "Config",
+    "ServingConfig",
+    "TokenConfig",
+    "load_config",
+]
 
 CONFIG_FILE = "featurestore.toml"
 
@@ -29,6 +37,37 @@ class TokenConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     token: str = Field(min_length=8)
     scopes: tuple[Literal["read", "write"], ...] = ("read",)
+
+
+ALERT_EVENTS = (
+    "contract_rejected",
+    "quarantined",
+    "skew",
+    "drift",
+    "detector",
+    "retrain",
+    "rollout",
+)
+AlertEvent = Literal[
+    "contract_rejected", "quarantined", "skew", "drift", "detector", "retrain", "rollout"
+]
+
+
+class AlertConfig(BaseModel):
+    """One ``[[alerts]]`` entry: a webhook and the events posted to it.
+
+    Each delivery is posted as JSON ``{event, project, summary, details, at, text}`` by a
+    background worker, retried ``max_attempts`` times in all, waiting ``backoff`` seconds before
+    the first retry and twice as long before each next one (at most ``max_backoff``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    events: tuple[AlertEvent, ...] = ALERT_EVENTS  # type: ignore[assignment]
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    backoff: float = Field(default=1.0, ge=0, le=3600)
+    max_backoff: float = Field(default=300.0, ge=0)
 
 
 class ServingConfig(BaseModel):
@@ -52,6 +91,7 @@ class Config(BaseModel):
     offline_store: str = ".featurestore/offline"
     online_store: str = "sqlite:///.featurestore/online.db"
     serving: ServingConfig = ServingConfig()
+    alerts: tuple[AlertConfig, ...] = ()
     repo_path: Path = Path(".")
 
     def offline_path(self) -> Path:
@@ -82,7 +122,8 @@ def _env_value(text: str) -> Any:
 def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     serving: dict[str, Any] = {}
-    top = {k for k in Config.model_fields if k not in ("serving", "repo_path")}
+    # tables (serving, alerts) are not one scalar; serving's keys have their own variables
+    top = {k for k in Config.model_fields if k not in ("serving", "alerts", "repo_path")}
     for key, text in env.items():
         if not key.startswith("FEATURESTORE_"):
             continue

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from featurestore.alerts import Alerts
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -65,6 +66,7 @@ class FeatureStore(MonitoringMixin):
         self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
+        self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -73,7 +75,16 @@ class FeatureStore(MonitoringMixin):
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
+            if self.alerts is not None:  # every recorded report and run may raise an alert
+                self._registry.add_listener(self.alerts.on_record)
         return self._registry
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
+        if self._alerts is None and self.config.alerts:
+            self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
+        return self._alerts
 
     @property
     def online(self) -> OnlineStore:
@@ -96,6 +107,8 @@ class FeatureStore(MonitoringMixin):
                 self._serving_logger.ship()
             self._serving_logger.close()
             self._serving_logger = None
+        if self._alerts is not None:
+            self._alerts.close()  # queued deliveries get a few seconds; the rest stay pending
         if self._registry is not None:
             self._registry.close()
             self._registry = None

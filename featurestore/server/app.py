@@ -58,6 +58,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         watcher.check()  # load the definitions before the first request
+        if store.alerts is not None:
+            store.alerts.start()  # also posts what earlier processes left pending
         tasks = [asyncio.create_task(watcher.run())]
         if interval:
             tasks.append(asyncio.create_task(scheduled_skew_checks(store, interval)))
