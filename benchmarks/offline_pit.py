@@ -7,6 +7,10 @@ is its own; the figure is the median of 3 runs. The floor sorts both sides and j
 ttl as tolerance, without the known-at rule and without restoring the spine's order; a second
 floor sorts both sides by (key, time) first, which Polars' grouped ``join_asof`` handles faster.
 
+A third floor is DuckDB's ``ASOF LEFT JOIN`` over the same Parquet files (reading included, as
+for the store's ``get_training_frame``, which reads its committed source rows and computes the
+features at read); the target is ``training_frame_ratio_to_duckdb <= 1.0``.
+
 Prints one JSON line, e.g. ``{"pit_join_s": ..., "floor_s": ..., "ratio": ..., ...}``.
 Run: ``.venv/bin/python benchmarks/offline_pit.py [--quick]``.
 """
@@ -98,6 +102,22 @@ def _run_pit(rows: pl.DataFrame, spine: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _run_duckdb(workdir: Path) -> pl.DataFrame:
+    """DuckDB's ``ASOF LEFT JOIN`` reading the same Parquet files: every spine row with the
+    latest row at or before its time (no ttl, no known-at rule), materialised as Polars."""
+    import duckdb
+
+    features = ", ".join(f"r.f{i}" for i in range(N_FEATURES))
+    return duckdb.sql(
+        f"""
+        SELECT s.*, {features}
+        FROM read_parquet('{workdir / "spine.parquet"}') s
+        ASOF LEFT JOIN read_parquet('{workdir / "rows.parquet"}') r
+          ON s.entity_id = r.entity_id AND s.event_timestamp >= r.event_timestamp
+        """
+    ).pl()
+
+
 RUNNERS = {"pit": _run_pit, "floor": _run_floor, "floor_keysorted": _run_floor_keysorted}
 REPO = "repo0"
 
@@ -140,8 +160,14 @@ pit = FeatureView(
 
 def child(kind: str, workdir: Path) -> None:
     """One measured run in this process; prints its figures as JSON."""
-    spine = pl.read_parquet(workdir / "spine.parquet")
-    if kind == "store":
+    if kind == "duckdb":  # reads its files inside the timing, as the store does
+        import duckdb  # noqa: F401  (its import is not the query's cost)
+
+        before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        out = _run_duckdb(workdir)
+    elif kind == "store":
+        spine = pl.read_parquet(workdir / "spine.parquet")
         from featurestore import FeatureStore
 
         store = FeatureStore(workdir / REPO)  # opening the registry is not the query's cost
@@ -150,6 +176,7 @@ def child(kind: str, workdir: Path) -> None:
         started = time.perf_counter()
         out = _store_frame(store, spine)
     else:
+        spine = pl.read_parquet(workdir / "spine.parquet")
         rows = pl.read_parquet(workdir / "rows.parquet")
         before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
@@ -218,7 +245,7 @@ def ingestion_figures(workdir: Path) -> dict[str, Any]:
 def main() -> None:
     """Generate the data, measure both joins, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=sorted([*RUNNERS, "store"]))
+    parser.add_argument("--child", choices=sorted([*RUNNERS, "store", "duckdb"]))
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a smoke run")
     args = parser.parse_args()
@@ -250,6 +277,12 @@ def main() -> None:
         figures.update(ingestion_figures(workdir))
         floor = figures["floor_join_asof_s"]
         figures["training_frame_ratio"] = round(figures["training_frame_s"] / floor, 3)
+        duck = measure("duckdb", workdir)
+        figures["duckdb_asof_s"] = round(duck["seconds"], 3)
+        figures["duckdb_peak_rss_mib"] = round(duck["peak_mib"], 1)
+        figures["training_frame_ratio_to_duckdb"] = round(
+            figures["training_frame_s"] / duck["seconds"], 3
+        )
     print(json.dumps(figures))
 
 

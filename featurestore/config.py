@@ -1,28 +1,31 @@
 """``featurestore.toml`` plus ``FEATURESTORE_*`` environment overrides.
 
 Top-level keys are overridden by ``FEATURESTORE_<KEY>`` (``FEATURESTORE_ONLINE_STORE``), keys of
-the ``[serving]`` table by ``FEATURESTORE_SERVING_<KEY>`` (``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``);
+the ``[serving]`` and ``[ingestion]`` tables by ``FEATURESTORE_SERVING_<KEY>``
+(``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``) and ``FEATURESTORE_INGESTION_<KEY>``;
 values are read as TOML scalars/arrays when they parse, else as plain strings. Relative paths
 (``sqlite:///rel.db``, ``offline_store``) are resolved against the repo folder.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from featurestore.errors import ConfigError
+from featurestore.errors import ConfigError, FeatureStoreError
 
 __all__ = [
     "ALERT_EVENTS",
     "CONFIG_FILE",
     "AlertConfig",
     "Config",
+    "IngestionConfig",
     "ServingConfig",
     "TokenConfig",
     "load_config",
@@ -82,6 +85,27 @@ class ServingConfig(BaseModel):
     ui: bool = True
 
 
+class IngestionConfig(BaseModel):
+    """The ``[ingestion]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: rows whose event or created time is later than now + this are quarantined ("max_future"),
+    #: and ``materialize`` refuses an ``end`` beyond it
+    max_future: dt.timedelta = dt.timedelta(days=1)
+
+    @field_validator("max_future", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from featurestore.durations import parse_duration
+
+            try:
+                return parse_duration(value, "max_future")
+            except FeatureStoreError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 class Config(BaseModel):
     """A feature repo's configuration (``featurestore.toml``)."""
 
@@ -92,6 +116,7 @@ class Config(BaseModel):
     online_store: str = "sqlite:///.featurestore/online.db"
     serving: ServingConfig = ServingConfig()
     alerts: tuple[AlertConfig, ...] = ()
+    ingestion: IngestionConfig = IngestionConfig()
     repo_path: Path = Path(".")
 
     def offline_path(self) -> Path:
@@ -121,19 +146,24 @@ def _env_value(text: str) -> Any:
 
 def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    serving: dict[str, Any] = {}
-    # tables (serving, alerts) are not one scalar; serving's keys have their own variables
-    top = {k for k in Config.model_fields if k not in ("serving", "alerts", "repo_path")}
+    tables: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+        "serving": (ServingConfig, {}),
+        "ingestion": (IngestionConfig, {}),
+    }
+    # alerts is a list of tables: no variable overrides it
+    top = {k for k in Config.model_fields if k not in (*tables, "alerts", "repo_path")}
     for key, text in env.items():
         if not key.startswith("FEATURESTORE_"):
             continue
         name = key[len("FEATURESTORE_") :].lower()
-        if name.startswith("serving_") and name[len("serving_") :] in ServingConfig.model_fields:
-            serving[name[len("serving_") :]] = _env_value(text)
+        table = next((t for t in tables if name.startswith(t + "_")), None)
+        if table is not None and name[len(table) + 1 :] in tables[table][0].model_fields:
+            tables[table][1][name[len(table) + 1 :]] = _env_value(text)
         elif name in top:
             out[name] = text if name != "project" else text.strip()
-    if serving:
-        out["serving"] = serving
+    for table, (_, values) in tables.items():
+        if values:
+            out[table] = values
     return out
 
 
@@ -156,10 +186,12 @@ def load_config(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     overrides = _overrides(os.environ if env is None else env)
-    serving = {**data.get("serving", {}), **overrides.pop("serving", {})}
+    tables = {
+        table: {**data.get(table, {}), **overrides.pop(table, {})}
+        for table in ("serving", "ingestion")
+    }
     data = {**data, **overrides, "repo_path": root}
-    if serving:
-        data["serving"] = serving
+    data |= {table: values for table, values in tables.items() if values}
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

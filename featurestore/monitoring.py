@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from featurestore.definitions import FeatureView, OnDemandFeatureView
+from featurestore.durations import parse_duration
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.requestids import is_request_id
 
@@ -30,17 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MonitoringMixin", "parse_window"]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
 
 def parse_window(window: str | dt.timedelta) -> dt.timedelta:
     """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta."""
-    if isinstance(window, dt.timedelta):
-        return window
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(window))
-    if not match:
-        raise RequestError(f"window {window!r} must look like 30m, 6h, 1d or 2w")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return parse_duration(window, "window")
 
 
 def _kind(value: Any, what: str) -> str:
@@ -79,6 +72,9 @@ class MonitoringMixin:
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
         raise NotImplementedError
 
+    def _version_lookups(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     # -- serving log --------------------------------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:
@@ -113,11 +109,22 @@ class MonitoringMixin:
 
     # -- skew -----------------------------------------------------------------------------------
     def check_skew(
-        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        max_examples: int = 5,
+        record: bool = True,
     ) -> SkewReport:
         """Recompute every sampled served value offline and classify the differences.
 
         Flushes pending samples first; records the report in the registry.
+
+        Args:
+            since: only samples requested at or after.
+            until: only samples requested before.
+            max_examples: examples kept per feature (the UI's drill-down asks for all of them).
+            record: store the report in the registry (and raise its alerts).
         """
         from featurestore.parity.skew import check_skew
 
@@ -131,8 +138,12 @@ class MonitoringMixin:
             on_demand=odfvs,
             scan=self._scan,
             materialized=self.registry.materialization_seqs,
+            checked_at=until if not record else None,
+            max_examples=max_examples,
+            **self._version_lookups(),
         )
-        self.registry.add_report("skew", report.to_dict())
+        if record:
+            self.registry.add_report("skew", report.to_dict())
         return report
 
     # -- drift ----------------------------------------------------------------------------------

@@ -60,13 +60,15 @@ def html_repr(kind: str) -> Callable[[Any], str]:
 class IngestReport:
     """What one ingestion run (batch or push) did.
 
-    ``rows_in == rows_written + rows_quarantined`` always.
+    ``rows_in == rows_written + rows_quarantined`` for every run that was validated (statuses
+    ``ok``, ``quarantined``, ``warned``, ``rejected``). A ``duplicate`` run wrote nothing because
+    ``duplicate_of`` committed the same rows; a ``failed`` run stopped before it committed.
     """
 
     run_id: str
     view: str
     source: str
-    status: str  # "ok" | "quarantined" | "rejected" | "warned"
+    status: str  # "ok" | "quarantined" | "rejected" | "warned" | "duplicate" | "failed"
     started_at: dt.datetime
     rows_in: int
     rows_written: int
@@ -74,6 +76,7 @@ class IngestReport:
     violations: list[dict[str, Any]] = field(default_factory=list)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    duplicate_of: str | None = None  # the run that committed the same rows (status "duplicate")
 
     _repr_html_ = html_repr("ingest")
 
@@ -90,6 +93,7 @@ class IngestReport:
             "violations": self.violations,
             "health": self.health,
             "error": self.error,
+            "duplicate_of": self.duplicate_of,
         }
 
     @classmethod
@@ -108,6 +112,7 @@ class IngestReport:
             violations=data.get("violations", []),
             health=data.get("health", {}),
             error=data.get("error"),
+            duplicate_of=data.get("duplicate_of"),
         )
 
     def __str__(self) -> str:

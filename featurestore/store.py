@@ -24,13 +24,13 @@ from featurestore.definitions import (
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.monitoring import MonitoringMixin
-from featurestore.offline.compute import compute_rows_python
+from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import read_file, read_sql, to_frame
 from featurestore.offline.storage import OfflineStore
 from featurestore.online import OnlineStore, ReadResult
 from featurestore.registry import ObjectSpec, Plan, Registry
-from featurestore.reports import IngestReport, MaterializeReport
+from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Lookup, Resolved, resolve
 from featurestore.response import OnlineResponse
 from featurestore.serving import PendingRequest, finish_request, start_request
@@ -161,10 +161,27 @@ class FeatureStore(MonitoringMixin):
         state = dict(self._definitions()) if partial else {}
         state |= {(d.kind, d.name): d for d in defs}
         check_references(state)
+        for definition in defs:
+            if isinstance(definition, FeatureView):
+                self._check_columns(definition)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
         self.refresh()
         return plan
+
+    def _check_columns(self, view: FeatureView) -> None:
+        """Refuse a view that names a column its source lacks (DESIGN §3), before storing it."""
+        from featurestore.definitions.columns import check_view_columns, known_columns
+        from featurestore.offline.inputs import file_columns
+
+        source = view.source
+        header = None
+        if isinstance(source, FileSource):
+            path = Path(source.path)
+            header = file_columns(
+                path if path.is_absolute() else self.repo_path / path, source.file_format
+            )
+        check_view_columns(view, known_columns(view, header))
 
     def get_feature_view(self, name: str) -> FeatureView:
         obj = self._get("feature_view", name, "feature view")
@@ -183,6 +200,30 @@ class FeatureStore(MonitoringMixin):
             raise NotFoundError(f"unknown feature view {name!r}")
         assert isinstance(obj, FeatureView | OnDemandFeatureView)
         return obj
+
+    def _version_lookups(self) -> dict[str, Any]:
+        """For the skew check: the version of a view in force at a time, and the definition of a
+        view at a version (each read once from the registry's history)."""
+        histories: dict[str, list[Any]] = {}
+
+        def history(name: str) -> list[Any]:
+            if name not in histories:
+                kind = self._view_or_odfv(name).kind
+                histories[name] = self.registry.history(kind, name)
+            return histories[name]
+
+        def in_force(name: str, at: dt.datetime) -> int:
+            versions = history(name)
+            applied = [v.version for v in versions if v.created_at <= at]
+            return int(max(applied) if applied else versions[0].version)
+
+        def definition(name: str, version: int) -> FeatureView | OnDemandFeatureView:
+            stored = next(v for v in history(name) if v.version == version)
+            obj = from_spec(stored.kind, stored.spec)
+            assert isinstance(obj, FeatureView | OnDemandFeatureView)
+            return obj
+
+        return {"in_force": in_force, "definition": definition}
 
     def list_feature_views(self) -> list[FeatureView]:
         return [d for d in self._definitions().values() if isinstance(d, FeatureView)]
@@ -223,14 +264,20 @@ class FeatureStore(MonitoringMixin):
         *,
         query: str | None = None,
         url: str | None = None,
+        force: bool = False,
     ) -> IngestReport:
-        """Validate a batch against the view's contract and write it to the offline store.
+        """Validate a batch against the view's contract and commit its rows to the offline store.
+
+        The batch becomes visible all at once when its run commits in the registry; a crash
+        before that leaves nothing visible. A batch equal to one committed before is skipped
+        (status ``"duplicate"``) unless ``force``.
 
         Args:
             view: the view (or its name).
             data: a Parquet/CSV path or a Polars/pandas/Arrow frame; None reads the view's source.
             query: a SQL query to run instead (with ``url`` or the source's URL).
             url: the database URL for ``query``.
+            force: ingest the batch even if the same rows were committed before.
 
         Raises:
             ContractError: the batch was rejected; ``.report`` is the recorded report.
@@ -238,7 +285,13 @@ class FeatureStore(MonitoringMixin):
         fv = self.get_feature_view(view) if isinstance(view, str) else view
         frame, label = self._read_batch(fv, data, query, url)
         report, _ = ingest_frame(
-            fv, frame, registry=self.registry, storage=self.offline, source=label
+            fv,
+            frame,
+            registry=self.registry,
+            storage=self.offline,
+            source=label,
+            force=force,
+            max_future=self.config.ingestion.max_future,
         )
         return report
 
@@ -272,7 +325,14 @@ class FeatureStore(MonitoringMixin):
         from featurestore.offline.quarantine import read_quarantine
 
         self.get_feature_view(view)
-        return read_quarantine(self.offline.quarantine_dir(view), run_id)
+        files, _ = self.registry.committed_files(view, "quarantine")
+        return read_quarantine(
+            [
+                (self.offline.path_of(f.path), f.run_id)
+                for f in files
+                if run_id is None or f.run_id == run_id
+            ]
+        )
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None
@@ -290,8 +350,12 @@ class FeatureStore(MonitoringMixin):
         full_feature_names: bool = False,
         point_in_time: Literal["known", "event"] = "known",
         save_as: str | None = None,
+        versions: Mapping[str, int] | None = None,
     ) -> pl.DataFrame:
         """A point-in-time-correct training frame: one row per spine row, in order.
+
+        Every feature is computed from the stored source rows with one definition version for
+        all history: the current one, or the one ``versions`` names.
 
         Args:
             spine: entity keys, ``event_timestamp`` (UTC) and any extra columns (labels);
@@ -301,44 +365,161 @@ class FeatureStore(MonitoringMixin):
             full_feature_names: name columns ``view__feature``.
             point_in_time: "known" (default) uses only rows created by each spine time;
                 "event" looks at event time only.
-            save_as: save the frame and its lineage under this name (a drift reference).
+            save_as: save the frame and its lineage under this name (a drift reference);
+                ``reproduce_dataset(name)`` recomputes it exactly.
+            versions: ``{view: version}`` to compute some views with an older registered
+                version (of a feature view or an on-demand view).
         """
-        from featurestore.offline.training import build_training_frame, prepare_spine
-
-        resolved = self._resolve(features, service, full_feature_names)
         if isinstance(spine, str | Path):
             spine = read_file(spine if Path(spine).is_absolute() else self.repo_path / spine)
+        return self._training_frame(
+            spine,
+            features=features,
+            service=service,
+            full_feature_names=full_feature_names,
+            point_in_time=point_in_time,
+            save_as=save_as,
+            versions=versions,
+        )
+
+    def _training_frame(
+        self,
+        spine: Any,
+        *,
+        features: Sequence[str] | None,
+        service: str | None,
+        full_feature_names: bool,
+        point_in_time: Literal["known", "event"],
+        save_as: str | None,
+        versions: Mapping[str, int] | None,
+        snapshot: int | None = None,
+    ) -> pl.DataFrame:
+        from featurestore.offline.training import build_training_frame, prepare_spine
+
+        if versions:
+            resolved, used = self._resolve_versions(features, service, full_feature_names, versions)
+        else:
+            resolved = self._resolve(features, service, full_feature_names)
+            used = self._versions_of(resolved)
         frame = prepare_spine(spine, resolved.join_keys, resolved.request_fields)
-        out = build_training_frame(frame, resolved, self._scan, point_in_time)
+        if snapshot is None:
+            snapshot = self.registry.last_commit()
+        out = build_training_frame(
+            frame, resolved, lambda view: self._scan(view, upto=snapshot), point_in_time
+        )
         if save_as is not None:
-            self._save_dataset(save_as, frame, out, resolved)
+            lineage = {
+                "features": [f"{v}:{f}" for v, f in resolved.refs],
+                "columns": list(resolved.names),
+                "full_feature_names": full_feature_names,
+                "point_in_time": point_in_time,
+                "versions": used,
+                "snapshot": snapshot,
+            }
+            self._save_dataset(save_as, frame, out, resolved, used, lineage)
         return out
 
-    def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
-        return self.offline.scan_view(view.name)
+    def _versions_of(self, resolved: Resolved) -> dict[str, int]:
+        """The current version of every view a resolved request computes."""
+        self._definitions()
+        out = {name: self._versions[("feature_view", name)] for name in resolved.views}
+        out |= {
+            name: self._versions[("on_demand_feature_view", name)] for name in resolved.on_demand
+        }
+        return out
+
+    def _resolve_versions(
+        self,
+        features: Sequence[str] | None,
+        service: str | None,
+        full_feature_names: bool,
+        versions: Mapping[str, int],
+    ) -> tuple[Resolved, dict[str, int]]:
+        """Resolve a request with some views at older registered versions."""
+        if not isinstance(versions, Mapping):
+            raise RequestError("versions must map view names to version numbers")
+        chosen: dict[str, FeatureView | OnDemandFeatureView] = {}
+        for name, version in versions.items():
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise RequestError(
+                    f"versions[{name!r}] must be a positive version number, got {version!r}"
+                )
+            current = self._view_or_odfv(name)
+            stored = self.registry.get(current.kind, name, version)
+            old = from_spec(stored.kind, stored.spec)
+            assert isinstance(old, FeatureView | OnDemandFeatureView)
+            chosen[name] = old
+
+        def view(name: str) -> FeatureView | OnDemandFeatureView:
+            return chosen.get(name) or self._view_or_odfv(name)
+
+        lookup = Lookup(view=view, service=self.get_feature_service)
+        resolved = resolve(
+            lookup, features=features, service=service, full_feature_names=full_feature_names
+        )
+        used = self._versions_of(resolved)
+        used |= {n: v for n, v in versions.items() if n in used}
+        return resolved, used
+
+    def _scan(self, view: FeatureView, *, upto: int | None = None) -> pl.LazyFrame | None:
+        """``view``'s rows computed at read from its committed source rows (``upto``: only
+        batches committed at or before that commit number)."""
+        files, _ = self.registry.committed_files(view.name, upto=upto)
+        source = self.offline.scan([f.path for f in files])
+        return None if source is None else view_rows(view, source)
 
     def _save_dataset(
-        self, name: str, spine: pl.DataFrame, frame: pl.DataFrame, resolved: Resolved
+        self,
+        name: str,
+        spine: pl.DataFrame,
+        frame: pl.DataFrame,
+        resolved: Resolved,
+        versions: Mapping[str, int],
+        lineage: Mapping[str, Any],
     ) -> None:
         from featurestore.definitions.base import check_name
 
         check_name("dataset", name)
-        digest = hashlib.sha256()
-        digest.update(repr(spine.schema).encode())
-        digest.update(spine.hash_rows(seed=0).to_numpy().tobytes())
-        versions = {
-            f"{v}:{f}": self._versions.get(("feature_view", v))
-            or self._versions.get(("on_demand_feature_view", v), 0)
-            for v, f in resolved.refs
-        }
         path = self.offline.write_file(self.offline.dataset_path(name), frame)
         self.registry.save_dataset(
             name,
             path=str(path),
-            spine_hash=digest.hexdigest(),
-            feature_refs=versions,
+            spine_hash=_spine_hash(spine),
+            feature_refs={f"{v}:{f}": versions[v] for v, f in resolved.refs},
             rows=frame.height,
             overwrite=True,
+            lineage=lineage,
+        )
+
+    def reproduce_dataset(self, name: str) -> pl.DataFrame:
+        """Recompute a saved training frame from its lineage: the same spine, feature
+        definitions (by version) and committed batches. Equal to the saved frame, column order
+        and dtypes included, unless its source rows were deleted.
+
+        Raises:
+            NotFoundError: no dataset of that name.
+            RequestError: it was saved before lineage was recorded.
+        """
+        record = self.registry.get_dataset(name)
+        lineage = record.get("lineage")
+        if not lineage:
+            raise RequestError(
+                f"dataset {name!r} was saved without a lineage (by an older featurestore); "
+                "save it again to make it reproducible"
+            )
+        saved = pl.read_parquet(record["path"])
+        spine = saved.drop(lineage["columns"])
+        if _spine_hash(spine) != record["spine_hash"]:
+            raise RequestError(f"dataset {name!r}: its stored spine no longer matches its lineage")
+        return self._training_frame(
+            spine,
+            features=lineage["features"],
+            service=None,
+            full_feature_names=lineage["full_feature_names"],
+            point_in_time=lineage["point_in_time"],
+            save_as=None,
+            versions=lineage["versions"],
+            snapshot=lineage["snapshot"],
         )
 
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
@@ -362,14 +543,24 @@ class FeatureStore(MonitoringMixin):
         """
         from featurestore.materialize import materialize_view
 
-        end = _utc(end, "end") or dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.UTC)
+        end = _utc(end, "end") or now
         start = _utc(start, "start")
+        limit = now + self.config.ingestion.max_future
+        if end > limit:
+            raise RequestError(
+                f"end {iso(end)} is later than now plus ingestion.max_future ({iso(limit)}): "
+                "values as of a future time would pin every window and block later runs"
+            )
         chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
         written: dict[str, int] = {}
         for view in chosen:
             if not view.online:
                 continue
-            since = start if start is not None else self.registry.watermark(view.name)
+            version = self._versions[("feature_view", view.name)]
+            # after a definition change every entity is rewritten, whatever the watermark
+            incremental = start is None and self.registry.materialized_version(view.name) == version
+            since = start if not incremental else self.registry.watermark(view.name)
             tick = (lambda n, v=view.name: progress(v, n)) if progress else None
             written[view.name], seen_seq = materialize_view(
                 view,
@@ -378,11 +569,12 @@ class FeatureStore(MonitoringMixin):
                 project=self.project,
                 start=since,
                 end=end,
-                last_seq=self.registry.materialized_seq(view.name) if start is None else None,
+                last_seq=self.registry.materialized_seq(view.name) if incremental else None,
                 progress=tick,
+                view_version=self._view_versions.get(view.name, 0),
             )
             self.registry.record_materialization(
-                view.name, since, end, written[view.name], last_seq=seen_seq
+                view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )
         return MaterializeReport(
             views=written, rows=sum(written.values()), watermark=end, start=start
@@ -462,26 +654,34 @@ class FeatureStore(MonitoringMixin):
         frame = to_frame(rows, f"rows pushed to {push_source!r}")
         reports: list[IngestReport] = []
         for view in views:
-            report, computed = ingest_frame(
+            report, stored = ingest_frame(
                 view,
                 frame,
                 registry=self.registry,
                 storage=self.offline,
                 source=f"push:{push_source}",
-                compute=compute_rows_python,
                 publish=to != "online",
+                max_future=self.config.ingestion.max_future,
             )
-            if to != "offline" and computed.height:
+            if to != "offline" and stored.height:
                 write_pushed(
                     view,
-                    computed,
+                    compute_rows_python(view, stored),
                     offline=self._scan(view),
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,
+                    view_version=self._view_versions.get(view.name, 0),
                 )
             reports.append(report)
         return reports[0]
+
+
+def _spine_hash(spine: pl.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(repr(spine.schema).encode())
+    digest.update(spine.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:

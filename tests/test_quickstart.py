@@ -151,7 +151,14 @@ def test_gates_exit_3_when_a_check_fails(demo: tuple[Path, str], tmp_path: Path)
     assert same.returncode == 0, same.stderr
     trips = repo / "data" / "trips.parquet"
     quarantined = run(
-        "--repo", str(repo), "ingest", "driver_trips", str(trips), "--fail-on-quarantine", "--json"
+        "--repo",
+        str(repo),
+        "ingest",
+        "driver_trips",
+        str(trips),
+        "--force",
+        "--fail-on-quarantine",
+        "--json",
     )
     assert quarantined.returncode == 3 and "12 of 24000 rows quarantined" in quarantined.stderr
     assert json.loads(quarantined.stdout)["rows_quarantined"] == 12

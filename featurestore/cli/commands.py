@@ -99,20 +99,30 @@ def ingest(
     url: Annotated[
         str | None, typer.Option(help="Database URL for --query (postgresql+psycopg://...).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Ingest even if the same rows were committed before.")
+    ] = False,
     as_json: JsonOption = False,
     fail_on_quarantine: Annotated[
         bool,
         typer.Option("--fail-on-quarantine", help="Exit 3 when the contract quarantined any row."),
     ] = False,
 ) -> None:
-    """Validate a batch against the view's contract and write it to the offline store.
-    Exit codes: 0 ok, 1 rejected batch or error, 3 rows quarantined (with --fail-on-quarantine).
+    """Validate a batch against the view's contract and commit it to the offline store.
+
+    The batch becomes visible all at once when it commits; a batch equal to one committed
+    before is skipped as a duplicate unless --force. Exit codes: 0 ok, 1 rejected batch or
+    error, 3 rows quarantined (with --fail-on-quarantine).
 
     Example: featurestore ingest driver_trips data/trips.parquet --fail-on-quarantine
     """
     with open_store() as store, out.status(f"ingesting into {view}"):
         report = store.ingest(
-            view, None if path is None else Path(os.path.abspath(path)), query=query, url=url
+            view,
+            None if path is None else Path(os.path.abspath(path)),
+            query=query,
+            url=url,
+            force=force,
         )
     print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
     if fail_on_quarantine and report.rows_quarantined:

@@ -35,6 +35,8 @@ def plan_table(plan: Any, dry_run: bool) -> Table:
         table.add_row(Text(item.action, style=style), item.kind, item.name, version)
     counts = {a: sum(1 for i in plan.items if i.action == a) for a in _STYLE}
     table.caption = ", ".join(f"{n} {a}" for a, n in counts.items())
+    for note in plan.notes:
+        table.caption += f"\n{note}"
     return table
 
 

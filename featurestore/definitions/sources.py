@@ -23,13 +23,22 @@ class DataSource(Definition):
 
     name: str
     _: KW_ONLY
-    timestamp_field: str = "event_timestamp"
+    timestamp_field: str = ""  # "" means the default: "event_timestamp" (a push: its batch's)
     created_timestamp_field: str | None = None
     schema: Mapping[str, Any] | None = None
     description: str = ""
 
+    def _default_timestamps(self) -> tuple[str, str | None]:
+        """The timestamp fields to use when they were not given."""
+        return "event_timestamp", None
+
     def __post_init__(self) -> None:
         owner = f"{type(self).__name__} {self.name!r}"
+        if not self.timestamp_field:
+            default, created = self._default_timestamps()
+            object.__setattr__(self, "timestamp_field", default)
+            if self.created_timestamp_field is None:
+                object.__setattr__(self, "created_timestamp_field", created)
         check_name(type(self).__name__, self.name)
         check_name(f"{owner} timestamp_field", self.timestamp_field)
         if self.created_timestamp_field is not None:
@@ -164,11 +173,17 @@ class SqlSource(DataSource):
 class PushSource(DataSource):
     """Events pushed over HTTP (``POST /push``) or with ``store.push``; the schema is required.
 
-    ``batch_source`` optionally names where the same events land in bulk (for backfills).
+    ``batch_source`` optionally names where the same events land in bulk (for backfills); as in
+    Feast, ``timestamp_field`` and ``created_timestamp_field`` default to the batch source's.
     """
 
     source_type: ClassVar[str] = "push"
     batch_source: DataSource | None = None
+
+    def _default_timestamps(self) -> tuple[str, str | None]:
+        if isinstance(self.batch_source, DataSource):
+            return self.batch_source.timestamp_field, self.batch_source.created_timestamp_field
+        return super()._default_timestamps()
 
     def __post_init__(self) -> None:
         super().__post_init__()

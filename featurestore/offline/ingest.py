@@ -1,37 +1,63 @@
-"""Ingestion: validate a batch against its view's contract, compute features, publish atomically.
+"""Ingestion: validate a batch against its view's contract and commit its source rows.
 
-Every run is recorded in the registry, including rejected and failed ones. A batch is either
-published whole (its valid rows) or not at all; ``rows_in == rows_written + rows_quarantined``.
+Every run is recorded in the registry, including rejected, failed and duplicate ones. The order
+of a run (each step may be interrupted by a crash, a ``kill -9`` included):
+
+1. open the run (registry); sweep files of earlier runs that never committed;
+2. skip the batch if its content equals a committed batch of the view (unless ``force``);
+3. validate; quarantine rows with timestamps too far in the future; write the valid source rows
+   and the quarantined rows as files that nothing reads yet;
+4. commit: list the files and close the run in one registry transaction (checking for a
+   duplicate again inside it, so two racing ingests of one file cannot both land).
+
+Before step 4 nothing is visible; after it everything is. ``rows_in == rows_written +
+rows_quarantined`` for every run that commits rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import hashlib
+import os
+import socket
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import polars as pl
 
+from featurestore._faults import fault_point
 from featurestore.definitions import FeatureView
 from featurestore.errors import ContractError
-from featurestore.offline.compute import SEQ_SHIFT, compute_rows
+from featurestore.offline.compute import stored_rows
 from featurestore.offline.inputs import utc_column
-from featurestore.offline.storage import OfflineStore
+from featurestore.offline.storage import OfflineStore, StoredFile, run_name
+from featurestore.offline.sweep import sweep_view
 from featurestore.reports import IngestReport
 
-__all__ = ["ComputeRows", "IngestRegistry", "ingest_frame", "view_contract"]
+__all__ = ["IngestRegistry", "content_hash", "ingest_frame", "view_contract"]
 
-ComputeRows = Callable[
-    [FeatureView, pl.DataFrame, pl.Series, "pl.Series | None", int], pl.DataFrame
-]
+MAX_FUTURE_CHECK = "max_future"
 
 
 class IngestRegistry(Protocol):
-    def begin_ingestion(self, view: str, source: str) -> tuple[str, int]: ...
+    def begin_ingestion(
+        self, view: str, source: str, *, owner: str | None = None
+    ) -> tuple[str, int]: ...
     def finish_ingestion(self, run_id: str, report: dict[str, Any]) -> None: ...
+    def find_duplicate(self, view: str, content_hash: str) -> str | None: ...
+    def commit_ingestion(
+        self,
+        run_id: str,
+        report: dict[str, Any],
+        files: Sequence[StoredFile],
+        *,
+        content_hash: str | None = None,
+        check_duplicate: bool = False,
+    ) -> str | None: ...
+    def run_states(self, run_ids: Sequence[str]) -> Any: ...
 
 
-def view_contract(view: FeatureView) -> Any:
+def view_contract(view: FeatureView, max_future_at: dt.datetime | None = None) -> Any:
     """The view's Pandera contract plus the rules every view has: keys and event time not null."""
     import pandera.polars as pa
 
@@ -46,6 +72,19 @@ def view_contract(view: FeatureView) -> Any:
     return schema
 
 
+def content_hash(frame: pl.DataFrame) -> str:
+    """A digest of a batch's content: its schema and every row, in order."""
+    digest = hashlib.sha256(repr(frame.schema).encode())
+    digest.update(frame.height.to_bytes(8, "little"))
+    if frame.height and frame.width:
+        digest.update(frame.hash_rows(seed=0x66736873).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def ingest_frame(
     view: FeatureView,
     frame: pl.DataFrame,
@@ -53,73 +92,97 @@ def ingest_frame(
     registry: IngestRegistry,
     storage: OfflineStore,
     source: str,
-    compute: ComputeRows = compute_rows,
     publish: bool = True,
+    force: bool = False,
+    max_future: dt.timedelta = dt.timedelta(days=1),
 ) -> tuple[IngestReport, pl.DataFrame]:
-    """Validate ``frame`` against ``view``'s contract and publish its valid rows.
+    """Validate ``frame`` against ``view``'s contract and commit its valid source rows.
 
     Args:
-        compute: the compiler of the view's features (Polars for batches, Python for pushes).
-        publish: write the computed rows to the offline store (a push to the online store only
-            does not; its run is recorded and its refused rows quarantined all the same).
+        publish: store the rows offline (a push to the online store only does not; its run is
+            recorded and its refused rows quarantined all the same).
+        force: ingest even when an identical batch was committed before.
+        max_future: rows whose event or created time is later than now + this are quarantined.
 
     Returns:
-        The recorded report and the computed rows (what was, or would have been, published).
+        The recorded report and the valid rows as stored (source columns, UTC timestamps and
+        ``__fs_seq``); empty for a duplicate.
 
     Raises:
         ContractError: the batch was rejected (schema failure, or any failure under
             ``on_violation="reject"``); ``.report`` is the recorded report.
     """
-    from featurestore.contracts import health, validate
+    from featurestore.contracts import health
 
-    run_id, run_seq = registry.begin_ingestion(view.name, source)
+    run_id, run_seq = registry.begin_ingestion(view.name, source, owner=_owner())
+    name = run_name(run_seq, run_id)
     fields: dict[str, Any] = dict(
         run_id=run_id, view=view.name, source=source, started_at=dt.datetime.now(dt.UTC)
     )
+    fault_point("ingest.begun")
+    written: list[StoredFile] = []
     rows_in = frame.height
+    digest = content_hash(frame) if publish else None
     try:
+        if publish:
+            sweep_view(storage, registry, view.name)
+            earlier = (
+                None if force or digest is None else registry.find_duplicate(view.name, digest)
+            )
+            if earlier is not None:
+                return _duplicate(registry, fields, rows_in, earlier), frame.clear()
         figures = health(frame)
-        prepared, error = _utc_timestamps(view, frame)
-        if error is None:
-            result = validate(prepared, view_contract(view), policy=view.on_violation)  # type: ignore[arg-type]
-            quarantined = result.quarantined
-            violations = [v.to_dict() for v in result.violations]
-            error = result.schema_error
-            if error is None and view.on_violation == "reject" and violations:
-                error = "; ".join(
-                    f"{v['column']}: {v['check']} failed {v['failures']}x" for v in violations
-                )
-        else:
-            quarantined, violations = _whole_batch(frame, error), []
-        if error is not None:
-            _write_quarantine(storage, view.name, run_seq, run_id, quarantined)
+        checked = _check(view, frame, fields["started_at"] + max_future)
+        fault_point("ingest.validated")
+        quarantine = storage.write_quarantine(view.name, name, checked.quarantined)
+        written += [quarantine] if quarantine else []
+        fault_point("ingest.quarantine_written")
+        if checked.error is not None:
             report = IngestReport(
                 **fields,
                 status="rejected",
                 rows_in=rows_in,
                 rows_written=0,
                 rows_quarantined=rows_in,
-                violations=violations,
+                violations=checked.violations,
                 health=figures,
-                error=error,
+                error=checked.error,
             )
-            registry.finish_ingestion(run_id, report.to_dict())
-            raise ContractError(f"view {view.name!r}: batch rejected: {error}", report)
-        valid = result.valid
-        created = view.source.created_timestamp_field
-        rows = compute(
-            view,
-            valid,
-            valid.get_column(view.source.timestamp_field),
-            valid.get_column(created) if created else None,
-            run_seq,
-        )
-        _write_quarantine(storage, view.name, run_seq, run_id, quarantined)
+            registry.commit_ingestion(run_id, report.to_dict(), written)
+            raise ContractError(f"view {view.name!r}: batch rejected: {checked.error}", report)
+        rows = stored_rows(checked.valid, run_seq)
         if publish:
-            storage.write_rows(view.name, _run_name(run_seq, run_id), rows)
+            written += storage.write_rows(view.name, name, rows, view.source.timestamp_field)
+        fault_point("ingest.rows_written")
+        status = "ok"
+        if view.on_violation == "warn" and checked.violations:
+            status = "warned"
+        elif checked.quarantined.height:
+            status = "quarantined"
+        report = IngestReport(
+            **fields,
+            status=status,
+            rows_in=rows_in,
+            rows_written=rows.height,
+            rows_quarantined=checked.quarantined.height,
+            violations=checked.violations,
+            health=figures,
+        )
+        earlier = registry.commit_ingestion(
+            run_id,
+            report.to_dict(),
+            written,
+            content_hash=digest,
+            check_duplicate=publish and not force,
+        )
+        if earlier is not None:  # an identical batch committed while this one was validated
+            storage.delete([f.path for f in written])
+            return _duplicate(registry, fields, rows_in, earlier), frame.clear()
+        fault_point("ingest.committed")
     except ContractError:
         raise
     except BaseException as exc:
+        storage.delete([f.path for f in written])
         failed = IngestReport(
             **fields,
             status="failed",
@@ -130,22 +193,130 @@ def ingest_frame(
         )
         registry.finish_ingestion(run_id, failed.to_dict())
         raise
-    status = "ok"
-    if view.on_violation == "warn" and violations:
-        status = "warned"
-    elif quarantined.height:
-        status = "quarantined"
+    return report, rows
+
+
+def _duplicate(
+    registry: IngestRegistry, fields: dict[str, Any], rows_in: int, earlier: str
+) -> IngestReport:
     report = IngestReport(
         **fields,
-        status=status,
+        status="duplicate",
         rows_in=rows_in,
-        rows_written=rows.height,
-        rows_quarantined=quarantined.height,
-        violations=violations,
-        health=figures,
+        rows_written=0,
+        rows_quarantined=0,
+        error=f"the same rows were committed by run {earlier}; pass force=True (--force) "
+        "to ingest them again",
+        duplicate_of=earlier,
     )
-    registry.finish_ingestion(run_id, report.to_dict())
-    return report, rows
+    registry.finish_ingestion(report.run_id, report.to_dict())
+    return report
+
+
+class _Checked:
+    """A validated batch: valid rows, quarantined rows (original columns, ``__row``,
+    ``__reasons``), violations as dicts, and a batch-level error."""
+
+    def __init__(
+        self,
+        valid: pl.DataFrame,
+        quarantined: pl.DataFrame,
+        violations: list[dict[str, Any]],
+        error: str | None,
+    ) -> None:
+        self.valid, self.quarantined = valid, quarantined
+        self.violations, self.error = violations, error
+
+
+def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Checked:
+    """Timestamps to UTC, refuse reserved or missing columns, quarantine timestamps later than
+    ``limit`` (whatever the policy: such a row would pin a value for ever), then the contract
+    under the view's policy."""
+    from featurestore.contracts import REASONS, ROW, validate
+
+    prepared, error = _utc_timestamps(view, frame)
+    if error is None:
+        error = _missing_columns(view, prepared)
+    if error is not None:
+        return _Checked(frame.clear(), _whole_batch(frame, error), [], error)
+    future, reasons = _future_rows(view, prepared, limit)
+    kept = prepared.filter(~future) if reasons is not None else prepared
+    result = validate(kept, view_contract(view), policy=view.on_violation)  # type: ignore[arg-type]
+    violations = [v.to_dict() for v in result.violations]
+    quarantined, valid = result.quarantined, result.valid
+    if reasons is not None:
+        # positions in ``kept`` back to positions in the batch, then the late rows join them
+        positions = pl.Series(ROW, (~future).arg_true(), dtype=pl.Int64)
+        remapped = quarantined.with_columns(positions.gather(pl.col(ROW)).alias(ROW))
+        late = frame.filter(future).with_columns(
+            pl.Series(ROW, future.arg_true(), dtype=pl.Int64), reasons.alias(REASONS)
+        )
+        quarantined = pl.concat([remapped, late], how="diagonal_relaxed").sort(ROW)
+        violations.append(_future_violation(view, prepared, future, limit))
+    error = result.schema_error
+    if error is None and view.on_violation == "reject" and violations:
+        error = "; ".join(
+            f"{v['column']}: {v['check']} failed {v['failures']}x" for v in violations
+        )
+    if error is not None:
+        valid = valid.clear()
+        if quarantined.height < frame.height:  # the whole batch is kept, clean rows included
+            clean = pl.int_range(0, pl.len(), dtype=pl.Int64).alias(ROW)
+            rest = frame.with_columns(clean).filter(~pl.col(ROW).is_in(quarantined[ROW].implode()))
+            quarantined = pl.concat(
+                [
+                    quarantined,
+                    rest.with_columns(pl.lit([]).cast(quarantined[REASONS].dtype).alias(REASONS)),
+                ],
+                how="diagonal_relaxed",
+            ).sort(ROW)
+    return _Checked(valid, quarantined, violations, error)
+
+
+def _future_rows(
+    view: FeatureView, frame: pl.DataFrame, limit: dt.datetime
+) -> tuple[pl.Series, pl.Series | None]:
+    """Which rows have an event or created time after ``limit``, and their reasons (None if
+    no row has)."""
+    from featurestore.contracts import REASONS, REASONS_DTYPE
+
+    columns = [c for c in (view.source.timestamp_field, view.source.created_timestamp_field) if c]
+    late = frame.select(
+        pl.any_horizontal((pl.col(c) > limit).fill_null(False) for c in columns)
+    ).to_series()
+    if not late.any():
+        return late, None
+    reasons = frame.filter(late).select(
+        pl.concat_list(
+            pl.when(pl.col(c) > limit).then(
+                pl.struct(
+                    pl.lit(c).alias("column"),
+                    pl.lit(MAX_FUTURE_CHECK).alias("check"),
+                    pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias("value"),
+                )
+            )
+            for c in columns
+        )
+        .list.drop_nulls()
+        .alias(REASONS)
+    )
+    return late, reasons.to_series().cast(REASONS_DTYPE)
+
+
+def _future_violation(
+    view: FeatureView, frame: pl.DataFrame, late: pl.Series, limit: dt.datetime
+) -> dict[str, Any]:
+    column = view.source.timestamp_field
+    values = frame.filter(late).get_column(column)
+    return {
+        "column": column,
+        "check": MAX_FUTURE_CHECK,
+        "failures": int(late.sum()),
+        "examples": [
+            v.isoformat() for v in values.unique(maintain_order=True).head(5).to_list() if v
+        ],
+        "limit": limit.isoformat(),
+    }
 
 
 def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
@@ -162,23 +333,30 @@ def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFram
     return frame, None
 
 
-def _run_name(run_seq: int, run_id: str) -> str:
-    assert run_seq < 1 << (63 - SEQ_SHIFT)
-    return f"run-{run_seq:012d}-{run_id}"
+def _missing_columns(view: FeatureView, frame: pl.DataFrame) -> str | None:
+    """Why the batch cannot be stored for this view: a reserved column name, or a column that a
+    join key or a feature of the version in force needs."""
+    reserved = [c for c in frame.columns if c.startswith("__fs_")]
+    if reserved:
+        return f"view {view.name!r}: column {reserved[0]!r} uses the reserved prefix '__fs_'"
+    have = set(frame.columns)
+    for key in view.join_keys:
+        if key not in have:
+            return f"view {view.name!r}: the batch lacks join key column {key!r}"
+    for feature in view.features:
+        missing = sorted(feature.expr.columns() - have)
+        if missing:
+            return (
+                f"view {view.name!r}, feature {feature.name!r}: the batch lacks column "
+                f"{missing[0]!r} (it has {', '.join(frame.columns)})"
+            )
+    return None
 
 
 def _whole_batch(frame: pl.DataFrame, reason: str) -> pl.DataFrame:
+    from featurestore.contracts import REASONS, REASONS_DTYPE, ROW
+
     reasons = pl.Series(
-        "__reasons",
-        [[{"column": None, "check": "schema", "value": reason}]] * frame.height,
-        dtype=pl.List(pl.Struct({"column": pl.String, "check": pl.String, "value": pl.String})),
-    )
-    return frame.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__row"), reasons)
-
-
-def _write_quarantine(
-    storage: OfflineStore, view: str, run_seq: int, run_id: str, rows: pl.DataFrame
-) -> None:
-    if rows.height:
-        path = storage.quarantine_dir(view) / f"{_run_name(run_seq, run_id)}.parquet"
-        storage.write_file(path, rows)
+        REASONS, [[{"column": None, "check": "schema", "value": reason}]] * frame.height
+    ).cast(REASONS_DTYPE)
+    return frame.with_columns(pl.int_range(0, pl.len(), dtype=pl.Int64).alias(ROW), reasons)

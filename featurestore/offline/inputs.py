@@ -9,7 +9,7 @@ import polars as pl
 
 from featurestore.errors import FeatureStoreError, RequestError
 
-__all__ = ["read_file", "read_sql", "to_frame", "utc_column"]
+__all__ = ["file_columns", "read_file", "read_sql", "to_frame", "utc_column"]
 
 
 def to_frame(data: Any, what: str = "data") -> pl.DataFrame:
@@ -111,3 +111,19 @@ def utc_column(frame: pl.DataFrame, column: str, what: str) -> tuple[pl.Series |
             )
         return series.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), None
     return None, f"{what}: column {column!r} must hold UTC timestamps, not {dtype}"
+
+
+def file_columns(path: Path, file_format: str = "parquet") -> list[str] | None:
+    """The column names of a Parquet/CSV file (or folder of Parquet files) without reading its
+    rows; None when it does not exist or cannot be read (the ingestion will say why)."""
+    try:
+        if path.is_dir():
+            files = sorted(path.rglob("*.parquet"))
+            return list(pl.read_parquet_schema(files[0])) if files else None
+        if not path.is_file():
+            return None
+        if file_format == "csv":
+            return list(pl.scan_csv(path).collect_schema())
+        return list(pl.read_parquet_schema(path))
+    except (pl.exceptions.PolarsError, OSError):
+        return None

@@ -11,36 +11,23 @@ and a naive timestamp still shows without a zone, which is why it was refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
-__all__ = ["read_quarantine"]
+__all__ = ["RUN_ID", "read_quarantine"]
 
 RUN_ID = "__run_id"
 
 
-def _run_of(file: Path) -> str:
-    # run-<seq>-<run_id>.parquet
-    return file.stem.split("-", 2)[2]
-
-
-def read_quarantine(folder: Path, run_id: str | None = None) -> pl.DataFrame:
-    """Every quarantined row under ``folder`` (one view's quarantine), oldest batch first.
-
-    Args:
-        folder: the view's quarantine folder.
-        run_id: only this ingestion run's rows.
+def read_quarantine(files: Sequence[tuple[Path, str]]) -> pl.DataFrame:
+    """The quarantined rows of ``(path, run_id)`` files, in that order, as one frame.
 
     Returns:
         The rows with ``__row``, ``__reasons`` and ``__run_id``; an empty frame when there are none.
     """
-    files = [
-        f
-        for f in sorted(folder.glob("run-*.parquet"), key=_seq_of)
-        if run_id is None or _run_of(f) == run_id
-    ]
-    frames = [pl.read_parquet(f).with_columns(pl.lit(_run_of(f)).alias(RUN_ID)) for f in files]
+    frames = [pl.read_parquet(path).with_columns(pl.lit(run).alias(RUN_ID)) for path, run in files]
     if not frames:
         return pl.DataFrame()
     dtypes: dict[str, set[pl.DataType]] = {}
@@ -61,10 +48,3 @@ def _as_text(column: pl.Series) -> pl.Series:
         return column.cast(pl.String)
     except pl.exceptions.PolarsError:  # nested values (lists, structs) have no cast to text
         return pl.Series(column.name, [None if v is None else str(v) for v in column], pl.String)
-
-
-def _seq_of(file: Path) -> int:
-    try:
-        return int(file.stem.split("-", 2)[1])
-    except (IndexError, ValueError):
-        return -1

@@ -40,6 +40,7 @@ __all__ = [
     "list_reports",
     "materialization_seqs",
     "materialized_seq",
+    "materialized_version",
     "record_log_flush",
     "record_materialization",
     "report_history",
@@ -112,9 +113,17 @@ def _optional_when(value: Any, what: str) -> datetime | None:
 
 
 def begin_ingestion(
-    conn: Connection, project: str, view: str, source: str | os.PathLike[str], now: datetime
+    conn: Connection,
+    project: str,
+    view: str,
+    source: str | os.PathLike[str],
+    now: datetime,
+    owner: str | None = None,
 ) -> tuple[str, int]:
-    """Open a run and give it the project's next ``seq`` (the counter row serialises callers)."""
+    """Open a run and give it the project's next ``seq`` (the counter row serialises callers).
+
+    ``owner`` (``host:pid``) lets a later sweep tell a run whose process died from one under way.
+    """
     _text(view, "the view of an ingestion run")
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
@@ -131,7 +140,13 @@ def begin_ingestion(
     run_id = uuid.uuid4().hex
     conn.execute(
         ingestion_runs.insert().values(
-            run_id=run_id, project=project, view=view, source=source, seq=seq, started_at=now
+            run_id=run_id,
+            project=project,
+            view=view,
+            source=source,
+            seq=seq,
+            started_at=now,
+            owner=owner,
         )
     )
     return run_id, int(seq)
@@ -196,6 +211,7 @@ def record_materialization(
     rows: int,
     now: datetime,
     last_seq: int | None = None,
+    view_version: int | None = None,
 ) -> None:
     """Record a run; the watermark is the maximum ``end``, so it never moves back."""
     _text(view, "the view of a materialization")
@@ -214,8 +230,22 @@ def record_materialization(
             rows=_count(rows, "rows"),
             recorded_at=now,
             last_seq=last_seq,
+            view_version=view_version,
         )
     )
+
+
+def materialized_version(conn: Connection, project: str, view: str) -> int | None:
+    """The view version of ``view``'s latest materialization (None before the first one, or
+    for runs recorded before versions were)."""
+    m = materializations
+    value = conn.execute(
+        sa.select(m.c.view_version)
+        .where(m.c.project == project, m.c.view == view)
+        .order_by(m.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return None if value is None else int(value)
 
 
 def materialization_seqs(conn: Connection, project: str, view: str) -> dict[datetime, int]:
@@ -270,6 +300,9 @@ def save_dataset(
         "feature_refs": json.dumps(dict(refs), sort_keys=True),
         "rows": _count(values["rows"], f"rows of dataset {name!r}"),
         "created_at": now,
+        "lineage": None
+        if values.get("lineage") is None
+        else dump_json(values["lineage"], what=f"the lineage of dataset {name!r}"),
     }
     where = (datasets.c.project == project, datasets.c.name == name)
     exists = conn.execute(sa.select(datasets.c.id).where(*where).with_for_update()).first()
@@ -292,13 +325,14 @@ def _dataset(row: sa.Row[Any]) -> dict[str, Any]:
         "feature_refs": json.loads(row.feature_refs),
         "rows": int(row.rows),
         "created_at": row.created_at,
+        "lineage": json.loads(row.lineage) if row.lineage else None,
     }
 
 
 def _datasets_query(project: str) -> sa.Select[Any]:
     d = datasets
     return sa.select(
-        d.c.name, d.c.path, d.c.spine_hash, d.c.feature_refs, d.c.rows, d.c.created_at
+        d.c.name, d.c.path, d.c.spine_hash, d.c.feature_refs, d.c.rows, d.c.created_at, d.c.lineage
     ).where(d.c.project == project)
 
 

@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from featurestore.errors import ConfigError
-from featurestore.registry import alerts, objects, records
+from featurestore.registry import alerts, manifest, objects, records
 from featurestore.registry import feedback as feedback_rows
 from featurestore.registry.engine import Database
+from featurestore.registry.manifest import BatchFile, FileEntry, RunState
 from featurestore.registry.models import ObjectSpec, Plan, StoredObject
 from featurestore.registry.records import ReportKind
 from featurestore.registry.tables import projects
@@ -182,19 +183,22 @@ class Registry:
 
     # -- ingestion runs ----------------------------------------------------------------------------
 
-    def begin_ingestion(self, view: str, source: str | os.PathLike[str]) -> tuple[str, int]:
+    def begin_ingestion(
+        self, view: str, source: str | os.PathLike[str], *, owner: str | None = None
+    ) -> tuple[str, int]:
         """Open an ingestion run.
 
         Args:
             view: the view ingested into.
             source: where the rows come from (a path, a query, ``"push:<source>"``...).
+            owner: ``host:pid`` of the ingesting process (a sweep knows a dead run by it).
 
         Returns:
             ``(run_id, seq)``: a UUID4 hex id, and a number strictly greater than every earlier
             run's in the project (rows ingested later sort after rows ingested earlier).
         """
         with self._db.transaction(write=True) as conn:
-            return records.begin_ingestion(conn, self.project, view, source, _now())
+            return records.begin_ingestion(conn, self.project, view, source, _now(), owner)
 
     def finish_ingestion(self, run_id: str, report: Mapping[str, Any]) -> None:
         """Close a run with its report (``IngestReport.to_dict()``, JSON-ready).
@@ -206,6 +210,61 @@ class Registry:
         with self._db.transaction(write=True) as conn:
             records.finish_ingestion(conn, self.project, run_id, report, _now())
         self._notify("ingestion", report)
+
+    def commit_ingestion(
+        self,
+        run_id: str,
+        report: Mapping[str, Any],
+        files: Sequence[FileEntry],
+        *,
+        content_hash: str | None = None,
+        check_duplicate: bool = False,
+    ) -> str | None:
+        """Make a batch visible: list its files and close its run, in one transaction.
+
+        Args:
+            check_duplicate: skip the commit when a committed batch of the same view has the same
+                ``content_hash`` (checked inside the transaction, so two racing ingests of one
+                file cannot both commit).
+
+        Returns:
+            None when committed, else the run id of the batch this one duplicates (the run is
+            then still open: close it with ``finish_ingestion``).
+        """
+        with self._db.transaction(write=True) as conn:
+            return manifest.commit_ingestion(
+                conn,
+                self.project,
+                run_id,
+                report,
+                files,
+                content_hash=content_hash,
+                check_duplicate=check_duplicate,
+                now=_now(),
+            )
+
+    def find_duplicate(self, view: str, content_hash: str) -> str | None:
+        """The run id of a committed, visible batch of ``view`` with this content, or None."""
+        with self._db.transaction() as conn:
+            return manifest.find_duplicate(conn, self.project, view, content_hash)
+
+    def committed_files(
+        self, view: str, kind: str = "rows", *, upto: int | None = None
+    ) -> tuple[builtins.list[BatchFile], int]:
+        """Files of ``view``'s committed batches and the project's last commit number, read as
+        one snapshot; ``upto`` keeps batches committed at or before that number."""
+        with self._db.transaction() as conn:
+            return manifest.committed_files(conn, self.project, view, kind, upto)
+
+    def last_commit(self) -> int:
+        """The project's last commit number (0 before any batch committed)."""
+        with self._db.transaction() as conn:
+            return manifest.last_commit(conn, self.project)
+
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        """Commit state, owner and start time of the known runs among ``run_ids``."""
+        with self._db.transaction() as conn:
+            return manifest.run_states(conn, self.project, run_ids)
 
     def ingestion_reports(
         self, view: str | None = None, limit: int | None = None
@@ -234,6 +293,11 @@ class Registry:
         with self._db.transaction() as conn:
             return records.materialized_seq(conn, self.project, view)
 
+    def materialized_version(self, view: str) -> int | None:
+        """The view version the latest materialization of ``view`` computed with, or None."""
+        with self._db.transaction() as conn:
+            return records.materialized_version(conn, self.project, view)
+
     def record_materialization(
         self,
         view: str,
@@ -242,6 +306,7 @@ class Registry:
         rows: int,
         *,
         last_seq: int | None = None,
+        view_version: int | None = None,
     ) -> None:
         """Record a materialization run; the watermark only ever moves forward.
 
@@ -253,7 +318,7 @@ class Registry:
         """
         with self._db.transaction(write=True) as conn:
             records.record_materialization(
-                conn, self.project, view, start, end, rows, _now(), last_seq
+                conn, self.project, view, start, end, rows, _now(), last_seq, view_version
             )
 
     # -- saved training frames ---------------------------------------------------------------------
@@ -267,6 +332,7 @@ class Registry:
         feature_refs: Mapping[str, int],
         rows: int,
         overwrite: bool = False,
+        lineage: Mapping[str, Any] | None = None,
     ) -> None:
         """Record a saved training frame and its lineage.
 
@@ -277,6 +343,7 @@ class Registry:
             feature_refs: ``{"view:feature": view_version}`` for every feature in it.
             rows: its row count.
             overwrite: replace a dataset of the same name instead of refusing.
+            lineage: how to recompute it (features, versions, snapshot, options; JSON-ready).
 
         Raises:
             ConflictError: the name is taken and ``overwrite`` is False.
@@ -286,12 +353,13 @@ class Registry:
             "spine_hash": spine_hash,
             "feature_refs": feature_refs,
             "rows": rows,
+            "lineage": None if lineage is None else dict(lineage),
         }
         with self._db.transaction(write=True) as conn:
             records.save_dataset(conn, self.project, name, values, overwrite=overwrite, now=_now())
 
     def get_dataset(self, name: str) -> dict[str, Any]:
-        """``{name, path, spine_hash, feature_refs, rows, created_at}`` of a saved frame.
+        """``{name, path, spine_hash, feature_refs, rows, created_at, lineage}`` of a saved frame.
 
         Raises:
             NotFoundError: no dataset of that name.

@@ -16,6 +16,7 @@ __all__ = [
     "VERSION_TABLE",
     "UTCDateTime",
     "alert_deliveries",
+    "batch_files",
     "datasets",
     "feedback",
     "ingestion_runs",
@@ -118,6 +119,10 @@ ingestion_runs = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("report", sa.Text, nullable=True),
+    # the order in which batches became visible (null: not committed); lineage records the last seen
+    sa.Column("commit_seq", sa.BigInteger, nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=True),
+    sa.Column("owner", sa.String(255), nullable=True),  # host:pid of the ingesting process
     sa.UniqueConstraint("project", "seq", name="uq_fs_ingestion_runs_seq"),
     sa.Index("ix_fs_ingestion_runs_view", "project", "view"),
 )
@@ -133,7 +138,24 @@ materializations = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=True),
+    sa.Column("view_version", sa.Integer, nullable=True),
     sa.Index("ix_fs_materializations_view", "project", "view"),
+)
+
+#: the manifest: every file of a committed batch, relative to the project's offline root
+batch_files = sa.Table(
+    "fs_batch_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("view", sa.String(NAME), nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # "rows" | "quarantine"
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("bucket", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Index("ix_fs_batch_files_view", "project", "view", "kind"),
+    sa.Index("ix_fs_batch_files_run", "run_id"),
 )
 
 datasets = sa.Table(
@@ -147,6 +169,7 @@ datasets = sa.Table(
     sa.Column("feature_refs", sa.Text, nullable=False),
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lineage", sa.Text, nullable=True),
     sa.UniqueConstraint("project", "name", name="uq_fs_datasets_name"),
 )
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from store_repo import T0, trips_view
 
 from featurestore import ContractError, FeatureStore, RequestError
-from featurestore.offline.storage import OfflineStore
 
 MakeStore = Callable[..., FeatureStore]
 
@@ -42,13 +41,13 @@ def batch(n: int = 6, **overrides: list[Any]) -> pl.DataFrame:
 
 
 def offline_rows(store: FeatureStore, view: str = "driver_trips") -> int:
-    lazy = store.offline.scan_view(view)
+    """Rows of the view's committed batches (what every reader sees)."""
+    lazy = store._scan(store.get_feature_view(view))
     return 0 if lazy is None else lazy.select(pl.len()).collect().item()
 
 
 def quarantine(store: FeatureStore, view: str = "driver_trips") -> pl.DataFrame:
-    files = sorted(store.offline.quarantine_dir(view).glob("*.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
+    return store.quarantined(view)
 
 
 def test_clean_batch(make_store: MakeStore) -> None:
@@ -151,11 +150,19 @@ def test_inputs_parquet_csv_pandas_arrow(make_store: MakeStore, tmp_path: Path) 
     frame = batch()
     frame.write_parquet(tmp_path / "b.parquet")
     frame.write_csv(tmp_path / "b.csv")
-    assert store.ingest("driver_trips", tmp_path / "b.parquet").rows_written == 6
-    assert store.ingest("driver_trips", str(tmp_path / "b.csv")).rows_written == 6
-    assert store.ingest("driver_trips", frame.to_pandas()).rows_written == 6
-    assert store.ingest("driver_trips", frame.to_arrow()).rows_written == 6
-    assert offline_rows(store) == 24
+    first = store.ingest("driver_trips", tmp_path / "b.parquet")
+    assert first.rows_written == 6
+    # every format reads to the same rows, so each is recognised as the same batch ...
+    for same in (str(tmp_path / "b.csv"), frame.to_pandas(), frame.to_arrow()):
+        again = store.ingest("driver_trips", same)
+        assert (again.status, again.duplicate_of, again.rows_written) == (
+            "duplicate",
+            first.run_id,
+            0,
+        )
+    # ... unless forced
+    assert store.ingest("driver_trips", frame.to_arrow(), force=True).rows_written == 6
+    assert offline_rows(store) == 12
 
 
 def test_source_default_path(make_store: MakeStore) -> None:
@@ -182,7 +189,7 @@ def test_bad_sources(make_store: MakeStore, data: object, match: str) -> None:
 def test_crash_while_publishing_leaves_nothing_visible(
     make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash after the batch's partition files are written must not expose any of them."""
+    """A failure after the batch's partition files are written must not expose any of them."""
     store = make_store()
     store.ingest("driver_trips", batch(3))
     real = pl.LazyFrame.sink_parquet
@@ -190,7 +197,7 @@ def test_crash_while_publishing_leaves_nothing_visible(
 
     def crash_after_writing(self: pl.LazyFrame, target: Any, *args: Any, **kwargs: Any) -> Any:
         real(self, target, *args, **kwargs)
-        written.extend((store.offline.root / "_staging").rglob("*.parquet"))
+        written.extend((store.offline.root / "views").rglob("*.parquet"))
         raise OSError("disk full")
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", crash_after_writing)
@@ -209,17 +216,22 @@ def test_crash_while_publishing_leaves_nothing_visible(
     assert offline_rows(store) == 7
 
 
-def test_staging_left_by_a_crash_is_invisible_and_swept(tmp_path: Path) -> None:
-    storage = OfflineStore(tmp_path, "p")
-    orphan = storage.root / "_staging" / "dead" / "run-x" / "date=2026-01-01"
+def test_files_of_a_run_that_never_committed_are_invisible_and_swept(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    store.ingest("driver_trips", batch(3))
+    # a run whose process died after writing its files: opened, files written, never committed
+    run_id, seq = store.registry.begin_ingestion("driver_trips", "crashed", owner="nohost:1")
+    name = f"run-{seq:012d}-{run_id}"
+    orphan = store.offline.view_dir("driver_trips") / name / "date=2026-01-01"
     orphan.mkdir(parents=True)
     batch().write_parquet(orphan / "part.parquet")
-    assert storage.scan_view("driver_trips") is None
-    import os
-
-    os.utime(orphan.parent.parent, (0, 0))
-    storage.write_rows("v", "run-1", batch().rename({"event_ts": "event_timestamp"}))
-    assert not (storage.root / "_staging" / "dead").exists()
+    assert offline_rows(store) == 3
+    store.registry.finish_ingestion(run_id, {"status": "failed", "run_id": run_id})
+    store.ingest("driver_trips", batch(4))
+    assert not orphan.exists()
+    assert offline_rows(store) == 7
 
 
 values = st.one_of(
@@ -260,7 +272,7 @@ def test_rows_in_equals_written_plus_quarantined(
         or city_bad[i]
         or (key_null[i] and i % 4 == 0)
     )
-    report = store.ingest("driver_trips", frame)
+    report = store.ingest("driver_trips", frame, force=True)  # Hypothesis repeats batches
     assert report.rows_in == report.rows_written + report.rows_quarantined == n
     assert report.rows_quarantined == expected_bad
     assert offline_rows(store) - before_rows == report.rows_written

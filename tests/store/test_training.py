@@ -247,7 +247,7 @@ def test_store_agrees_with_the_oracle(
             the_spine,
             features=["driver_trips:fare", "driver_trips:fare_sum_1d", "driver_trips:trips_1d"],
         )
-        lazy = store.offline.scan_view("driver_trips")
+        lazy = store._scan(store.get_feature_view("driver_trips"))
         published = lazy.collect() if lazy is not None else None
     if published is None:
         return

@@ -2,9 +2,9 @@
 drill-down to the sampled entities behind a feature's differences.
 
 A recorded report keeps a few examples per feature; the drill-down lists every sampled value
-that was not a ``match``, by re-running the (pure) skew classification over the serving log up
-to the report's ``checked_at``. It reads nothing new and records nothing, and is computed once
-per report and kept in memory.
+that was not a ``match``, by re-running the skew classification over the serving log up to the
+report's ``checked_at`` without recording it; it is computed once per report and kept in
+memory.
 """
 
 from __future__ import annotations
@@ -68,23 +68,7 @@ def entities(store: FeatureStore, checked_at: str) -> list[dict[str, Any]]:
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    from featurestore.definitions import from_spec
-    from featurestore.parity.skew import check_skew
-
-    until = parse_iso(checked_at)
-    views = {v.name: v for v in store.list_feature_views()}
-    on_demand = {
-        o.name: from_spec(o.kind, o.spec) for o in store.registry.list("on_demand_feature_view")
-    }
-    report = check_skew(
-        store.serving_log(None, until),
-        views=views,
-        on_demand=on_demand,  # type: ignore[arg-type]
-        scan=lambda view: store.offline.scan_view(view.name),
-        checked_at=until,
-        max_examples=1 << 30,
-        materialized=store.registry.materialization_seqs,
-    )
+    report = store.check_skew(until=parse_iso(checked_at), max_examples=1 << 30, record=False)
     found = [
         {"view": f.view, "feature": f.feature, **example}
         for f in report.features
