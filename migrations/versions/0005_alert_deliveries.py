@@ -38,7 +38,9 @@ def upgrade() -> None:
         sa.Column("delivered_at", TS, nullable=True),
     )
     op.create_index(
-        "ix_fs_alert_deliveries_due", "fs_alert_deliveries", ["project", "status", "next_attempt_at"]
+        "ix_fs_alert_deliveries_due",
+        "fs_alert_deliveries",
+        ["project", "status", "next_attempt_at"],
     )
 
 
