@@ -25,8 +25,19 @@ REPORT_TEMPLATES = {
 }
 
 
-def _footer() -> str:
-    return f"featurestore {featurestore.__version__}"
+def _layout(
+    store: FeatureStore,
+    title: str,
+    base: str | None,
+    nav: list[dict[str, Any]] | None,
+    inline: dict[str, str] | None,
+) -> dict[str, Any]:
+    """What ``layout.html`` reads: a page with charts, linked to the server or self-contained."""
+    footer = f"featurestore {featurestore.__version__}"
+    return {"title": title, "base": base, "nav": nav, "inline": inline, "charts": True} | {
+        "project": store.project,
+        "footer": footer,
+    }
 
 
 def render_page(
@@ -38,17 +49,7 @@ def render_page(
         for p in pages()
     ]
     return render(
-        "page.html",
-        page=page,
-        c=context,
-        base=base,
-        nav=nav,
-        charts=True,
-        inline=None,
-        project=store.project,
-        title=page.title,
-        footer=_footer(),
-        **extra,
+        "page.html", **_layout(store, page.title, base, nav, None), page=page, c=context, **extra
     )
 
 
@@ -85,15 +86,9 @@ def export_html(
     }
     return render(
         "export.html",
+        **_layout(store, f"report: {store.project}", None, None, inline),
         sections=sections,
-        base=None,
-        nav=None,
-        charts=True,
-        inline=inline,
-        project=store.project,
-        title=f"report: {store.project}",
         written_at=now or dt.datetime.now(dt.UTC),
-        footer=_footer(),
     )
 
 

@@ -3,6 +3,7 @@ with backoff while the receiver is down, every attempt recorded in the registry.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -236,3 +237,15 @@ def test_bad_alert_entries_are_refused(
     toml = "[[alerts]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in entry.items())
     with pytest.raises(ConfigError, match=fragment):
         make_store(toml)
+
+
+def test_serving_never_raises_or_posts_an_alert(make_store: MakeStore, receiver: Receiver) -> None:
+    store = make_store(alerts_toml(receiver.url, events='["quarantined", "skew", "drift"]'))
+    store.ingest("driver_trips", batch(6))
+    store.materialize(end=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    for _ in range(20):
+        answer = store.get_online_features(["driver_trips:fare"], entities={"driver_id": [0, 1]})
+        assert answer.statuses["fare"] == ["PRESENT", "PRESENT"]
+    assert store.registry.alert_deliveries() == []
+    assert "featurestore-alerts" not in {t.name for t in threading.enumerate()}
+    assert receiver.bodies == []

@@ -54,6 +54,11 @@ def _simple(request: Request, template: str, code: int, /, **context: object) ->
     return _html(body, code)
 
 
+def _error(request: Request, exc: FeatureStoreError, title: str) -> HTMLResponse:
+    code = exc.status_code
+    return _simple(request, "error.html", code, title=title, status=code, detail=exc.message)
+
+
 def _authorize(request: Request) -> None:
     """The read scope, from the header or the sign-in cookie (when tokens are configured)."""
     header = request.headers.get("authorization")
@@ -150,29 +155,11 @@ async def page(request: Request, slug: str = "") -> HTMLResponse:
         body = await run_in_threadpool(render_page, store, found, context, base=BASE)
     except AuthError as exc:
         if exc.status_code == 401:
+            path = _next_path(str(request.url.path))
             return _simple(
-                request,
-                "login.html",
-                401,
-                title="Sign in",
-                message=exc.message,
-                next=_next_path(str(request.url.path)),
+                request, "login.html", 401, title="Sign in", message=exc.message, next=path
             )
-        return _simple(
-            request,
-            "error.html",
-            exc.status_code,
-            title="Forbidden",
-            status=exc.status_code,
-            detail=exc.message,
-        )
+        return _error(request, exc, "Forbidden")
     except FeatureStoreError as exc:
-        return _simple(
-            request,
-            "error.html",
-            exc.status_code,
-            title="Error",
-            status=exc.status_code,
-            detail=exc.message,
-        )
+        return _error(request, exc, "Error")
     return _html(body)
