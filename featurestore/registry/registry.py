@@ -232,7 +232,7 @@ class Registry:
             then still open: close it with ``finish_ingestion``).
         """
         with self._db.transaction(write=True) as conn:
-            return manifest.commit_ingestion(
+            duplicate = manifest.commit_ingestion(
                 conn,
                 self.project,
                 run_id,
@@ -242,6 +242,9 @@ class Registry:
                 check_duplicate=check_duplicate,
                 now=_now(),
             )
+        if duplicate is None:
+            self._notify("ingestion", report)
+        return duplicate
 
     def find_duplicate(self, view: str, content_hash: str) -> str | None:
         """The run id of a committed, visible batch of ``view`` with this content, or None."""

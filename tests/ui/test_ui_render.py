@@ -34,7 +34,19 @@ def test_reports_show_as_html_tables_in_notebooks() -> None:
     skew = SkewReport(
         checked_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         samples=5,
-        features=[FeatureSkew("v", "f", 5, 3, 2, 0, 0, 0, 0, 0, 0, None, None, None, [])],
+        features=[
+            FeatureSkew(
+                **dict.fromkeys(("missing_online", "missing_offline", "mismatch", "outdated"), 0),
+                **dict.fromkeys(("both_null", "online_null", "offline_null"), 0),
+                **dict.fromkeys(("mean_abs_diff", "max_abs_diff", "smape")),
+                view="v",
+                feature="f",
+                total=5,
+                match=3,
+                stale=2,
+                examples=[],
+            )
+        ],
     )
     html = skew._repr_html_()
     assert "v:f" in html and "stale" in html and "<a " not in html  # no server to link to
