@@ -75,21 +75,14 @@ class Acting:
         )
 
     def evaluate_policies(self, now: dt.datetime | None = None) -> list[PolicyDecision]:
-        """Evaluate every policy at ``now``, record each decision, raise ``retrain`` alerts."""
+        """Evaluate every policy at ``now`` and record each decision (the registry tells its
+        listeners, so a decision to retrain raises the ``retrain`` alert)."""
         store = self._store
         if now is not None and not isinstance(now, dt.datetime):
             raise RequestError(f"now must be a datetime, got {now!r}")
         at = as_utc(now) or dt.datetime.now(dt.UTC)
         data = StorePolicyData(store)
-        decisions = []
-        for policy in self.policies():
-            decision = self._evaluate(policy, data, at)
-            if decision.retrain:
-                store.alert_hooks.emit(
-                    "retrain", f"{policy.name}: {decision.reason}", decision.to_dict()
-                )
-            decisions.append(decision)
-        return decisions
+        return [self._evaluate(policy, data, at) for policy in self.policies()]
 
     def _evaluate(
         self, policy: RetrainPolicy, data: StorePolicyData, at: dt.datetime

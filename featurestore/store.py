@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from featurestore.alerts import Alerts
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -22,7 +23,6 @@ from featurestore.definitions import (
 )
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.hooks import AlertHooks
 from featurestore.monitoring import MonitoringMixin, parse_window
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
@@ -71,9 +71,8 @@ class FeatureStore(MonitoringMixin):
         self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
-        #: where alert delivery subscribes to the events the store raises (``retrain``...)
-        self.alert_hooks = AlertHooks(self.project)
         self._acting: Acting | None = None
+        self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -82,7 +81,16 @@ class FeatureStore(MonitoringMixin):
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
+            if self.alerts is not None:  # every recorded report and run may raise an alert
+                self._registry.add_listener(self.alerts.on_record)
         return self._registry
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
+        if self._alerts is None and self.config.alerts:
+            self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
+        return self._alerts
 
     @property
     def online(self) -> OnlineStore:
@@ -105,6 +113,8 @@ class FeatureStore(MonitoringMixin):
                 self._serving_logger.ship()
             self._serving_logger.close()
             self._serving_logger = None
+        if self._alerts is not None:
+            self._alerts.close()  # queued deliveries get a few seconds; the rest stay pending
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -314,17 +324,21 @@ class FeatureStore(MonitoringMixin):
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
+
+        Batches that disagree on a column's type (naive and aware timestamps, say) are read
+        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
+        from featurestore.offline.quarantine import read_quarantine
+
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
-        frames = [
-            pl.read_parquet(self.offline.path_of(f.path)).with_columns(
-                pl.lit(f.run_id).alias("__run_id")
-            )
-            for f in files
-            if run_id is None or f.run_id == run_id
-        ]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return read_quarantine(
+            [
+                (self.offline.path_of(f.path), f.run_id)
+                for f in files
+                if run_id is None or f.run_id == run_id
+            ]
+        )
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None
@@ -680,7 +694,8 @@ class FeatureStore(MonitoringMixin):
 
     def evaluate_policies(self, now: dt.datetime | None = None) -> list[PolicyDecision]:
         """Evaluate every applied ``RetrainPolicy`` at ``now`` (default: now) and record each
-        decision in the decision log; a decision to retrain raises the ``retrain`` alert event.
+        decision in the decision log; a decision to retrain raises the ``retrain`` alert
+        (``[[alerts]]`` webhooks subscribed to it).
 
         The rules (age, performance, drift, prediction drift, cooldown) are in
         :mod:`featurestore.parity.policies`.

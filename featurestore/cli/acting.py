@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from featurestore.cli.common import (
+    JsonOption,
     app,
+    check_failed,
     command,
     open_store,
     out,
@@ -15,13 +17,10 @@ from featurestore.cli.common import (
     print_json,
     reports_app,
 )
-from featurestore.cli.parity import JsonOption, Since, Until, _show
+from featurestore.cli.parity import Since, Until, _show
 from featurestore.parity.decisions import PolicyDecision
 
 __all__: list[str] = []
-
-#: the exit code of ``policy evaluate --fail-on-retrain`` when a retrain is due (DESIGN.md §10)
-RETRAIN_DUE = 3
 
 policy_app = typer.Typer(
     help="Retraining policies: evaluate them, read their decisions.\n\n"
@@ -55,8 +54,9 @@ def policy_evaluate(
     _show_decisions(
         decisions, as_json, "no retraining policy is applied; define a RetrainPolicy and run apply"
     )
-    if fail_on_retrain and any(d.retrain for d in decisions):
-        raise typer.Exit(RETRAIN_DUE)
+    due = [d.policy for d in decisions if d.retrain]
+    if fail_on_retrain and due:
+        raise check_failed(f"a retrain is due ({', '.join(due)})")
 
 
 @policy_app.command("decisions")

@@ -336,9 +336,15 @@ def _drift(
             "no feature of the service was served in the window",
             figures,
         )
+    # Statistics the policy does not name keep their defaults: only the named ones count.
+    defaults = DriftThresholds()
     thresholds = DriftThresholds(
-        **{k: float(limits[k]) for k in ("psi", "js", "ks_pvalue", "chi2_pvalue") if k in limits},
-        psi_warn=min(float(limits.get("psi", 0.1)), 0.1),
+        psi=float(limits.get("psi", defaults.psi)),
+        psi_warn=min(float(limits.get("psi", defaults.psi_warn)), defaults.psi_warn),
+        ks_pvalue=float(limits.get("ks_pvalue", defaults.ks_pvalue)),
+        js=float(limits.get("js", defaults.js)),
+        chi2_pvalue=float(limits.get("chi2_pvalue", defaults.chi2_pvalue)),
+        min_samples=min_samples,
     )
     try:
         report = drift_report(
@@ -355,7 +361,7 @@ def _drift(
     drifted: list[str] = []
     judged = 0
     for f in report.features:
-        enough = min(f.n_reference, f.n_current) >= min_samples
+        enough = not f.insufficient_data  # fewer than min_samples values on a side
         hits = _crossed(f, limits) if enough else []
         per_feature[f.feature] = {
             "n_reference": f.n_reference,

@@ -1,5 +1,5 @@
 """Policies and feedback loops through the store and the CLI: real serving (SQLite online store),
-real feedback, the decision log, the ``retrain`` alert hook, and exit code 3."""
+real feedback, the decision log and the ``retrain`` events it raises, and exit code 3."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from featurestore import ConflictError, FeatureStore, RequestError
-from featurestore.hooks import AlertEvent
+from featurestore.alerts import Event, events_for
 from tests.cli_helpers import run
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -96,8 +96,12 @@ def serve_drifted_traffic(store: FeatureStore) -> None:
 
 
 def test_a_policy_decides_records_alerts_and_cools_down(store: FeatureStore) -> None:
-    alerts: list[AlertEvent] = []
-    store.alert_hooks.subscribe(alerts.append, events=["retrain"])
+    recorded: list[Any] = []  # what the registry tells its listeners (alerts listen there)
+    store.registry.add_listener(lambda kind, record: recorded.append((kind, record)))
+
+    def alerts() -> list[Event]:
+        return [e for kind, record in recorded for e in events_for(kind, record)]
+
     [quiet] = store.evaluate_policies()
     assert not quiet.retrain and quiet.trigger("drift").status == "insufficient_data"  # type: ignore[union-attr]
     assert quiet.trigger("performance").status == "insufficient_data"  # type: ignore[union-attr]
@@ -113,20 +117,21 @@ def test_a_policy_decides_records_alerts_and_cools_down(store: FeatureStore) -> 
     assert drift.figures["features"]["fare"]["n_current"] == DRIVERS + 200
     age = decision.trigger("age")
     assert age is not None and age.status == "ok" and age.figures["since_what"] == "reference saved"
-    assert [a.event for a in alerts] == ["retrain"]
-    assert alerts[0].project == "acting" and alerts[0].details == decision.to_dict()
-    assert alerts[0].summary.startswith("retrain: retrain: f1 0.4615 < 0.8")
+    assert [a.event for a in alerts()] == ["retrain"]
+    assert alerts()[0].details == decision.to_dict()
+    assert alerts()[0].summary.startswith("retrain: retrain: f1 0.4615 < 0.8")
 
     [again] = store.evaluate_policies()
     assert again.fired == ["performance", "drift"] and not again.retrain
     assert again.cooldown_until == decision.evaluated_at + dt.timedelta(days=1)
-    assert len(alerts) == 1  # no alert during the cooldown
+    decided = [kind for kind, _ in recorded if kind == "policy_decision"]
+    assert len(alerts()) == 1 and len(decided) == 3  # no alert during the cooldown
 
     later = decision.evaluated_at + dt.timedelta(days=40)
     [aged] = store.evaluate_policies(later)
     assert aged.retrain and aged.fired == ["age"]
     assert aged.trigger("performance").status == "insufficient_data"  # type: ignore[union-attr]
-    assert len(alerts) == 2
+    assert len(alerts()) == 2
 
     log = store.policy_decisions()
     assert [d.evaluated_at for d in log] == [
