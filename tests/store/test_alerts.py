@@ -109,6 +109,7 @@ def test_quarantined_and_rejected_batches_are_posted_and_recorded(
     assert first["project"] == store.project and first["details"]["run_id"] == report.run_id
     assert "1 of 6 rows quarantined" in first["summary"]
     assert "rejected" in second["summary"]
+
     def both_delivered() -> list[dict[str, object]]:
         done = [d for d in store.registry.alert_deliveries() if d["status"] == "delivered"]
         return done if len(done) == 2 else []
