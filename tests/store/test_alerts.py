@@ -109,10 +109,13 @@ def test_quarantined_and_rejected_batches_are_posted_and_recorded(
     assert first["project"] == store.project and first["details"]["run_id"] == report.run_id
     assert "1 of 6 rows quarantined" in first["summary"]
     assert "rejected" in second["summary"]
-    deliveries = wait_until(
-        lambda: [d for d in store.registry.alert_deliveries() if d["status"] == "delivered"]
-    )
-    assert sorted(d["event"] for d in deliveries) == ["contract_rejected", "quarantined"]
+
+    def both_delivered() -> list[dict[str, object]]:
+        done = [d for d in store.registry.alert_deliveries() if d["status"] == "delivered"]
+        return done if len(done) == 2 else []
+
+    deliveries = wait_until(both_delivered)
+    assert sorted(str(d["event"]) for d in deliveries) == ["contract_rejected", "quarantined"]
     assert all(d["attempts"] == 1 and d["last_status"] == 200 for d in deliveries)
     time.sleep(0.3)
     assert len(receiver.bodies) == 2  # each posted exactly once
