@@ -49,7 +49,7 @@ from featurestore.expr._text import MAX_US, MIN_US
 Compiled = tuple[pl.Expr, Kind | None]
 
 _NULL_IN_NULL_OUT: Final = ARITHMETIC | COMPARISONS | {
-    "truediv", "pow", "cast", "is_nan", "neg", "abs", "floor", "ceil", "round",
+    "truediv", "pow", "pow_expr", "cast", "is_nan", "neg", "abs", "floor", "ceil", "round",
     "sqrt", "log", "log1p", "exp", "clip",
 }  # fmt: skip
 _FLOAT_FUNCS: Final = {
@@ -187,6 +187,9 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
             other = next(e for e, kind in parts if kind != NULL)
             return pl.lit(None).cast(pl.dtype_of(other)), out
         return _typed_null(out), out
+    if op == "pow_expr":
+        base, exponent = (_as(p, FLOAT, force=True) for p in parts)
+        return _power(base, exponent, constant=not expr.args[1].columns()), out
     if op in ARITHMETIC or op == "truediv":
         # Constants are folded already, so a column is involved: materialise (see above).
         lhs, rhs = (_as(p, out) for p in parts)
@@ -211,6 +214,25 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     if op.startswith("str."):
         return _string(op, _as(parts[0], STR), params), out
     return _function(op, parts, params, out), out
+
+
+def _power(base: pl.Expr, exponent: pl.Expr, *, constant: bool) -> pl.Expr:
+    """``base ** exponent`` in float64, by the scalar-exponent rule (``fpow``) on every frame.
+
+    Polars takes that rule (1 gives the base, 0.5 the square root, 2..9 multiply out, else C
+    ``pow``) for an exponent of length one, a literal or a column of a one-row frame, and plain
+    C ``pow`` elementwise otherwise: ``x ** 3.0`` would depend on the length of the frame. A
+    constant exponent is a literal, so ``pow`` already follows the rule; a varying one picks
+    the special cases itself, leaving to ``pow`` only exponents where both paths agree.
+    """
+    if constant:
+        return base.pow(exponent)
+    chain: Any = pl.when(exponent == 1.0).then(base).when(exponent == 0.5).then(base.sqrt())
+    product = base
+    for n in range(2, 10):
+        product = product * base
+        chain = chain.when(exponent == float(n)).then(product)
+    return chain.otherwise(base.pow(exponent))
 
 
 def _reachable(args: tuple[Expr, ...], parts: list[Compiled]) -> list[Compiled]:
