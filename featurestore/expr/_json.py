@@ -216,8 +216,7 @@ def _read_call(data: Mapping[str, Any], where: str) -> Expr:
         # `x ** lit(2)` is the number-literal "pow" (int64 for an int64 base), so a "pow_expr"
         # document with such an exponent would change meaning if read as written.
         raise ExpressionError(
-            f"{where}: {built!r} is written as operation {getattr(built, 'op', None)!r}, "
-            f"not {op!r}"
+            f"{where}: {built!r} is written as operation {getattr(built, 'op', None)!r}, not {op!r}"
         )
     return built
 

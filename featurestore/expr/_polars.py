@@ -65,6 +65,8 @@ _DT: Final = {
     "dt.year": lambda e: e.dt.year(),
     "dt.epoch": lambda e: e.dt.epoch("us"),
 }
+# Exponents Polars' scalar path treats apart from C pow (see `_power` and `_numeric.fpow`).
+_SPECIAL_EXPONENTS: Final = (1.0, 0.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
 _MIRRORED: Final = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 _BINARY: Final = {
     "add": pl.Expr.__add__,
@@ -222,16 +224,17 @@ def _power(base: pl.Expr, exponent: pl.Expr, *, constant: bool) -> pl.Expr:
     Polars takes that rule (1 gives the base, 0.5 the square root, 2..9 multiply out, else C
     ``pow``) for an exponent of length one, a literal or a column of a one-row frame, and plain
     C ``pow`` elementwise otherwise: ``x ** 3.0`` would depend on the length of the frame. A
-    constant exponent is a literal, so ``pow`` already follows the rule; a varying one picks
-    the special cases itself, leaving to ``pow`` only exponents where both paths agree.
+    constant exponent is a literal, so ``pow`` follows the rule; a varying one is matched
+    against the special values, each computed as a power by that literal, and only exponents
+    where both paths agree are left to ``pow``. (One branch per value, not a product chain:
+    a nested ``**`` repeats its base in every branch.)
     """
     if constant:
         return base.pow(exponent)
-    chain: Any = pl.when(exponent == 1.0).then(base).when(exponent == 0.5).then(base.sqrt())
-    product = base
-    for n in range(2, 10):
-        product = product * base
-        chain = chain.when(exponent == float(n)).then(product)
+    chain: Any = pl
+    for special in _SPECIAL_EXPONENTS:
+        literal = pl.lit(special, dtype=pl.Float64)
+        chain = chain.when(exponent == literal).then(base.pow(literal))
     return chain.otherwise(base.pow(exponent))
 
 
