@@ -225,9 +225,9 @@ def _power(base: pl.Expr, exponent: pl.Expr, *, constant: bool) -> pl.Expr:
     ``pow``) for an exponent of length one, a literal or a column of a one-row frame, and plain
     C ``pow`` elementwise otherwise: ``x ** 3.0`` would depend on the length of the frame. A
     constant exponent is a literal, so ``pow`` follows the rule; a varying one is matched
-    against the special values, each computed as a power by that literal, and only exponents
-    where both paths agree are left to ``pow``. (One branch per value, not a product chain:
-    a nested ``**`` repeats its base in every branch.)
+    against the special values, each branch a power by that literal, and only exponents where
+    both paths agree are left to ``pow``. Every branch repeats the base expression, so a power
+    by a literal (one copy) rather than a product chain (n copies) keeps a nested ``**`` small.
     """
     if constant:
         return base.pow(exponent)
@@ -235,7 +235,8 @@ def _power(base: pl.Expr, exponent: pl.Expr, *, constant: bool) -> pl.Expr:
     for special in _SPECIAL_EXPONENTS:
         literal = pl.lit(special, dtype=pl.Float64)
         chain = chain.when(exponent == literal).then(base.pow(literal))
-    return chain.otherwise(base.pow(exponent))
+    power: pl.Expr = chain.otherwise(base.pow(exponent))
+    return power
 
 
 def _reachable(args: tuple[Expr, ...], parts: list[Compiled]) -> list[Compiled]:

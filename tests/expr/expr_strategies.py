@@ -120,6 +120,7 @@ def _pool(special: list[Any], make: Callable[[random.Random], Any], n: int = 100
 # next to them, the edges of C pow (zero, negatives, odd and even integers, NaN, +-inf,
 # overflow, underflow) and the integers beyond 2**53.
 SPECIAL_EXPONENTS = [1.0, 0.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+MULTIPLIED_OUT = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]  # where C pow differs most often
 EXPONENT_FLOATS = [0.0, -0.0, 10.0, 11.0, 1.5, 2.5, 9.5, 0.25, 1 / 3, -0.5, -1.0, -2.0, -3.0]
 EXPONENT_FLOATS += [1.0000000000000002, 0.9999999999999999, 2.0000000000000004, 8.999999999999998]
 EXPONENT_FLOATS += [0.5000000000000001, 1e308, -1e308, 5e-324, 2.0**53 + 2, 2.0**63, 1e20, 0.1]
@@ -136,6 +137,10 @@ def _power_base(r: random.Random) -> float:
 
 def _power_exponent(r: random.Random) -> float:
     return r.choice([r.uniform(-12, 12), r.randint(-30, 30) / 2])
+
+
+def _small_int(r: random.Random) -> int:
+    return r.randint(-9, 12)
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,11 +171,11 @@ def _nullable(pool: list[Any]) -> st.SearchStrategy[Any]:
     return st.sampled_from([None] * max(1, len(pool) // 4) + pool)
 
 
-# About a third of the exponents are special, and about half the bases random.
+# About 40% of the exponents take a special path where C pow differs, 3/4 of the bases are random.
 POWER_POOLS = {
-    "p": _pool(POWER_BASES, _power_base, n=40),
-    "e": _pool(SPECIAL_EXPONENTS * 4 + EXPONENT_FLOATS, _power_exponent, n=40),
-    "k": _pool([*range(-3, 13), *range(2, 10)] * 2 + EXPONENT_INTS, lambda r: r.randint(-9, 12), 9),
+    "p": _pool(POWER_BASES, _power_base, n=90),
+    "e": _pool(SPECIAL_EXPONENTS * 4 + MULTIPLIED_OUT * 4 + EXPONENT_FLOATS, _power_exponent, n=40),
+    "k": _pool([*range(-3, 13), *range(2, 10), *range(3, 10)] * 2 + EXPONENT_INTS, _small_int, n=9),
 }
 ROW = st.fixed_dictionaries(
     {name: _nullable(POOLS[kind]) for kind, names in COLUMNS.items() for name in names}
@@ -332,11 +337,11 @@ def _power_column(draw: Draw, *names: str) -> Expr:
 
 def _expr_pow(draw: Draw, d: int) -> Expr:
     """``base ** exponent`` with an expression exponent (float64 whatever the operands)."""
-    how = pick(draw, ["columns", "columns", "columns", "expression", "constant", "literal base"])
+    how = pick(draw, ["columns"] * 5 + ["expression", "constant", "literal base"])
     if how == "literal base":  # 1.1 ** col("e"), 2 ** col("k")...
         return draw(POWER_BASE_VALUES) ** _power_column(draw, "e", "k")
-    if draw(_ints(0, 2)):
-        base = _power_column(draw, "p", "p", "p", "e", "k", "f", "i")
+    if draw(_ints(0, 3)):
+        base = _power_column(draw, "p", "p", "p", "p", "p", "e", "k", "f", "i")
     else:  # any numeric expression, ** by an expression included
         base = _num(draw, d)
     if how == "columns":
