@@ -34,14 +34,21 @@ def entity_name(view: FeatureView) -> str:
 
 
 def online_rows(
-    project: str, view: FeatureView, rows: pl.DataFrame, features: list[str]
+    project: str,
+    view: FeatureView,
+    rows: pl.DataFrame,
+    features: list[str],
+    *,
+    view_version: int = 0,
 ) -> pl.DataFrame:
-    """``rows`` (join keys, timestamps, seq, features) with the join keys encoded as ``entity_key``."""
+    """``rows`` (join keys, timestamps, seq, features) with the join keys encoded as
+    ``entity_key`` and the view version that computed them."""
     keys = encode_entity_keys(
         project, entity_name(view), {k: rows.get_column(k).to_list() for k in view.join_keys}
     )
     return rows.select(
         pl.Series("entity_key", keys, dtype=pl.String),
+        pl.lit(view_version, dtype=pl.Int64).alias("view_version"),
         "event_timestamp",
         "created_timestamp",
         "seq",
@@ -83,8 +90,9 @@ def materialize_view(
     end: dt.datetime,
     last_seq: int | None = None,
     progress: Progress | None = None,
+    view_version: int = 0,
 ) -> tuple[int, int | None]:
-    """Write ``view``'s values as of ``end`` to ``online``.
+    """Write ``view``'s values as of ``end`` to ``online``, as computed by ``view_version``.
 
     Returns:
         The rows written and the greatest ingestion ``seq`` seen (to record with the run).
@@ -104,7 +112,8 @@ def materialize_view(
             join_keys=keys,
             as_of=end,
         )
-        written += _write(online, view.name, online_rows(project, view, latest, plain), progress)
+        stored = online_rows(project, view, latest, plain, view_version=view_version)
+        written += _write(online, view.name, stored, progress)
     if view.aggregates:
         widest = max(a.window for a in view.aggregates)
         # a window that held rows at the last run may be empty now: those entities change too
@@ -117,7 +126,9 @@ def materialize_view(
             pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("created_timestamp"),
             pl.lit(0, dtype=pl.Int64).alias("seq"),
         )
-        agg_rows = online_rows(project, view, values, [s.name for s in specs])
+        agg_rows = online_rows(
+            project, view, values, [s.name for s in specs], view_version=view_version
+        )
         written += _write(online, view.name + WINDOW_SUFFIX, agg_rows, progress)
     return written, seen_seq
 
@@ -140,8 +151,10 @@ def write_pushed(
     offline_has_rows: bool,
     online: OnlineStore,
     project: str,
+    view_version: int = 0,
 ) -> None:
-    """Write pushed rows online: their row-level features, and the windows they move.
+    """Write pushed rows online: their row-level features, and the windows they move (as
+    computed by ``view_version``).
 
     The windows of the pushed entities are re-evaluated at the newest pushed event time over the
     offline rows plus (when the push did not go offline) the pushed rows themselves.
@@ -149,7 +162,9 @@ def write_pushed(
     keys = view.join_keys
     plain = [f.name for f in view.row_features]
     if plain:
-        online.write(view.name, online_rows(project, view, computed, plain))
+        online.write(
+            view.name, online_rows(project, view, computed, plain, view_version=view_version)
+        )
     if not view.aggregates:
         return
     inputs = [a.name for a in view.aggregates]
@@ -170,4 +185,7 @@ def write_pushed(
         pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("created_timestamp"),
         pl.lit(0, dtype=pl.Int64).alias("seq"),
     )
-    online.write(view.name + WINDOW_SUFFIX, online_rows(project, view, values, inputs))
+    online.write(
+        view.name + WINDOW_SUFFIX,
+        online_rows(project, view, values, inputs, view_version=view_version),
+    )

@@ -52,6 +52,10 @@ class OnlineResponse:
     )
     #: the request data the on-demand features used, one list per field (typed as declared)
     request_data: dict[str, list[Any]] = field(default_factory=dict)
+    #: per stored (view, feature) served or used as an input: the view version that computed
+    #: each row's value (None where no row was found: the version in force answered); the
+    #: serving log records it, so the skew check can tell an outdated row
+    view_versions: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: self.values[name] for name in self.names}

@@ -342,7 +342,9 @@ def finish_request(pending: PendingRequest, results: list[ReadResult]) -> Online
     out_stamps: dict[str, list[dt.datetime | None]] = dict.fromkeys(keys, nothing)
     # (view, feature) -> column, kept only when on-demand features or the serving log need it
     columns: dict[tuple[str, str], Column] = {}
+    versions: dict[tuple[str, str], list[int | None]] = {}
     for read, result in zip(plan.reads, results, strict=True):
+        versions.update(dict.fromkeys(read.refs, result.view_versions))
         values, status_lists, stamps = _fill(result, read.features, read.ttl, now, read.empty)
         if read.aligned:  # the usual case: each feature answered once, under one name
             out_values.update(zip(read.aligned, values, strict=True))
@@ -381,6 +383,7 @@ def finish_request(pending: PendingRequest, results: list[ReadResult]) -> Online
         refs=resolved.refs,
         inputs={ref: columns[ref] for ref in plan.hidden},
         request_data=request,
+        view_versions=versions,
     )
 
 
@@ -395,6 +398,7 @@ class _Read:
     empty: Mapping[str, Any] | None  # empty-window values of windowed aggregates
     outputs: list[tuple[int, str]]  # (position in features, output name) of requested features
     aligned: list[str] | None  # the output names, when each feature is answered once in order
+    refs: list[tuple[str, str]]  # (view, feature) of each feature
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +442,8 @@ def _plan(resolved: Resolved) -> _Plan:
                 aligned: list[str] | None = [name for _, name in outputs]
                 if [i for i, _ in outputs] != list(range(len(features))):
                     aligned = None
-                reads.append(_Read(info, record, features, ttl, empty, outputs, aligned))
+                refs = [(view.name, f) for f in features]
+                reads.append(_Read(info, record, features, ttl, empty, outputs, aligned, refs))
         stored += [(view.name, f) for f in names]
     requested = set(resolved.refs)
     hidden = [ref for ref in stored if ref not in requested]

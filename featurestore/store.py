@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from featurestore.alerts import Alerts
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -65,6 +66,7 @@ class FeatureStore(MonitoringMixin):
         self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
+        self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -73,7 +75,16 @@ class FeatureStore(MonitoringMixin):
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
+            if self.alerts is not None:  # every recorded report and run may raise an alert
+                self._registry.add_listener(self.alerts.on_record)
         return self._registry
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
+        if self._alerts is None and self.config.alerts:
+            self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
+        return self._alerts
 
     @property
     def online(self) -> OnlineStore:
@@ -96,6 +107,8 @@ class FeatureStore(MonitoringMixin):
                 self._serving_logger.ship()
             self._serving_logger.close()
             self._serving_logger = None
+        if self._alerts is not None:
+            self._alerts.close()  # queued deliveries get a few seconds; the rest stay pending
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -187,6 +200,30 @@ class FeatureStore(MonitoringMixin):
             raise NotFoundError(f"unknown feature view {name!r}")
         assert isinstance(obj, FeatureView | OnDemandFeatureView)
         return obj
+
+    def _version_lookups(self) -> dict[str, Any]:
+        """For the skew check: the version of a view in force at a time, and the definition of a
+        view at a version (each read once from the registry's history)."""
+        histories: dict[str, list[Any]] = {}
+
+        def history(name: str) -> list[Any]:
+            if name not in histories:
+                kind = self._view_or_odfv(name).kind
+                histories[name] = self.registry.history(kind, name)
+            return histories[name]
+
+        def in_force(name: str, at: dt.datetime) -> int:
+            versions = history(name)
+            applied = [v.version for v in versions if v.created_at <= at]
+            return int(max(applied) if applied else versions[0].version)
+
+        def definition(name: str, version: int) -> FeatureView | OnDemandFeatureView:
+            stored = next(v for v in history(name) if v.version == version)
+            obj = from_spec(stored.kind, stored.spec)
+            assert isinstance(obj, FeatureView | OnDemandFeatureView)
+            return obj
+
+        return {"in_force": in_force, "definition": definition}
 
     def list_feature_views(self) -> list[FeatureView]:
         return [d for d in self._definitions().values() if isinstance(d, FeatureView)]
@@ -281,17 +318,21 @@ class FeatureStore(MonitoringMixin):
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
+
+        Batches that disagree on a column's type (naive and aware timestamps, say) are read
+        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
+        from featurestore.offline.quarantine import read_quarantine
+
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
-        frames = [
-            pl.read_parquet(self.offline.path_of(f.path)).with_columns(
-                pl.lit(f.run_id).alias("__run_id")
-            )
-            for f in files
-            if run_id is None or f.run_id == run_id
-        ]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return read_quarantine(
+            [
+                (self.offline.path_of(f.path), f.run_id)
+                for f in files
+                if run_id is None or f.run_id == run_id
+            ]
+        )
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None
@@ -530,6 +571,7 @@ class FeatureStore(MonitoringMixin):
                 end=end,
                 last_seq=self.registry.materialized_seq(view.name) if incremental else None,
                 progress=tick,
+                view_version=self._view_versions.get(view.name, 0),
             )
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
@@ -629,6 +671,7 @@ class FeatureStore(MonitoringMixin):
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,
+                    view_version=self._view_versions.get(view.name, 0),
                 )
             reports.append(report)
         return reports[0]

@@ -10,6 +10,7 @@ nothing is checked here and ingestion names any missing column.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from featurestore.definitions.views import FeatureView
 from featurestore.errors import DefinitionError
@@ -43,7 +44,7 @@ def check_view_columns(view: FeatureView, known: set[str] | None) -> None:
     if known is None:
         return
     src = view.source
-    named: list[tuple[str, set[str]]] = [(f"join key {k!r}", {k}) for k in view.join_keys]
+    named: list[tuple[str, AbstractSet[str]]] = [(f"join key {k!r}", {k}) for k in view.join_keys]
     named.append((f"timestamp_field {src.timestamp_field!r}", {src.timestamp_field}))
     if src.created_timestamp_field:
         named.append(

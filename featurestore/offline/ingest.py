@@ -21,6 +21,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import polars as pl
@@ -213,19 +214,15 @@ def _duplicate(
     return report
 
 
+@dataclass(frozen=True)
 class _Checked:
     """A validated batch: valid rows, quarantined rows (original columns, ``__row``,
     ``__reasons``), violations as dicts, and a batch-level error."""
 
-    def __init__(
-        self,
-        valid: pl.DataFrame,
-        quarantined: pl.DataFrame,
-        violations: list[dict[str, Any]],
-        error: str | None,
-    ) -> None:
-        self.valid, self.quarantined = valid, quarantined
-        self.violations, self.error = violations, error
+    valid: pl.DataFrame
+    quarantined: pl.DataFrame
+    violations: list[dict[str, Any]]
+    error: str | None
 
 
 def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Checked:
@@ -247,7 +244,7 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
     if reasons is not None:
         # positions in ``kept`` back to positions in the batch, then the late rows join them
         positions = pl.Series(ROW, (~future).arg_true(), dtype=pl.Int64)
-        remapped = quarantined.with_columns(positions.gather(pl.col(ROW)).alias(ROW))
+        remapped = quarantined.with_columns(positions.gather(quarantined.get_column(ROW)))
         late = frame.filter(future).with_columns(
             pl.Series(ROW, future.arg_true(), dtype=pl.Int64), reasons.alias(REASONS)
         )

@@ -8,7 +8,7 @@ the one contract suite in ``tests/online``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Columns of a write frame that are not features.
-META_COLUMNS = ("entity_key", "event_timestamp", "created_timestamp", "seq")
+META_COLUMNS = ("entity_key", "view_version", "event_timestamp", "created_timestamp", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +56,15 @@ class ReadResult:
             stored value is null, or where the stored row predates the feature).
         nulls: False only when no value of a found row is None (True promises nothing); lets
             serving skip looking for nulls feature by feature.
+        view_versions: the view version that computed each found row (0 when its writer gave
+            none), None where not found.
     """
 
     found: list[bool]
     event_timestamps: list[datetime | None]
     values: dict[str, list[Any]]
     nulls: bool = True
+    view_versions: list[int | None] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -75,14 +78,18 @@ class OnlineStore(Protocol):
 
         Args:
             view: the feature view name.
-            rows: columns ``entity_key`` (Utf8), ``event_timestamp`` (Datetime, UTC),
+            rows: columns ``entity_key`` (Utf8), ``view_version`` (Int64, the view version that
+                computed the row; absent means 0), ``event_timestamp`` (Datetime, UTC),
                 ``created_timestamp`` (Datetime, may be null or absent), ``seq`` (Int64 ingestion
                 order), then the feature columns of any dtype.
 
         Returns:
             How many rows were written. A stored row is replaced only when the new
-            ``(event_timestamp, created_timestamp (null lowest), seq)`` is strictly greater, so an
-            older value never overwrites a newer one; each entity is updated atomically.
+            ``(view_version, event_timestamp, created_timestamp (null lowest), seq)`` is
+            strictly greater, so a row computed by a newer view version replaces an older
+            version's whatever their times, an older version's never replaces a newer one's,
+            and within one version an older value never overwrites a newer one; each entity is
+            updated atomically.
 
         Raises:
             RequestError: the frame lacks a column or holds a null key, timestamp or seq.
@@ -107,6 +114,13 @@ class OnlineStore(Protocol):
 
         Returns:
             How many entity rows were deleted.
+        """
+        ...
+
+    def count(self, view: str) -> int:
+        """How many entities have a stored row of ``view`` in this project.
+
+        Meant for overviews, not for serving: on Redis it scans the project's keys.
         """
         ...
 

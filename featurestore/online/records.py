@@ -2,10 +2,12 @@
 
 A record is ``header + body``:
 
-- the header is 49 lowercase hex characters that order records by the write rule: 16 for the
-  event time, 1 + 16 for the created time (flag ``0`` = null, so null sorts lowest), 16 for the
-  ingestion seq, each int64 shifted by 2**63. Comparing two headers as strings (SQLite) or in
-  8-character numeric chunks (Redis Lua) is comparing ``(event, created, seq)`` tuples;
+- the header is 65 lowercase hex characters that order records by the write rule: 16 for the
+  view version that computed the row, 16 for the event time, 1 + 16 for the created time (flag
+  ``0`` = null, so null sorts lowest), 16 for the ingestion seq, each int64 shifted by 2**63.
+  Comparing two headers as strings (SQLite) or in 8-character numeric chunks (Redis Lua) is
+  comparing ``(view_version, event, created, seq)`` tuples: a row computed by a newer view
+  version replaces an older version's row whatever their times, and never the other way round;
 - the body is the byte length of the packed feature-name list (4 bytes, big-endian), that
   msgpack list, then the msgpack list of values. A row written before a feature existed still
   decodes (that feature reads as None), and a reader decodes each distinct name list once.
@@ -34,7 +36,8 @@ __all__ = [
     "header_event_time",
 ]
 
-HEADER_LENGTH = 49
+HEADER_LENGTH = 65
+_STAMP = 32  # the version and event-time part of a header, which the rows of a batch share
 _SHIFT = 1 << 63
 _NULL_CREATED = "0" * 17
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,15 +73,21 @@ def encode_rows(view: str, rows: pl.DataFrame) -> EncodedRows:
     keys = _non_null(view, rows, "entity_key", rows.get_column("entity_key").cast(pl.String))
     events = _non_null(view, rows, "event_timestamp", _micros(view, rows, "event_timestamp"))
     seqs = _non_null(view, rows, "seq", rows.get_column("seq").cast(pl.Int64))
+    if "view_version" in rows.columns:
+        versions: Iterable[int] = _non_null(
+            view, rows, "view_version", rows.get_column("view_version").cast(pl.Int64)
+        )
+    else:
+        versions = [0] * rows.height
     if "created_timestamp" in rows.columns:
         created: Iterable[int | None] = _micros(view, rows, "created_timestamp").to_list()
     else:
         created = [None] * rows.height
     headers = [
-        f"{event + _SHIFT:016x}"
+        f"{version + _SHIFT:016x}{event + _SHIFT:016x}"
         f"{_NULL_CREATED if made is None else f'1{made + _SHIFT:016x}'}"
         f"{seq + _SHIFT:016x}"
-        for event, made, seq in zip(events, created, seqs, strict=True)
+        for version, event, made, seq in zip(versions, events, created, seqs, strict=True)
     ]
     return EncodedRows(keys, headers, _bodies(view, rows))
 
@@ -119,7 +128,12 @@ def _bodies(view: str, rows: pl.DataFrame) -> list[bytes]:
 
 def header_event_time(header: str | bytes) -> datetime:
     """The event time encoded in a record header."""
-    return _EPOCH + timedelta(microseconds=int(header[:16], 16) - _SHIFT)
+    return _EPOCH + timedelta(microseconds=int(header[16:_STAMP], 16) - _SHIFT)
+
+
+def header_view_version(header: str | bytes) -> int:
+    """The view version encoded in a record header."""
+    return int(header[:16], 16) - _SHIFT
 
 
 def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> ReadResult:
@@ -132,21 +146,24 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     entities.
     """
     times: list[datetime | None] = []
+    versions: list[int | None] = []
     rows: list[list[Any] | None] = []
-    # The rows of a batch share their layout and often their event time: a row that starts
-    # like the first one takes the shortcut (no slicing, no struct, no hashing).
+    # The rows of a batch share their layout, and often their version and event time: a row
+    # that starts like the first one takes the shortcut (no slicing, no struct, no hashing).
     prefix, prefix_end, mixed = b"", 0, False
-    event_key, event = b"-", None
+    stamp_key, event, version = b"-", None, None
     unpack, names_length = unpack_value, _NAMES_LENGTH.unpack_from
     for record in records:
         if record is None:
             times.append(None)
+            versions.append(None)
             rows.append(None)
             continue
-        if not record.startswith(event_key):
-            event_key = record[:16]
-            event = _event_time(event_key)
+        if not record.startswith(stamp_key):
+            stamp_key = record[:_STAMP]
+            version, event = _stamp(stamp_key)
         times.append(event)
+        versions.append(version)
         if prefix and record.startswith(prefix, HEADER_LENGTH):
             rows.append(unpack(record[prefix_end:]))
             continue
@@ -160,7 +177,8 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     found = [row is not None for row in rows]
     if layout is None or mixed:  # nothing found, or rows written under several view versions
         features = list(dict.fromkeys(request.features))
-        return ReadResult(found, times, _pick_rows(features, records, rows), nulls=True)
+        values = _pick_rows(features, records, rows)
+        return ReadResult(found, times, values, nulls=True, view_versions=versions)
     pick = _pick(layout, request.features)
     if None in rows:
         empty = [None] * pick.width
@@ -173,7 +191,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
         if len(rows) <= len(pick.features)
         else any(map(has_null, columns))
     )
-    return ReadResult(found, times, values, nulls=nulls)
+    return ReadResult(found, times, values, nulls=nulls, view_versions=versions)
 
 
 def has_null(values: Sequence[Any]) -> bool:
@@ -250,8 +268,8 @@ def _pick_rows(
 #: versions, so serving decodes each once
 _LAYOUTS: dict[bytes, tuple[str, ...]] = {}
 _POSITIONS: dict[tuple[str, ...], dict[str, int]] = {}
-#: the event-time part of a header -> the datetime; rows of a batch share their event times
-_EVENT_TIMES: dict[bytes, datetime] = {}
+#: the version and event-time part of a header -> both decoded; rows of a batch share them
+_STAMPS: dict[bytes, tuple[int, datetime]] = {}
 
 
 def _layout(packed: bytes) -> tuple[str, ...]:
@@ -272,10 +290,10 @@ def _positions(layout: tuple[str, ...]) -> dict[str, int]:
     return position
 
 
-def _event_time(key: bytes) -> datetime:
-    event = _EVENT_TIMES.get(key)
-    if event is None:
-        if len(_EVENT_TIMES) > 100_000:
-            _EVENT_TIMES.clear()
-        event = _EVENT_TIMES[key] = header_event_time(key)
-    return event
+def _stamp(key: bytes) -> tuple[int, datetime]:
+    stamp = _STAMPS.get(key)
+    if stamp is None:
+        if len(_STAMPS) > 100_000:
+            _STAMPS.clear()
+        stamp = _STAMPS[key] = (header_view_version(key), header_event_time(key))
+    return stamp

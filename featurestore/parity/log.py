@@ -115,6 +115,9 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
         *map(response.event_timestamps.__getitem__, shape.names),
         *(c[2] for c in inputs),
     ]
+    # the view version of each stored row that answered (None: not found, or not stored)
+    nothing: list[int | None] = [None] * len(rows)
+    version_lists = [response.view_versions.get(ref, nothing) for ref in shape.logged]
     # Columns are cut down to the chosen rows first (one C call each), then turned into rows;
     # statuses and event times are converted once per distinct list (the features of one view
     # share their event times, and all-present features one status list).
@@ -124,11 +127,14 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
         converted[key] = tuple(map(_STATUS_CODE.__getitem__, pick(column)))
     for key, stamps in dict(zip(map(id, stamp_lists), stamp_lists, strict=True)).items():
         converted[key] = tuple(map(_micros, pick(stamps)))
-    value_rows = status_rows = stamp_rows = [()] * len(chosen)
+    for key, versions_of in dict(zip(map(id, version_lists), version_lists, strict=True)).items():
+        converted[key] = tuple(pick(versions_of))
+    value_rows = status_rows = stamp_rows = version_rows = [()] * len(chosen)
     if value_lists:
         value_rows = list(zip(*map(pick, value_lists), strict=True))
         status_rows = list(zip(*map(converted.__getitem__, map(id, status_lists)), strict=True))
         stamp_rows = list(zip(*map(converted.__getitem__, map(id, stamp_lists)), strict=True))
+        version_rows = list(zip(*map(converted.__getitem__, map(id, version_lists)), strict=True))
     packer = make_packer()
     out: list[bytes] = []
     for n, i in enumerate(chosen):
@@ -141,6 +147,7 @@ def _entries(response: OnlineResponse, versions: Mapping[str, int], rate: float)
             "v": value_rows[n],
             "s": status_rows[n],
             "e": stamp_rows[n],
+            "w": version_rows[n],
         }
         out.append(packer.pack(entry))
     return out
@@ -153,7 +160,8 @@ class _Shape:
     refs: list[tuple[str, str]]  # the response's refs (identity checked)
     versions: Mapping[str, int]  # the view versions served (identity checked)
     names: list[str]  # the requested features' output names
-    meta: bytes  # the packed [view, feature, version, requested] of every logged column
+    logged: list[tuple[str, str]]  # (view, feature) of every logged column: refs, then inputs
+    meta: bytes  # the packed [view, feature, version in force, requested] of every logged column
 
 
 #: id(refs), id(versions), input refs -> shape; a resolved request hands out the same refs list
@@ -171,7 +179,8 @@ def _shape(response: OnlineResponse, versions: Mapping[str, int]) -> _Shape:
     meta = make_packer().pack(
         [[view, feature, versions.get(view, 0), flag] for view, feature, flag in columns]
     )
-    shape = _Shape(response.refs, versions, response.names[len(response.join_keys) :], meta)
+    names = response.names[len(response.join_keys) :]
+    shape = _Shape(response.refs, versions, names, [*response.refs, *inputs], meta)
     if len(_SHAPES) > 1024:
         _SHAPES.clear()
     _SHAPES[key] = shape
@@ -200,8 +209,11 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
         meta = metas.get(entry["m"])
         if meta is None:
             meta = metas[entry["m"]] = unpack_value(entry["m"])
-        rows = zip(meta, entry["v"], entry["s"], entry["e"], strict=True)
-        for (view, feature, version, flag), value, status, event in rows:
+        # the version of each stored row that answered; None (not found, computed on demand,
+        # or an entry from before rows carried versions): the version in force
+        served = entry.get("w") or [None] * len(meta)
+        rows = zip(meta, entry["v"], entry["s"], entry["e"], served, strict=True)
+        for (view, feature, in_force, flag), value, status, event, version in rows:
             columns["request_id"].append(entry["r"])
             columns["requested_at"].append(requested_at)
             columns["sample"].append(sample)
@@ -214,7 +226,7 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
             columns["event_timestamp"].append(
                 None if event is None else epoch + dt.timedelta(microseconds=event)
             )
-            columns["view_version"].append(version)
+            columns["view_version"].append(in_force if version is None else version)
             columns["requested"].append(bool(flag))
     return pl.DataFrame(columns, schema=LOG_SCHEMA)
 

@@ -11,7 +11,10 @@ what offline knew at that time. Each served value is then:
 - ``missing_online``: offline has a value, serving had none;
 - ``missing_offline``: serving had a value offline cannot reproduce (a newer event offline never
   saw, or no offline row at all);
-- ``mismatch``: the same event (or the same inputs) gave a different value: real skew.
+- ``mismatch``: the same event (or the same inputs) gave a different value: real skew;
+- ``outdated``: served from an online row that an older view version computed than the one in
+  force when it was served (``apply`` changed the view and ``materialize`` has not run since).
+  It is not recomputed: the other classes are judged with the version in force at serving time.
 
 An on-demand feature is recomputed twice with the Polars compiler: from the inputs offline knew
 and from the inputs that were served. Agreeing with the first is a match; agreeing only with the
@@ -35,13 +38,17 @@ from featurestore.offline.compute import normalise_keys
 from featurestore.offline.pit import point_in_time_join
 from featurestore.offline.windows import WindowSpec, window_aggregates
 from featurestore.online.encoding import unpack_value
-from featurestore.reports import iso
+from featurestore.reports import html_repr, iso
 
 __all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
 
-CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch")
+CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch", "outdated")
 REL_TOL = 1e-9
 ScanView = Callable[[FeatureView], pl.LazyFrame | None]
+#: (view, time) -> the version of the view in force at that time
+InForce = Callable[[str, dt.datetime], int]
+#: (view, version) -> that version's definition
+Definition = Callable[[str, int], FeatureView | OnDemandFeatureView]
 Key = tuple[int, str, str]  # (sample, view, feature)
 
 
@@ -107,6 +114,7 @@ class FeatureSkew:
     missing_online: int
     missing_offline: int
     mismatch: int
+    outdated: int
     both_null: int
     online_null: int
     offline_null: int
@@ -125,6 +133,7 @@ class FeatureSkew:
             "missing_online": self.missing_online,
             "missing_offline": self.missing_offline,
             "mismatch": self.mismatch,
+            "outdated": self.outdated,
             "both_null": self.both_null,
             "online_null": self.online_null,
             "offline_null": self.offline_null,
@@ -142,6 +151,8 @@ class SkewReport:
     checked_at: dt.datetime
     samples: int
     features: list[FeatureSkew]
+
+    _repr_html_ = html_repr("skew")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,12 +192,17 @@ def check_skew(
     checked_at: dt.datetime | None = None,
     max_examples: int = 5,
     materialized: Callable[[str], Mapping[dt.datetime, int]] | None = None,
+    in_force: InForce | None = None,
+    definition: Definition | None = None,
 ) -> SkewReport:
     """Classify every logged served value (see the module docstring).
 
     Args:
         materialized: view -> {materialization end: last ingestion seq it saw}, so windowed
             aggregates are recomputed exactly as the run that served them computed them.
+        in_force: the version of a view in force at a time (default: every logged value was
+            served under the version it was computed by).
+        definition: a view's definition at a version (default: ``views``/``on_demand``).
     """
     checked_at = checked_at or dt.datetime.now(dt.UTC)
     samples = log.unique("sample", keep="first", maintain_order=True)
@@ -196,10 +212,12 @@ def check_skew(
     }
     times = dict(zip(samples["sample"], samples["requested_at"], strict=True))
     served: dict[Key, tuple[Any, str, dt.datetime | None]] = {}
+    computed_by: dict[Key, int] = {}
     for row in log.select(
-        "sample", "view", "feature", "value", "status", "event_timestamp"
+        "sample", "view", "feature", "value", "status", "event_timestamp", "view_version"
     ).iter_rows():
         served[(row[0], row[1], row[2])] = (unpack_value(row[3]), row[4], row[5])
+        computed_by[(row[0], row[1], row[2])] = row[6] or 0
     offline: dict[Key, tuple[Any, str]] = {}
     tallies: dict[tuple[str, str], _Tally] = {}
 
@@ -212,42 +230,27 @@ def check_skew(
             "served_event_timestamp": iso(served[key][2]),
         }
 
-    ctx = _Context(served, offline, tallies, example, max_examples)
+    ctx = _Context(served, offline, tallies, example, max_examples, computed_by)
     for name in log.get_column("view").unique(maintain_order=True):
-        view = views.get(name)
-        if view is None:
+        if name not in views:
             continue
-        features = (
-            log.filter(pl.col("view") == name)
-            .get_column("feature")
-            .unique(maintain_order=True)
-            .to_list()
-        )
-        sample_ids = (
-            log.filter(pl.col("view") == name)
-            .get_column("sample")
-            .unique(maintain_order=True)
-            .to_list()
-        )
-        spine = pl.DataFrame(
-            {
-                **{k: [keys[s].get(k) for s in sample_ids] for k in view.join_keys},
-                "event_timestamp": pl.Series(
-                    [times[s] for s in sample_ids], dtype=pl.Datetime("us", "UTC")
-                ),
-            },
-            strict=False,
-        )
-        spine = spine.with_columns(*normalise_keys(spine, view.join_keys))
-        rows = scan(view)
-        _plain(view, features, sample_ids, spine, rows, ctx)
-        seqs = materialized(view.name) if materialized else {}
-        _windows(view, features, sample_ids, spine, rows, ctx, seqs)
+        logged = log.filter(pl.col("view") == name)
+        features = logged.get_column("feature").unique(maintain_order=True).to_list()
+        for version, sample_ids in _by_version(name, logged, times, in_force).items():
+            view = (
+                views[name] if definition is None or version is None else definition(name, version)
+            )
+            assert isinstance(view, FeatureView)
+            ctx.in_force = version
+            _recompute(view, features, sample_ids, keys, times, scan, ctx, materialized)
 
     for name, odfv in on_demand.items():
         logged = log.filter(pl.col("view") == name)
-        if logged.height:
-            _on_demand(odfv, logged, request, ctx)
+        for version, sample_ids in _by_version(name, logged, times, in_force).items():
+            odv = odfv if definition is None or version is None else definition(name, version)
+            assert isinstance(odv, OnDemandFeatureView)
+            ctx.in_force = version
+            _on_demand(odv, logged.filter(pl.col("sample").is_in(sample_ids)), request, ctx)
 
     features_out = [
         FeatureSkew(
@@ -268,6 +271,45 @@ def check_skew(
     return SkewReport(checked_at=checked_at, samples=samples.height, features=features_out)
 
 
+def _by_version(
+    name: str, logged: pl.DataFrame, times: Mapping[int, dt.datetime], in_force: InForce | None
+) -> dict[int | None, list[int]]:
+    """The logged samples of one view grouped by the view version in force when served."""
+    out: dict[int | None, list[int]] = {}
+    for sample in logged.get_column("sample").unique(maintain_order=True).to_list():
+        version = None if in_force is None else in_force(name, times[sample])
+        out.setdefault(version, []).append(sample)
+    return out
+
+
+def _recompute(
+    view: FeatureView,
+    features: list[str],
+    sample_ids: list[int],
+    keys: Mapping[int, Mapping[str, Any]],
+    times: Mapping[int, dt.datetime],
+    scan: ScanView,
+    ctx: _Context,
+    materialized: Callable[[str], Mapping[dt.datetime, int]] | None,
+) -> None:
+    """Recompute one view's served values for some samples with one definition version."""
+    spine = pl.DataFrame(
+        {
+            **{k: [keys[s].get(k) for s in sample_ids] for k in view.join_keys},
+            "event_timestamp": pl.Series(
+                [times[s] for s in sample_ids], dtype=pl.Datetime("us", "UTC")
+            ),
+        },
+        strict=False,
+    )
+    spine = spine.with_columns(*normalise_keys(spine, view.join_keys))
+    known = [f for f in features if f in view.feature_names]
+    rows = scan(view)
+    _plain(view, known, sample_ids, spine, rows, ctx)
+    seqs = materialized(view.name) if materialized else {}
+    _windows(view, known, sample_ids, spine, rows, ctx, seqs)
+
+
 Example = Callable[[Key, Any, Any], Callable[[], dict[str, Any]]]
 
 
@@ -280,6 +322,12 @@ class _Context:
     tallies: dict[tuple[str, str], _Tally]
     example: Example
     limit: int
+    computed_by: dict[Key, int]  # the view version of the online row each value came from
+    in_force: int | None = None  # the version in force when the samples at hand were served
+
+    def outdated(self, key: Key) -> bool:
+        """Whether a served value came from an older version than the one in force."""
+        return self.in_force is not None and self.computed_by.get(key, 0) < self.in_force
 
 
 def _rows_of(
@@ -331,7 +379,9 @@ def _plain(
             if key not in served:
                 continue
             value, status, on_event = served[key]
-            if status == "NOT_FOUND":
+            if ctx.outdated(key):
+                cls = "outdated"
+            elif status == "NOT_FOUND":
                 cls = "missing_online" if off_event is not None else "match"
             elif off_event is None:
                 cls = "match" if status == "OUTSIDE_MAX_AGE" else "missing_offline"
@@ -386,7 +436,9 @@ def _windows(
             if key not in served:
                 continue
             value, status, window_end = served[key]
-            if status == "NOT_FOUND" or window_end is None:  # no stored window was served
+            if ctx.outdated(key):
+                cls = "outdated"
+            elif status == "NOT_FOUND" or window_end is None:  # no stored window was served
                 cls = "missing_online" if n_now else "match"
             elif same_value(value, v_now):
                 cls = "match"
@@ -481,7 +533,9 @@ def _on_demand(
             if key not in served:
                 continue
             value = served[key][0]
-            if same_value(value, off):
+            if ctx.outdated(key):
+                cls = "outdated"
+            elif same_value(value, off):
                 cls = "match"
             elif same_value(value, replay):
                 # the transformation agrees with what was served: the difference is its inputs'

@@ -164,6 +164,21 @@ class Plan:
         """Whether applying the plan writes anything."""
         return bool(self.added or self.changed or self.removed)
 
+    @property
+    def notes(self) -> list[str]:
+        """What a change means beyond the registry: a changed feature view's features are
+        computed with its new version over all history at once, and its online values are
+        recomputed by the next ``materialize`` (until then the skew check counts them
+        ``outdated``)."""
+        return [
+            f"feature view {item.name!r} v{item.old_version} -> v{item.new_version}: training "
+            f"frames compute every stored row with v{item.new_version}; its online values are "
+            "recomputed by the next `featurestore materialize` (until then served values count "
+            "as outdated)"
+            for item in self.changed
+            if item.kind == "feature_view"
+        ]
+
     def summary(self) -> dict[str, int]:
         """Counts per action: ``{"add": n, "change": n, "unchanged": n, "remove": n}``."""
         return {action: len(items) for action, items in self._by_action.items()}
@@ -175,6 +190,7 @@ class Plan:
             "has_changes": self.has_changes,
             "summary": self.summary(),
             "items": [item.to_dict() for item in self.items],
+            "notes": self.notes,
         }
 
     def __str__(self) -> str:
@@ -191,6 +207,7 @@ class Plan:
         for item in self.items:
             label = f"{item.kind} {item.name}".ljust(width)
             lines.append(f"  {_MARKS[item.action]} {label}  {_versions(item)}")
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 

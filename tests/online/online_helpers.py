@@ -63,8 +63,10 @@ def rows(
     event: Sequence[datetime] | datetime = T0,
     created: Sequence[datetime | None] | None = None,
     seq: Sequence[int] | int = 0,
+    version: Sequence[int] | int | None = None,
 ) -> pl.DataFrame:
-    """A write frame: the meta columns plus ``features`` (lists or Series, one value per key)."""
+    """A write frame: the meta columns plus ``features`` (lists or Series, one value per key);
+    ``view_version`` only when ``version`` is given (absent, the store takes 0)."""
     n = len(keys)
     events = [event] * n if isinstance(event, datetime) else list(event)
     seqs = [seq] * n if isinstance(seq, int) else list(seq)
@@ -76,6 +78,9 @@ def rows(
             "seq": pl.Series(seqs, dtype=pl.Int64),
         }
     )
+    if version is not None:
+        versions = [version] * n if isinstance(version, int) else list(version)
+        frame = frame.with_columns(pl.Series("view_version", versions, dtype=pl.Int64))
     return frame.with_columns(
         values.alias(name) if isinstance(values, pl.Series) else pl.Series(name, values)
         for name, values in (features or {}).items()

@@ -93,6 +93,51 @@ def test_equal_event_and_created_times_go_to_the_greater_seq(
     assert read_one(store, "v", [key], ["x"]).values["x"] == [4]
 
 
+def test_a_newer_view_version_wins_whatever_the_times(store: OnlineStore, keys: Keys) -> None:
+    """The order is (view_version, event, created, seq): a materialization under a newer view
+    version rewrites the row even with equal or older times; an older version never wins."""
+    (key,) = keys(1)
+    later = T0 + timedelta(days=1)
+    assert store.write("v", rows([key], {"x": [1]}, event=later, seq=9, version=1)) == 1
+    assert store.write("v", rows([key], {"x": [2]}, event=T0, seq=0, version=2)) == 1
+    assert store.write("v", rows([key], {"x": [3]}, event=later + timedelta(1), version=1)) == 0
+    assert store.write("v", rows([key], {"x": [4]}, event=T0, seq=0, version=2)) == 0  # a tie
+    assert store.write("v", rows([key], {"x": [5]}, event=T0, seq=1, version=2)) == 1
+    assert store.write("v", rows([key], {"x": [6]}, event=later)) == 0  # absent: version 0
+    result = read_one(store, "v", [key], ["x"])
+    assert (result.values["x"], result.view_versions) == ([5], [2])
+    assert result.event_timestamps == [T0]
+
+
+def test_reads_give_each_found_rows_view_version(store: OnlineStore, keys: Keys) -> None:
+    a, b, c, absent = keys(1, 2, 3, 4)
+    store.write("v", rows([a, b], {"x": [1, 2]}, version=[3, 7]))
+    store.write("v", rows([c], {"x": [3]}))
+    store.write("v@windows", rows([a], {"n": [1]}, version=5))
+    result, windows = store.read(
+        [ReadRequest("v", [a, b, c, absent, a], ["x"]), ReadRequest("v@windows", [a, b], ["n"])]
+    )
+    assert result.view_versions == [3, 7, 0, None, 3]
+    assert result.values["x"] == [1, 2, 3, None, 1]
+    assert windows.view_versions == [5, None]
+
+
+def test_the_newer_view_version_wins_within_one_batch(store: OnlineStore, keys: Keys) -> None:
+    (key,) = keys(1)
+    store.write("v", rows([key, key], {"x": [1, 2]}, event=[T0 + timedelta(1), T0], version=[1, 2]))
+    assert read_one(store, "v", [key], ["x"]).values["x"] == [2]
+
+
+def test_a_window_record_follows_the_same_order(store: OnlineStore, keys: Keys) -> None:
+    (key,) = keys(1)
+    store.write("v@windows", rows([key], {"n": [1]}, event=T0 + timedelta(1), version=1))
+    assert store.write("v@windows", rows([key], {"n": [2]}, event=T0, version=2)) == 1
+    assert (
+        store.write("v@windows", rows([key], {"n": [3]}, event=T0 + timedelta(2), version=1)) == 0
+    )
+    assert read_one(store, "v@windows", [key], ["n"]).values["n"] == [2]
+
+
 @pytest.mark.parametrize("order", [[0, 1], [1, 0]])
 def test_the_newest_of_one_batch_wins_in_any_order(
     store: OnlineStore, keys: Keys, order: list[int]
@@ -190,7 +235,11 @@ def test_views_and_projects_are_kept_apart(
     try:
         (other_key,) = encode_entity_keys(other_project, "driver", {"driver_id": [1]})
         other.write("a", rows([other_key], {"x": [3]}))
+        assert (store.count("a"), store.count("b"), other.count("a")) == (1, 1, 1)
+        store.write("b", rows(keys(2, 3), {"x": [5, 6]}))
+        assert store.count("b") == 3 and store.count("nothing") == 0
         assert store.delete_view("a") == 1
+        assert store.count("a") == 0
         assert read_one(store, "a", [key], ["x"]).found == [False]
         assert read_one(store, "b", [key], ["x"]).values["x"] == [2]
         assert read_one(other, "a", [other_key], ["x"]).values["x"] == [3]
@@ -219,6 +268,7 @@ def test_the_serving_log_is_a_bounded_fifo_that_counts_drops(store: OnlineStore)
         (lambda f: f.with_columns(event_timestamp=None), "'event_timestamp'.* nulls"),
         (lambda f: f.with_columns(event_timestamp=pl.lit("x")), "must be a Datetime"),
         (lambda f: f.with_columns(seq=pl.lit(None, pl.Int64)), "'seq'.* nulls"),
+        (lambda f: f.with_columns(view_version=pl.lit(None, pl.Int64)), "'view_version'.* nulls"),
     ],
 )
 def test_a_bad_write_frame_is_refused_with_a_clear_message(

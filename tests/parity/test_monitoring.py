@@ -22,6 +22,7 @@ from featurestore import (
     col,
 )
 from featurestore.monitoring import parse_window
+from featurestore.online.encoding import unpack_value
 from featurestore.parity.log import ServingLogger, sampled
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -208,3 +209,53 @@ def test_parse_window() -> None:
     assert parse_window("6h") == dt.timedelta(hours=6)
     assert parse_window("2w") == dt.timedelta(days=14)
     assert parse_window(dt.timedelta(minutes=5)) == dt.timedelta(minutes=5)
+
+
+def test_the_log_records_the_view_version_of_the_stored_row_that_answered(
+    store: FeatureStore,
+) -> None:
+    """A row materialized under an older view version is logged with that version; an entity
+    with no row is logged with the version in force on the server."""
+    from featurestore.online import encode_entity_keys
+
+    changed = FeatureView(
+        "trips",
+        entities=[driver],
+        source=source,
+        features=[*view.features, Feature("fare_x2", col("fare") * 2)],
+    )
+    store.apply([changed])
+    in_force = store.registry.get("feature_view", "trips").version
+    assert in_force == 2
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    keys = encode_entity_keys(store.project, "driver", {"driver_id": [0, 1]})
+    written = pl.DataFrame(
+        {
+            "entity_key": keys,
+            "view_version": [1, 2],
+            "event_timestamp": [at, at],
+            "seq": [0, 0],
+            "fare": [1.5, 2.5],
+            "city": ["a", "b"],
+        },
+        schema_overrides={"event_timestamp": UTC_US},
+    )
+    assert store.online.write("trips", written) == 2
+    answer = store.get_online_features(
+        ["trips:fare", "trips:city"], entities={"driver_id": [0, 1, 2]}
+    )
+    assert answer.to_dict()["fare"] == [1.5, 2.5, None]
+    store.flush_serving_log()
+    log = store.serving_log().filter(pl.col("request_id") == answer.request_id)
+    by_driver = {
+        (unpack_value(row["keys"])["driver_id"], row["feature"]): row["view_version"]
+        for row in log.iter_rows(named=True)
+    }
+    assert by_driver == {
+        (0, "fare"): 1,
+        (0, "city"): 1,
+        (1, "fare"): 2,
+        (1, "city"): 2,
+        (2, "fare"): 2,
+        (2, "city"): 2,
+    }

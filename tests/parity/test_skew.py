@@ -121,7 +121,12 @@ def test_each_planted_case_is_classified_exactly(store: FeatureStore) -> None:
         pl.lit(31.0).alias("fare"),
         pl.lit(99.0).alias("fare_x2"),
     )
-    store.online.write("trips", online_rows(store.project, view, forged, ["fare", "fare_x2"]))
+    # (written as the view version in force, as a materialization would be)
+    version = store.registry.get("feature_view", "trips").version
+    forged_rows = online_rows(
+        store.project, view, forged, ["fare", "fare_x2"], view_version=version
+    )
+    store.online.write("trips", forged_rows)
     # ... and its window, same window end, another sum
     [end] = store.registry.materialization_seqs("trips")
     window = forged.select(
@@ -131,7 +136,8 @@ def test_each_planted_case_is_classified_exactly(store: FeatureStore) -> None:
         pl.lit(1, dtype=pl.Int64).alias("seq"),
         pl.lit(77.0).alias("fare_sum_1d"),
     )
-    store.online.write("trips@windows", online_rows(store.project, view, window, ["fare_sum_1d"]))
+    window_rows = online_rows(store.project, view, window, ["fare_sum_1d"], view_version=version)
+    store.online.write("trips@windows", window_rows)
     serve(store, [1, 2, 3, 4])
     # driver 1 (stale): a newer event, known before the request, ingested after serving and
     # before any re-materialization
