@@ -183,13 +183,31 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     arg_kinds = [kind for _, kind in parts]
     out = infer_call(expr, arg_kinds)
     if op == "coalesce":
-        parts = _reachable(expr.args, parts)
+        every, parts = parts, _reachable(expr.args, parts)
+        if out is None and len(parts) < len(every):
+            # Without a schema the dropped arguments' dtypes still decide the result's (an int
+            # constant before a float column gives a float): cast to what all of them give.
+            kept, _ = _call_parts(op, parts, params, out)
+            supertype = pl.dtype_of(pl.coalesce([e for e, _ in every]))
+            return kept.cast(supertype), out
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):
         if out is None:  # null with a value of unknown dtype: take that dtype
             other = next(e for e, kind in parts if kind != NULL)
             return pl.lit(None).cast(pl.dtype_of(other)), out
         return _typed_null(out), out
+    return _call_parts(op, parts, params, out, expr)
+
+
+def _call_parts(
+    op: str,
+    parts: list[Compiled],
+    params: dict[str, Any],
+    out: Kind | None,
+    expr: Call | None = None,
+) -> Compiled:
+    """``op`` over compiled arguments (``expr``: the node, for ``pow_expr``)."""
     if op == "pow_expr":
+        assert expr is not None
         base, exponent = (_as(p, FLOAT, force=True) for p in parts)
         return _power(base, exponent, constant=not expr.args[1].columns()), out
     if op in ARITHMETIC or op == "truediv":
