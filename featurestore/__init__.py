@@ -14,6 +14,7 @@ from featurestore.definitions import (
     OnDemandFeatureView,
     PushSource,
     RequestSource,
+    RetrainPolicy,
     SqlSource,
 )
 from featurestore.errors import (
@@ -63,6 +64,7 @@ __all__ = [
     "RepoError",
     "RequestError",
     "RequestSource",
+    "RetrainPolicy",
     "SkewReport",
     "SqlSource",
     "StoreUnavailableError",

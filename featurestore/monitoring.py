@@ -135,11 +135,22 @@ class Monitor:
 
     # -- skew -----------------------------------------------------------------------------------
     def check_skew(
-        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        max_examples: int = 5,
+        record: bool = True,
     ) -> SkewReport:
         """Recompute every sampled served value offline and classify the differences.
 
         Flushes pending samples first; records the report in the registry.
+
+        Args:
+            since: only samples requested at or after.
+            until: only samples requested before.
+            max_examples: examples kept per feature (the UI's drill-down asks for all of them).
+            record: store the report in the registry (and raise its alerts).
         """
         self.flush_serving_log()
         defs = self._state().definitions
@@ -151,9 +162,12 @@ class Monitor:
             on_demand=odfvs,
             scan=self._scan,
             materialized=self.registry.materialization_seqs,
+            checked_at=until if not record else None,
+            max_examples=max_examples,
             **self._version_lookups(),
         )
-        self.registry.add_report("skew", report.to_dict())
+        if record:
+            self.registry.add_report("skew", report.to_dict())
         return report
 
     # -- drift ----------------------------------------------------------------------------------
@@ -245,16 +259,20 @@ class Monitor:
         prediction: Any = None,
         label: Any = None,
         timestamp: dt.datetime | str | None = None,
+        group: str | None = None,
     ) -> None:
         """Record a model's prediction and/or the ground truth for a served request.
 
         The prediction and the label may come in two calls; neither is ever stored twice.
+        ``group`` tags the request's traffic: ``"control"`` for traffic served without the model
+        (:meth:`feedback_loop_report` compares it with the rest); it cannot change once stored.
 
         Raises:
             NotFoundError: ``request_id`` was not handed out by this store (or has expired).
             RequestError: a value of the wrong type (not a number, bool or string, or not the
-                type earlier feedback used).
-            ConflictError: this request already has that prediction or label.
+                type earlier feedback used), or a timestamp later than now plus
+                ``ingestion.max_future``.
+            ConflictError: this request already has that prediction or label, or another group.
         """
         if not isinstance(request_id, str) or not request_id:
             raise RequestError("request_id must be the request_id of an online answer")
@@ -282,8 +300,10 @@ class Monitor:
                     "prediction": prediction,
                     "label": label,
                     "timestamp": timestamp,
+                    "group": group,
                 }
-            ]
+            ],
+            max_future=self.config.ingestion.max_future,
         )
         for field, value in (("prediction", prediction), ("label", label)):
             if value is not None:
@@ -302,7 +322,7 @@ class Monitor:
     def feedback_frame(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> pl.DataFrame:
-        """Recorded feedback: request_id, timestamp, prediction, label."""
+        """Recorded feedback: request_id, timestamp, prediction, label, group."""
         rows = self.registry.feedback(since=since, until=until)
         return pl.DataFrame(
             {
@@ -312,6 +332,7 @@ class Monitor:
                 ),
                 "prediction": pl.Series([r["prediction"] for r in rows], strict=False),
                 "label": pl.Series([r["label"] for r in rows], strict=False),
+                "group": pl.Series([r["group"] for r in rows], dtype=pl.String),
             }
         )
 

@@ -6,10 +6,11 @@ Each has ``to_dict()`` (JSON-ready, the exact shape DESIGN.md §12 fixes) and a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IngestReport", "MaterializeReport", "iso"]
+__all__ = ["IngestReport", "MaterializeReport", "html_repr", "iso"]
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -18,7 +19,10 @@ def iso(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 ("1-01-01"), which no ISO 8601
+    # reader takes back.
+    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text + "Z"
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -37,6 +41,22 @@ def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return as_utc(value)
     return as_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def html_repr(kind: str) -> Callable[[Any], str]:
+    """A ``_repr_html_`` for a report value with ``to_dict()``: the web UI's table of it, so a
+    notebook shows a report the way ``/ui`` and ``featurestore report --html`` do.
+
+    Args:
+        kind: ``"ingest"``, ``"skew"``, ``"drift"`` or ``"performance"``.
+    """
+
+    def _repr_html_(self: Any) -> str:
+        from featurestore.ui.export import report_html
+
+        return report_html(kind, self.to_dict())
+
+    return _repr_html_
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,8 @@ class IngestReport:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     duplicate_of: str | None = None  # the run that committed the same rows (status "duplicate")
+
+    _repr_html_ = html_repr("ingest")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -11,10 +11,11 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import polars as pl
 
+from featurestore.alerts import Alerts
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     FeatureService,
@@ -29,7 +30,7 @@ from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.materialize import materialize_view, write_pushed
-from featurestore.monitoring import Monitor
+from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import file_columns, read_file, read_sql, to_frame
@@ -42,6 +43,11 @@ from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Lookup, Resolved, resolve
 from featurestore.serving import OnlineResponse, Request, ServingState, answer, answer_async
+
+if TYPE_CHECKING:
+    from featurestore.acting import Acting
+    from featurestore.parity.decisions import PolicyDecision
+    from featurestore.parity.feedback_loops import FeedbackLoopReport, FeedbackLoopThresholds
 
 __all__ = ["FeatureStore"]
 
@@ -93,6 +99,8 @@ class FeatureStore:
             saved_dataset=self.get_saved_dataset,
             version_lookups=self._version_lookups,
         )
+        self._acting: Acting | None = None
+        self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -102,7 +110,16 @@ class FeatureStore:
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
+            if self.alerts is not None:  # every recorded report and run may raise an alert
+                self._registry.add_listener(self.alerts.on_record)
         return self._registry
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
+        if self._alerts is None and self.config.alerts:
+            self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
+        return self._alerts
 
     @property
     def online(self) -> OnlineBackend:
@@ -120,6 +137,8 @@ class FeatureStore:
     def close(self) -> None:
         """Release database and online-store connections (queued serving samples are shipped first)."""
         self.monitor.close(ship=self._online is not None)
+        if self._alerts is not None:
+            self._alerts.close()  # queued deliveries get a few seconds; the rest stay pending
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -307,17 +326,21 @@ class FeatureStore:
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
+
+        Batches that disagree on a column's type (naive and aware timestamps, say) are read
+        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
+        from featurestore.offline.quarantine import read_quarantine
+
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
-        frames = [
-            pl.read_parquet(self.offline.path_of(f.path)).with_columns(
-                pl.lit(f.run_id).alias("__run_id")
-            )
-            for f in files
-            if run_id is None or f.run_id == run_id
-        ]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return read_quarantine(
+            [
+                (self.offline.path_of(f.path), f.run_id)
+                for f in files
+                if run_id is None or f.run_id == run_id
+            ]
+        )
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None
@@ -675,6 +698,60 @@ class FeatureStore:
     log_feedback = _monitor_method(Monitor.log_feedback)
     feedback_frame = _monitor_method(Monitor.feedback_frame)
     performance = _monitor_method(Monitor.performance)
+
+    # -- acting on it: retraining policies, feedback loops (DESIGN.md §15) ----------------------
+    @property
+    def acting(self) -> Acting:
+        """Retraining policies and feedback loops (:mod:`featurestore.acting`)."""
+        if self._acting is None:
+            from featurestore.acting import Acting
+
+            self._acting = Acting(self)
+        return self._acting
+
+    def evaluate_policies(self, now: dt.datetime | None = None) -> list[PolicyDecision]:
+        """Evaluate every applied ``RetrainPolicy`` at ``now`` (default: now) and record each
+        decision in the decision log; a decision to retrain raises the ``retrain`` alert
+        (``[[alerts]]`` webhooks subscribed to it).
+
+        The rules (age, performance, drift, prediction drift, cooldown) are in
+        :mod:`featurestore.parity.policies`.
+        """
+        return self.acting.evaluate_policies(now)
+
+    def policy_decisions(
+        self,
+        policy: str | None = None,
+        *,
+        retrain: bool | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PolicyDecision]:
+        """The decision log, newest first (optionally one policy's, only retrains, a span)."""
+        from featurestore.parity.decisions import PolicyDecision
+
+        rows = self.registry.decisions(
+            policy, retrain=retrain, since=since, until=until, limit=limit
+        )
+        return [PolicyDecision.from_dict(row) for row in rows]
+
+    def feedback_loop_report(
+        self,
+        window: str | dt.timedelta = "1d",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        control: str = "control",
+        thresholds: FeedbackLoopThresholds | None = None,
+    ) -> FeedbackLoopReport:
+        """Is the model shaping its own data? Per window: entities served, prediction diversity
+        and its trend, outcomes per feedback group with a z-test of ``control`` against the rest,
+        and flags for narrowing and diverging (rules in :mod:`featurestore.parity.feedback_loops`).
+        """
+        return self.acting.feedback_loop_report(
+            parse_window(window), since=since, until=until, control=control, thresholds=thresholds
+        )
 
 
 def _request(

@@ -38,7 +38,7 @@ from featurestore.offline.compute import normalise_keys
 from featurestore.offline.pit import point_in_time_join
 from featurestore.offline.windows import WindowSpec, window_aggregates
 from featurestore.online.encoding import unpack_value
-from featurestore.reports import iso
+from featurestore.reports import html_repr, iso
 
 __all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
 
@@ -151,6 +151,8 @@ class SkewReport:
     checked_at: dt.datetime
     samples: int
     features: list[FeatureSkew]
+
+    _repr_html_ = html_repr("skew")
 
     def to_dict(self) -> dict[str, Any]:
         return {

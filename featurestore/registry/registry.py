@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import os
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,15 +14,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from featurestore.errors import ConfigError
+from featurestore.registry import alerts, manifest, objects, records
+from featurestore.registry import decisions as decision_rows
 from featurestore.registry import feedback as feedback_rows
-from featurestore.registry import manifest, objects, records
 from featurestore.registry.engine import Database
 from featurestore.registry.manifest import BatchFile, FileEntry, RunState
 from featurestore.registry.models import ObjectSpec, Plan, StoredObject
 from featurestore.registry.records import ReportKind
 from featurestore.registry.tables import projects
 
-__all__ = ["Registry"]
+__all__ = ["Listener", "Registry"]
+
+logger = logging.getLogger("featurestore.registry")
+
+Listener = Callable[[str, Mapping[str, Any]], None]
+"""Called as ``listener(kind, record)`` after a report (``"skew"``, ``"drift"``,
+``"performance"``), a finished ingestion run (``"ingestion"``) or a retraining-policy decision
+(``"policy_decision"``) is committed."""
 
 
 def _now() -> datetime:
@@ -49,6 +58,7 @@ class Registry:
         if not isinstance(project, str) or not project.strip() or len(project) > 255:
             raise ConfigError(f"project name {project!r} must be a non-empty string (<= 255 chars)")
         self.project = project
+        self._listeners: list[Listener] = []
         self._db = Database(url)
         try:
             self._db.upgrade()
@@ -74,6 +84,19 @@ class Registry:
     def close(self) -> None:
         """Release the database connections. The registry cannot be used afterwards."""
         self._db.close()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Have ``listener`` told of every report and finished ingestion run recorded from now
+        on (alerts use it). It runs after the commit, in the recording thread; whatever it
+        raises is logged, never passed to the caller: the record is already stored."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, record: Mapping[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, record)
+            except Exception:
+                logger.exception("a registry listener failed on a %s record", kind)
 
     def _ensure_project(self) -> None:
         insert = pg_insert if self._db.is_postgres else sqlite_insert
@@ -188,6 +211,7 @@ class Registry:
         """
         with self._db.transaction(write=True) as conn:
             records.finish_ingestion(conn, self.project, run_id, report, _now())
+        self._notify("ingestion", report)
 
     def commit_ingestion(
         self,
@@ -210,7 +234,7 @@ class Registry:
             then still open: close it with ``finish_ingestion``).
         """
         with self._db.transaction(write=True) as conn:
-            return manifest.commit_ingestion(
+            duplicate = manifest.commit_ingestion(
                 conn,
                 self.project,
                 run_id,
@@ -220,6 +244,9 @@ class Registry:
                 check_duplicate=check_duplicate,
                 now=_now(),
             )
+        if duplicate is None:
+            self._notify("ingestion", report)
+        return duplicate
 
     def find_duplicate(self, view: str, content_hash: str) -> str | None:
         """The run id of a committed, visible batch of ``view`` with this content, or None."""
@@ -365,21 +392,37 @@ class Registry:
             return records.list_log_flushes(conn, self.project)
 
     def add_report(self, kind: ReportKind, report: Mapping[str, Any]) -> int:
-        """Store a ``"skew"``, ``"drift"`` or ``"performance"`` report (its ``to_dict()``).
+        """Store a ``"skew"``, ``"drift"``, ``"performance"`` or ``"feedback_loop"`` report (its ``to_dict()``).
 
         Returns:
             The report's id (increasing in the order reports are added).
         """
         with self._db.transaction(write=True) as conn:
-            return records.add_report(conn, self.project, kind, report, _now())
+            report_id = records.add_report(conn, self.project, kind, report, _now())
+        self._notify(kind, report)
+        return report_id
 
     def reports(self, kind: ReportKind, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """Reports of one kind, newest first, exactly as they were given."""
         with self._db.transaction() as conn:
             return records.list_reports(conn, self.project, kind, limit)
 
-    def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store feedback rows ``{request_id, prediction?, label?, timestamp?}``, all or none.
+    def report_history(
+        self, kind: ReportKind, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Reports of one kind, newest first, as ``{id, recorded_at, report}`` (for charts over
+        time: a drift report carries no time of its own)."""
+        with self._db.transaction() as conn:
+            return records.report_history(conn, self.project, kind, limit)
+
+    def add_feedback(
+        self, rows: Sequence[Mapping[str, Any]], *, max_future: timedelta | None = None
+    ) -> int:
+        """Store feedback rows ``{request_id, prediction?, label?, timestamp?, group?}``, all or none.
+
+        Args:
+            rows: the rows.
+            max_future: refuse timestamps later than now plus this.
 
         Returns:
             The number of rows stored.
@@ -388,8 +431,10 @@ class Registry:
             RequestError: a row is malformed.
             ConflictError: a request id is repeated in ``rows`` or already has feedback.
         """
+        now = _now()
+        latest = None if max_future is None else now + max_future
         with self._db.transaction(write=True) as conn:
-            return feedback_rows.add_feedback(conn, self.project, rows, _now())
+            return feedback_rows.add_feedback(conn, self.project, rows, now, latest)
 
     def feedback(
         self, since: datetime | None = None, until: datetime | None = None
@@ -397,8 +442,114 @@ class Registry:
         """Feedback rows with ``since <= timestamp < until``, oldest first.
 
         Returns:
-            A list of ``{request_id, prediction, label, timestamp}`` dicts; prediction and label
-            keep their JSON type, timestamp is timezone-aware UTC.
+            A list of ``{request_id, prediction, label, timestamp, group}`` dicts; prediction and
+            label keep their JSON type, timestamp is timezone-aware UTC.
         """
         with self._db.transaction() as conn:
             return feedback_rows.list_feedback(conn, self.project, since, until)
+
+    def first_prediction_at(self, since: datetime) -> datetime | None:
+        """When the first prediction at or after ``since`` was made (the control group aside)."""
+        with self._db.transaction() as conn:
+            return feedback_rows.first_prediction_at(conn, self.project, since)
+
+    # -- retraining-policy decisions ---------------------------------------------------------------
+
+    def record_decision(
+        self,
+        policy: str,
+        at: datetime,
+        decide: Callable[[datetime | None], Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        """Decide and record one evaluation of ``policy`` at ``at``, in one locked transaction.
+
+        ``decide`` gets the time ``policy`` last decided to retrain (at or before ``at``; None if
+        never) and returns the decision (``policy``, ``policy_version``, ``evaluated_at``,
+        ``retrain`` and anything else JSON-ready). Decisions of one project queue on its lock, so
+        two servers evaluating at once never both see "no retrain yet" and both fire.
+
+        Returns:
+            What ``decide`` returned.
+        """
+        with self._db.transaction(write=True) as conn:
+            conn.execute(
+                sa.select(projects.c.project)
+                .where(projects.c.project == self.project)
+                .with_for_update()
+            )
+            decision = decide(decision_rows.last_retrain(conn, self.project, policy, at))
+            decision_rows.add_decision(conn, self.project, decision, _now())
+        self._notify("policy_decision", decision)
+        return decision
+
+    def decisions(
+        self,
+        policy: str | None = None,
+        *,
+        retrain: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Recorded policy decisions, newest first, exactly as they were recorded.
+
+        Args:
+            policy: only this policy's.
+            retrain: only those that did (True) or did not (False) decide to retrain.
+            since: only those evaluated at or after.
+            until: only those evaluated before.
+            limit: at most this many.
+        """
+        with self._db.transaction() as conn:
+            return decision_rows.list_decisions(
+                conn,
+                self.project,
+                policy=policy,
+                retrain=retrain,
+                since=since,
+                until=until,
+                limit=limit,
+            )
+
+    # -- alert deliveries ----------------------------------------------------------------------------
+
+    def enqueue_alerts(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[int]:
+        """Add alert deliveries ``{event, url, payload}``, due now; returns their ids."""
+        with self._db.transaction(write=True) as conn:
+            return alerts.enqueue(conn, self.project, rows, _now())
+
+    def claim_alerts(self, *, lease: timedelta, limit: int = 20) -> builtins.list[dict[str, Any]]:
+        """Claim due deliveries for one worker for ``lease`` (``{id, event, url, payload,
+        attempts}``); two workers never hold the same one."""
+        with self._db.transaction(write=True) as conn:
+            return alerts.claim(conn, self.project, _now(), lease, limit, self._db.is_postgres)
+
+    def record_alert_attempt(
+        self,
+        delivery: int,
+        *,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record one attempt of a delivery: delivered, to retry at ``retry_at``, or failed."""
+        with self._db.transaction(write=True) as conn:
+            alerts.record_attempt(
+                conn,
+                self.project,
+                delivery,
+                now=_now(),
+                delivered=delivered,
+                status_code=status_code,
+                error=error,
+                retry_at=retry_at,
+            )
+
+    def alert_deliveries(
+        self, status: str | None = None, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Every alert delivery (of one status), newest first: ``{id, event, url, status,
+        attempts, last_status, last_error, created_at, next_attempt_at, delivered_at, payload}``."""
+        with self._db.transaction() as conn:
+            return alerts.list_deliveries(conn, self.project, status, limit)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "VERSION_TABLE",
     "UTCDateTime",
+    "alert_deliveries",
     "batch_files",
     "datasets",
     "feedback",
@@ -24,6 +25,7 @@ __all__ = [
     "metadata",
     "object_versions",
     "objects",
+    "policy_decisions",
     "projects",
     "reports",
     "utc",
@@ -207,6 +209,43 @@ feedback = sa.Table(
     sa.Column("label", sa.Text, nullable=True),
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    # "control" marks traffic served without the model (feedback-loop reports compare it).
+    sa.Column("group_name", sa.String(64), nullable=True),
     sa.UniqueConstraint("project", "request_id", name="uq_fs_feedback_request"),
     sa.Index("ix_fs_feedback_timestamp", "project", "timestamp"),
+)
+
+policy_decisions = sa.Table(
+    "fs_policy_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("policy", sa.String(NAME), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    # the time the decision is about (``evaluate_policies(now=...)``), not when it was written
+    sa.Column("evaluated_at", UTCDateTime, nullable=False),
+    sa.Column("retrain", sa.Boolean, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fs_policy_decisions_policy", "project", "policy", "evaluated_at"),
+)
+
+alert_deliveries = sa.Table(
+    "fs_alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    # pending -> sending (claimed by one worker until claimed_until) -> delivered | failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index("ix_fs_alert_deliveries_due", "project", "status", "next_attempt_at"),
 )

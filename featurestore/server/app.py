@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -24,7 +24,7 @@ from featurestore.server.auth import TokenTable, require_scope
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
-from featurestore.server.routes import ops, reports, serving, write
+from featurestore.server.routes import ops, policies, reports, serving, ui, write
 from featurestore.store import FeatureStore
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "FeatureServer",
     "app_from_env",
     "create_app",
+    "scheduled_policy_evaluations",
     "scheduled_skew_checks",
 ]
 
@@ -92,6 +93,7 @@ def create_app(
     """
     watcher = DefinitionWatcher(store, interval=refresh_interval)
     interval = store.config.serving.skew_check_interval
+    policy_interval = store.config.serving.policy_check_interval
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,9 +101,13 @@ def create_app(
         if freeze_gc:
             gc.collect()
             gc.freeze()
+        if store.alerts is not None:
+            store.alerts.start()  # also posts what earlier processes left pending
         tasks = [asyncio.create_task(watcher.run())]
         if interval:
             tasks.append(asyncio.create_task(scheduled_skew_checks(store, interval)))
+        if policy_interval:
+            tasks.append(asyncio.create_task(scheduled_policy_evaluations(store, policy_interval)))
         try:
             yield
         finally:
@@ -137,8 +143,11 @@ def create_app(
     write_scope = [Depends(require_scope("write"))] if secured else []
     app.include_router(serving.router, dependencies=read)
     app.include_router(reports.router, dependencies=read)
+    app.include_router(policies.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
     app.include_router(ops.router)
+    if store.config.serving.ui:
+        app.include_router(ui.router)  # checks the read scope itself (header or sign-in cookie)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if fast_path:  # timed by the metrics middleware as the routed requests are
         route = next(r for r in serving.router.routes if getattr(r, "path", None) == serving.PATH)
@@ -152,12 +161,27 @@ async def scheduled_skew_checks(store: FeatureStore, interval: float) -> None:
 
     With several workers, each runs its own schedule.
     """
+    await _every(interval, store.check_skew, "the scheduled skew check")
+
+
+async def scheduled_policy_evaluations(store: FeatureStore, interval: float) -> None:
+    """Evaluate the retraining policies every ``interval`` seconds
+    (``serving.policy_check_interval``); each decision goes to the decision log
+    (``GET /policies/decisions``) and a decision to retrain raises the ``retrain`` alert event.
+
+    With several workers, each runs its own schedule; decisions are made under the registry's
+    lock, so the cooldown keeps them from firing twice for one retrain.
+    """
+    await _every(interval, store.evaluate_policies, "the scheduled policy evaluation")
+
+
+async def _every(interval: float, job: Callable[[], object], what: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(store.check_skew)
+            await run_in_threadpool(job)
         except Exception:
-            logger.exception("the scheduled skew check failed")
+            logger.exception("%s failed", what)
 
 
 def app_from_env() -> FastAPI:
