@@ -12,7 +12,7 @@ EXPECTED = {
     "DriftReport", "DriftThresholds", "Entity", "ExpressionError", "Feature", "FeatureService",
     "FeatureStore", "FeatureStoreError", "FeatureView", "FileSource", "IngestReport",
     "MaterializeReport", "NotFoundError", "OnDemandFeatureView", "OnlineResponse",
-    "PerformanceReport", "PushSource", "RepoError", "RequestError", "RequestSource",
+    "PerformanceReport", "PushSource", "RepoError", "RequestError", "RequestSource", "RetrainPolicy",
     "SkewReport", "SqlSource", "StoreUnavailableError", "__version__", "coalesce", "col", "lit",
     "max_horizontal", "min_horizontal", "when",
 }  # fmt: skip
