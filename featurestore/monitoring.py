@@ -18,8 +18,11 @@ from featurestore.errors import NotFoundError, RequestError
 from featurestore.requestids import is_request_id
 
 if TYPE_CHECKING:
+    from featurestore.compute import Engine
     from featurestore.config import Config
     from featurestore.definitions import Definition
+    from featurestore.offline.bucketed import ViewLayout
+    from featurestore.offline.recompute import Recomputed
     from featurestore.offline.storage import OfflineStore
     from featurestore.online import OnlineStore
     from featurestore.parity import DriftReport, DriftThresholds, PerformanceReport
@@ -66,7 +69,11 @@ class MonitoringMixin:
     def _definitions(self) -> dict[tuple[str, str], Definition]:
         raise NotImplementedError
 
-    def _scan(self, view: FeatureView) -> pl.LazyFrame | None:
+    def _layout(self, view: FeatureView, *, upto: int | None = None) -> ViewLayout:
+        raise NotImplementedError
+
+    @property
+    def engine(self) -> Engine:
         raise NotImplementedError
 
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
@@ -125,12 +132,24 @@ class MonitoringMixin:
             self.serving_log(since, until),
             views=views,
             on_demand=odfvs,
-            scan=self._scan,
+            recompute=self._skew_values,
             materialized=self.registry.materialization_seqs,
             **self._version_lookups(),
         )
         self.registry.add_report("skew", report.to_dict())
         return report
+
+    def _skew_values(
+        self,
+        view: FeatureView,
+        spine: pl.DataFrame,
+        plain: list[str],
+        aggs: list[str],
+        seqs: Mapping[dt.datetime, int],
+    ) -> Recomputed:
+        from featurestore.compute.jobs import skew_values
+
+        return skew_values(self.engine, self._layout(view), spine, plain, aggs, seqs)
 
     # -- drift ----------------------------------------------------------------------------------
     def _frame(self, source: Any, what: str) -> tuple[pl.DataFrame, str]:

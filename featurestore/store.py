@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from featurestore.compute import Engine
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -23,6 +24,7 @@ from featurestore.definitions import (
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.monitoring import MonitoringMixin
+from featurestore.offline.bucketed import ViewLayout
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import read_file, read_sql, to_frame
@@ -56,8 +58,11 @@ class FeatureStore(MonitoringMixin):
         self.config = config or load_config(repo_path)
         self.repo_path = self.config.repo_path
         self.project = self.config.project
-        self.offline = OfflineStore(self.config.offline_path(), self.project)
+        self.offline = OfflineStore(
+            self.config.offline_root(), self.project, self.config.offline.storage_options
+        )
         self._registry: Registry | None = None
+        self._engine: Engine | None = None
         self._online: OnlineStore | None = None
         self._defs: dict[tuple[str, str], Definition] | None = None
         self._versions: dict[tuple[str, str], int] = {}
@@ -74,6 +79,16 @@ class FeatureStore(MonitoringMixin):
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
         return self._registry
+
+    @property
+    def engine(self) -> Engine:
+        """Where per-bucket jobs run (``[compute] engine``): this process, or Ray tasks."""
+        if self._engine is None:
+            from featurestore.compute import open_engine
+
+            compute = self.config.compute
+            self._engine = open_engine(compute.engine, compute.ray_address)
+        return self._engine
 
     @property
     def online(self) -> OnlineStore:
@@ -279,6 +294,8 @@ class FeatureStore(MonitoringMixin):
             source=label,
             force=force,
             max_future=self.config.ingestion.max_future,
+            buckets=self.config.offline.buckets,
+            engine=self.engine,
         )
         return report
 
@@ -309,9 +326,7 @@ class FeatureStore(MonitoringMixin):
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
         frames = [
-            pl.read_parquet(self.offline.path_of(f.path)).with_columns(
-                pl.lit(f.run_id).alias("__run_id")
-            )
+            self.offline.read(f.path).with_columns(pl.lit(f.run_id).alias("__run_id"))
             for f in files
             if run_id is None or f.run_id == run_id
         ]
@@ -377,6 +392,7 @@ class FeatureStore(MonitoringMixin):
         versions: Mapping[str, int] | None,
         snapshot: int | None = None,
     ) -> pl.DataFrame:
+        from featurestore.compute.jobs import training_values
         from featurestore.offline.training import build_training_frame, prepare_spine
 
         if versions:
@@ -387,9 +403,14 @@ class FeatureStore(MonitoringMixin):
         frame = prepare_spine(spine, resolved.join_keys, resolved.request_fields)
         if snapshot is None:
             snapshot = self.registry.last_commit()
-        out = build_training_frame(
-            frame, resolved, lambda view: self._scan(view, upto=snapshot), point_in_time
-        )
+
+        def values_of(
+            view: FeatureView, names: list[str], keys: pl.DataFrame
+        ) -> dict[str, pl.Series]:
+            layout = self._layout(view, upto=snapshot)
+            return training_values(self.engine, layout, names, keys, point_in_time)
+
+        out = build_training_frame(frame, resolved, values_of, point_in_time)
         if save_as is not None:
             lineage = {
                 "features": [f"{v}:{f}" for v, f in resolved.refs],
@@ -451,6 +472,26 @@ class FeatureStore(MonitoringMixin):
         source = self.offline.scan([f.path for f in files])
         return None if source is None else view_rows(view, source)
 
+    def _layout(self, view: FeatureView, *, upto: int | None = None) -> ViewLayout:
+        """``view``'s committed files by bucket (``upto``: batches committed at or before that
+        commit number), what the per-bucket jobs read."""
+        files, _ = self.registry.committed_files(view.name, upto=upto)
+        buckets = self.registry.view_buckets(view.name)
+        pairs = [(f.path, f.bucket) for f in files]
+        return ViewLayout.of(self.offline.location, view, buckets, pairs)
+
+    def _rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
+        """The rows of ``view`` of some entities only: their buckets, filtered on their keys."""
+        layout = self._layout(view)
+        if layout.schema is None:
+            return None
+        parts = [
+            layout.bucket(bucket).rows(view, keys=part)
+            for bucket, part in layout.split(keys.select(view.join_keys)).items()
+        ]
+        frames = [p for p in parts if p is not None]
+        return pl.concat(frames) if frames else None
+
     def _save_dataset(
         self,
         name: str,
@@ -466,7 +507,7 @@ class FeatureStore(MonitoringMixin):
         path = self.offline.write_file(self.offline.dataset_path(name), frame)
         self.registry.save_dataset(
             name,
-            path=str(path),
+            path=path,
             spine_hash=_spine_hash(spine),
             feature_refs={f"{v}:{f}": versions[v] for v, f in resolved.refs},
             rows=frame.height,
@@ -490,7 +531,7 @@ class FeatureStore(MonitoringMixin):
                 f"dataset {name!r} was saved without a lineage (by an older featurestore); "
                 "save it again to make it reproducible"
             )
-        saved = pl.read_parquet(record["path"])
+        saved = self.offline.read_url(record["path"])
         spine = saved.drop(lineage["columns"])
         if _spine_hash(spine) != record["spine_hash"]:
             raise RequestError(f"dataset {name!r}: its stored spine no longer matches its lineage")
@@ -508,7 +549,7 @@ class FeatureStore(MonitoringMixin):
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
         """A training frame saved with ``save_as``."""
         record = self.registry.get_dataset(name)
-        return pl.read_parquet(record["path"])
+        return self.offline.read_url(record["path"])
 
     # -- online -------------------------------------------------------------------------------
     def materialize(
@@ -546,8 +587,8 @@ class FeatureStore(MonitoringMixin):
             since = start if not incremental else self.registry.watermark(view.name)
             tick = (lambda n, v=view.name: progress(v, n)) if progress else None
             written[view.name], seen_seq = materialize_view(
-                view,
-                self._scan(view),
+                self._layout(view),
+                engine=self.engine,
                 online=self.online,
                 project=self.project,
                 start=since,
@@ -645,12 +686,14 @@ class FeatureStore(MonitoringMixin):
                 source=f"push:{push_source}",
                 publish=to != "online",
                 max_future=self.config.ingestion.max_future,
+                buckets=self.config.offline.buckets,
+                engine=self.engine,
             )
             if to != "offline" and stored.height:
                 write_pushed(
                     view,
                     compute_rows_python(view, stored),
-                    offline=self._scan(view),
+                    offline=self._rows_for(view, stored),
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,

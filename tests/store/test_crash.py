@@ -131,9 +131,10 @@ def check_store(repo: Path) -> None:
         listed = {f.path for f in store.registry.committed_files("trips")[0]}
         listed |= {f.path for f in store.registry.committed_files("trips", "quarantine")[0]}
         on_disk = {
-            p.relative_to(store.offline.root).as_posix()
+            f.path
             for folder in (store.offline.view_dir("trips"), store.offline.quarantine_dir("trips"))
-            for p in folder.rglob("*.parquet")
+            for f in store.offline.list_files(folder)
+            if f.path.endswith(".parquet")
         }
         assert on_disk == listed
 

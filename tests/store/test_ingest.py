@@ -193,11 +193,11 @@ def test_crash_while_publishing_leaves_nothing_visible(
     store = make_store()
     store.ingest("driver_trips", batch(3))
     real = pl.LazyFrame.sink_parquet
-    written: list[Path] = []
+    written: list[str] = []
 
     def crash_after_writing(self: pl.LazyFrame, target: Any, *args: Any, **kwargs: Any) -> Any:
         real(self, target, *args, **kwargs)
-        written.extend((store.offline.root / "views").rglob("*.parquet"))
+        written.extend(f.path for f in store.offline.list_files("views"))
         raise OSError("disk full")
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", crash_after_writing)
@@ -224,13 +224,12 @@ def test_files_of_a_run_that_never_committed_are_invisible_and_swept(
     # a run whose process died after writing its files: opened, files written, never committed
     run_id, seq = store.registry.begin_ingestion("driver_trips", "crashed", owner="nohost:1")
     name = f"run-{seq:012d}-{run_id}"
-    orphan = store.offline.view_dir("driver_trips") / name / "date=2026-01-01"
-    orphan.mkdir(parents=True)
-    batch().write_parquet(orphan / "part.parquet")
+    orphan = f"{store.offline.view_dir('driver_trips')}/{name}"
+    store.offline.write_file(f"{orphan}/bucket=0000/date=2026-01-01/part.parquet", batch())
     assert offline_rows(store) == 3
     store.registry.finish_ingestion(run_id, {"status": "failed", "run_id": run_id})
     store.ingest("driver_trips", batch(4))
-    assert not orphan.exists()
+    assert not store.offline.list_files(orphan)
     assert offline_rows(store) == 7
 
 
