@@ -11,10 +11,7 @@ HEAVY = ["polars", "sqlalchemy", "pandera", "pyarrow", "redis", "fastapi", "scip
 
 
 def test_import_loads_no_heavy_module() -> None:
-    code = (
-        "import sys, featurestore; "
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    code = f"import sys, featurestore; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 

@@ -454,7 +454,8 @@ def _on_demand(
         if missing:  # an input was not logged: compare against the served inputs only
             return [None] * len(sample_ids)
         compiled = to_polars(expr, schema=frame.schema)
-        return frame.select(compiled.alias(feature)).get_column(feature).to_list()
+        # with_columns, not select: an all-null input may compile to a literal, broadcast here
+        return frame.with_columns(compiled.alias(feature)).get_column(feature).to_list()
 
     for feature in logged.get_column("feature").unique(maintain_order=True).to_list():
         tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))
