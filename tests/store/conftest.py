@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from s3_server import s3_config
 from store_repo import definitions
 
 from featurestore import FeatureStore
 
 
+@pytest.fixture(params=["local", "s3"])
+def offline_kind(request: pytest.FixtureRequest) -> str:
+    """Where the store tests keep offline files: a local folder, or a real S3-compatible server
+    (the whole store contract suite runs against both)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def make_store(tmp_path: Path) -> Iterator[Callable[..., FeatureStore]]:
+def make_store(
+    tmp_path: Path, offline_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., FeatureStore]]:
     stores: list[FeatureStore] = []
+    top = table = ""
+    if offline_kind == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        top, table = s3_config(endpoint, f"b{uuid.uuid4().hex[:16]}")
 
     def make(extra_toml: str = "", objects: list[object] | None = None) -> FeatureStore:
         repo = tmp_path / f"repo{len(stores)}"
         (repo / "data").mkdir(parents=True)
-        (repo / "featurestore.toml").write_text(f'project = "p{len(stores)}"\n{extra_toml}')
+        (repo / "featurestore.toml").write_text(
+            f'project = "p{len(stores)}"\n{top}{extra_toml}\n{table}'
+        )
         store = FeatureStore(repo)
         store.apply(definitions() if objects is None else objects)
         stores.append(store)
