@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from offline_pit import N_ENTITIES, N_FEATURES, N_SPINE, make_data, write_repo  # noqa: E402
+from offline_pit import N_ENTITIES, N_FEATURES, N_SPINE, make_data, write_repo
 
 REPO = "repo"
 
