@@ -21,6 +21,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import polars as pl
@@ -256,19 +257,15 @@ def _duplicate(
     return report
 
 
+@dataclass(frozen=True)
 class _Checked:
     """A validated batch: valid rows, quarantined rows (original columns, ``__row``,
     ``__reasons``), violations as dicts, and a batch-level error."""
 
-    def __init__(
-        self,
-        valid: pl.DataFrame,
-        quarantined: pl.DataFrame,
-        violations: list[dict[str, Any]],
-        error: str | None,
-    ) -> None:
-        self.valid, self.quarantined = valid, quarantined
-        self.violations, self.error = violations, error
+    valid: pl.DataFrame
+    quarantined: pl.DataFrame
+    violations: list[dict[str, Any]]
+    error: str | None
 
 
 def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Checked:
