@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -46,48 +45,15 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from offline_pit import N_ENTITIES, N_FEATURES, N_SPINE, _run_duckdb, make_data, write_repo
-
-REPO = "repo"
-
-
-def child(kind: str, workdir: Path) -> None:
-    """One measured run in this process; prints its figures as JSON."""
-    if kind == "duckdb":
-        import duckdb  # noqa: F401  (its import is not the query's cost)
-
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        out = _run_duckdb(workdir)
-    else:
-        from featurestore import FeatureStore
-
-        spine = pl.read_parquet(workdir / "spine.parquet")
-        store = FeatureStore(workdir / REPO)
-        store.list_feature_views()
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        out = store.get_training_frame(
-            spine, features=[f"pit:f{i}" for i in range(N_FEATURES)], full_feature_names=True
-        )
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "peak_mib": peak / 1024,
-                "before_mib": before / 1024,
-                "rows": out.height,
-            }
-        )
-    )
+import offline_pit
+from offline_pit import N_ENTITIES, N_FEATURES, N_SPINE, REPO, make_data, write_repo
 
 
 def measure(kind: str, workdir: Path, runs: int) -> dict[str, float]:
     results = []
     for _ in range(runs):
-        cmd = [sys.executable, __file__, "--child", kind, "--workdir", str(workdir)]
+        # offline_pit's own child runs: the same measurement at every scale
+        cmd = [sys.executable, offline_pit.__file__, "--child", kind, "--workdir", str(workdir)]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {
@@ -98,22 +64,11 @@ def measure(kind: str, workdir: Path, runs: int) -> dict[str, float]:
 
 def ingest(workdir: Path, buckets: int) -> float:
     """Ingest ``rows.parquet`` into a fresh repo; rows per second."""
-    from featurestore import FeatureStore
-
     pl.scan_parquet(workdir / "rows.parquet").drop("seq").sink_parquet(workdir / "source.parquet")
-    repo = workdir / REPO
-    write_repo(repo)
-    with (repo / "featurestore.toml").open("a") as toml:
-        toml.write(f"[offline]\nbuckets = {buckets}\n[serving]\nskew_sample_rate = 1.0\n")
-    (repo / "rows.parquet").symlink_to(workdir / "source.parquet")
-    with FeatureStore(repo) as store:
-        store.apply()
-        started = time.perf_counter()
-        report = store.ingest("pit")
-        seconds = time.perf_counter() - started
-    assert report.rows_written == report.rows_in, report
+    extra = f"[offline]\nbuckets = {buckets}\n[serving]\nskew_sample_rate = 1.0\n"
+    rate = offline_pit.ingest_into(workdir / REPO, workdir / "source.parquet", extra)
     (workdir / "source.parquet").unlink()
-    return report.rows_in / seconds
+    return rate
 
 
 def skew_seconds(workdir: Path, samples: int = 1000) -> float:
@@ -222,16 +177,11 @@ def redis_figures(tmp: Path, entities: int = 100_000) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=["store", "duckdb"])
-    parser.add_argument("--workdir", type=Path)
     parser.add_argument("--scales", default="1,5,10", help="multiples of W1, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--buckets", type=int, default=8)
     parser.add_argument("--no-redis", action="store_true")
     args = parser.parse_args()
-    if args.child:
-        child(args.child, args.workdir)
-        return
     scales = [int(s) for s in args.scales.split(",")]
     figures: dict[str, Any] = {
         "benchmark": "offline_scale",
