@@ -74,7 +74,7 @@ def test_offline_and_compute_tables(tmp_path: Path) -> None:
     local = load_config(write(tmp_path, 'project = "p"\n'), env={})
     assert local.offline_root() == str((tmp_path / ".featurestore/offline").resolve())
     assert (local.offline.buckets, local.compute.engine) == (8, "local")
-    with pytest.raises(ConfigError, match="compute.engine"):
+    with pytest.raises(ConfigError, match=r"compute\.engine"):
         load_config(repo, env={"FEATURESTORE_COMPUTE_ENGINE": "spark"})
-    with pytest.raises(ConfigError, match="offline.buckets"):
+    with pytest.raises(ConfigError, match=r"offline\.buckets"):
         load_config(write(tmp_path, 'project = "p"\n[offline]\nbuckets = 0\n'), env={})
