@@ -217,13 +217,15 @@ def main() -> None:
         if not args.no_redis:
             figures.update(redis_figures(Path(tmp)))
     top = figures["scales"][f"{max(scales)}x"]
-    figures["floors_met"] = {
+    met = {
         "peak_rss_under_4gib": top["training_frame_peak_rss_mib"] < 4096,
         "within_duckdb": top["ratio_to_duckdb"] <= 1.0,
         "import_under_0_15s": figures["import_only_s"] < 0.15,
-        "skew_under_3s": figures.get("skew_check_1000_samples_s", 0) < 3.0,
-        "materialize_within_2x_hset": figures.get("materialize_ratio_to_hset", 0) <= 2.0,
+        "skew_under_3s": figures["skew_check_1000_samples_s"] < 3.0,
     }
+    if "materialize_ratio_to_hset" in figures:  # measured only with Redis and redis-benchmark
+        met["materialize_within_2x_hset"] = figures["materialize_ratio_to_hset"] <= 2.0
+    figures["floors_met"] = met
     print(json.dumps(figures))
 
 
