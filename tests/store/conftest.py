@@ -13,11 +13,19 @@ from store_repo import definitions
 from featurestore import FeatureStore
 
 
-@pytest.fixture(params=["local", "s3"])
-def offline_kind(request: pytest.FixtureRequest) -> str:
-    """Where the store tests keep offline files: a local folder, or a real S3-compatible server
-    (the whole store contract suite runs against both)."""
-    return str(request.param)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module's ``OFFLINE_STORES`` (e.g. ``("local", "s3")``) runs each of its tests that
+    makes a store once per offline store: the store contract (ingest, manifest and sweeps,
+    crash tests, training frames) holds on a folder and on a real S3-compatible server."""
+    kinds = getattr(metafunc.module, "OFFLINE_STORES", None)
+    if kinds and "offline_kind" in metafunc.fixturenames:
+        metafunc.parametrize("offline_kind", kinds)
+
+
+@pytest.fixture
+def offline_kind() -> str:
+    """Where a store test keeps offline files (a module's ``OFFLINE_STORES`` overrides it)."""
+    return "local"
 
 
 @pytest.fixture

@@ -57,6 +57,8 @@ POINTS = [
     "ingest.committed",
 ]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+#: the fault-point crashes run with the offline store on a folder and on S3 (tests/store/conftest)
+OFFLINE_STORES = ("local", "s3")
 
 
 def make_repo(path: Path, rows: int, registry: str | None = None, offline: str = "") -> Path:

@@ -22,6 +22,8 @@ from featurestore import FeatureStore
 from featurestore.compute import RayEngine
 
 UTC_US = pl.Datetime("us", "UTC")
+#: both engines read one offline store on the S3-compatible server, as a cluster's nodes would
+OFFLINE_STORES = ("s3",)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ from store_repo import T0, trips_view
 from featurestore import ContractError, FeatureStore, RequestError
 from featurestore.offline.buckets import bucket_of
 
+#: the store contract: on a local folder and on a real S3-compatible server
+OFFLINE_STORES = ("local", "s3")
+
 MakeStore = Callable[..., FeatureStore]
 
 
