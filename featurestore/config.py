@@ -22,8 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from featurestore.errors import ConfigError, FeatureStoreError
 
 __all__ = [
+    "ALERT_EVENTS",
     "CONFIG_FILE",
+<<<<<<< HEAD
     "ComputeConfig",
+=======
+    "AlertConfig",
+>>>>>>> main
     "Config",
     "IngestionConfig",
     "OfflineConfig",
@@ -43,6 +48,37 @@ class TokenConfig(BaseModel):
     scopes: tuple[Literal["read", "write"], ...] = ("read",)
 
 
+ALERT_EVENTS = (
+    "contract_rejected",
+    "quarantined",
+    "skew",
+    "drift",
+    "detector",
+    "retrain",
+    "rollout",
+)
+AlertEvent = Literal[
+    "contract_rejected", "quarantined", "skew", "drift", "detector", "retrain", "rollout"
+]
+
+
+class AlertConfig(BaseModel):
+    """One ``[[alerts]]`` entry: a webhook and the events posted to it.
+
+    Each delivery is posted as JSON ``{event, project, summary, details, at, text}`` by a
+    background worker, retried ``max_attempts`` times in all, waiting ``backoff`` seconds before
+    the first retry and twice as long before each next one (at most ``max_backoff``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    events: tuple[AlertEvent, ...] = ALERT_EVENTS  # type: ignore[assignment]
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    backoff: float = Field(default=1.0, ge=0, le=3600)
+    max_backoff: float = Field(default=300.0, ge=0)
+
+
 class ServingConfig(BaseModel):
     """The ``[serving]`` table."""
 
@@ -52,6 +88,7 @@ class ServingConfig(BaseModel):
     max_entities: int = Field(default=1000, ge=1)
     log_buffer_size: int = Field(default=100_000, ge=1)
     tokens: tuple[TokenConfig, ...] = ()
+    ui: bool = True
 
 
 class IngestionConfig(BaseModel):
@@ -104,6 +141,7 @@ class Config(BaseModel):
     offline_store: str = ".featurestore/offline"
     online_store: str = "sqlite:///.featurestore/online.db"
     serving: ServingConfig = ServingConfig()
+    alerts: tuple[AlertConfig, ...] = ()
     ingestion: IngestionConfig = IngestionConfig()
     offline: OfflineConfig = OfflineConfig()
     compute: ComputeConfig = ComputeConfig()
@@ -148,7 +186,8 @@ def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
         "offline": (OfflineConfig, {}),
         "compute": (ComputeConfig, {}),
     }
-    top = {k for k in Config.model_fields if k not in (*tables, "repo_path")}
+    # alerts is a list of tables: no variable overrides it
+    top = {k for k in Config.model_fields if k not in (*tables, "alerts", "repo_path")}
     for key, text in env.items():
         if not key.startswith("FEATURESTORE_"):
             continue

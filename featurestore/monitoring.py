@@ -116,11 +116,22 @@ class MonitoringMixin:
 
     # -- skew -----------------------------------------------------------------------------------
     def check_skew(
-        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        max_examples: int = 5,
+        record: bool = True,
     ) -> SkewReport:
         """Recompute every sampled served value offline and classify the differences.
 
         Flushes pending samples first; records the report in the registry.
+
+        Args:
+            since: only samples requested at or after.
+            until: only samples requested before.
+            max_examples: examples kept per feature (the UI's drill-down asks for all of them).
+            record: store the report in the registry (and raise its alerts).
         """
         from featurestore.parity.skew import check_skew
 
@@ -134,9 +145,12 @@ class MonitoringMixin:
             on_demand=odfvs,
             recompute=self._skew_values,
             materialized=self.registry.materialization_seqs,
+            checked_at=until if not record else None,
+            max_examples=max_examples,
             **self._version_lookups(),
         )
-        self.registry.add_report("skew", report.to_dict())
+        if record:
+            self.registry.add_report("skew", report.to_dict())
         return report
 
     def _skew_values(

@@ -6,10 +6,11 @@ Each has ``to_dict()`` (JSON-ready, the exact shape DESIGN.md §12 fixes) and a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IngestReport", "MaterializeReport", "iso"]
+__all__ = ["IngestReport", "MaterializeReport", "html_repr", "iso"]
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -39,6 +40,22 @@ def parse_iso(value: str | dt.datetime | None) -> dt.datetime | None:
     return as_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+def html_repr(kind: str) -> Callable[[Any], str]:
+    """A ``_repr_html_`` for a report value with ``to_dict()``: the web UI's table of it, so a
+    notebook shows a report the way ``/ui`` and ``featurestore report --html`` do.
+
+    Args:
+        kind: ``"ingest"``, ``"skew"``, ``"drift"`` or ``"performance"``.
+    """
+
+    def _repr_html_(self: Any) -> str:
+        from featurestore.ui.export import report_html
+
+        return report_html(kind, self.to_dict())
+
+    return _repr_html_
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What one ingestion run (batch or push) did.
@@ -60,6 +77,8 @@ class IngestReport:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     duplicate_of: str | None = None  # the run that committed the same rows (status "duplicate")
+
+    _repr_html_ = html_repr("ingest")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,11 @@ from typing import Any, Literal
 
 import polars as pl
 
+<<<<<<< HEAD
 from featurestore.compute import Engine
+=======
+from featurestore.alerts import Alerts
+>>>>>>> main
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -70,6 +74,7 @@ class FeatureStore(MonitoringMixin):
         self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
+        self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -78,9 +83,12 @@ class FeatureStore(MonitoringMixin):
             self._registry = Registry(
                 self.config.sqlalchemy_url(self.config.registry), self.project
             )
+            if self.alerts is not None:  # every recorded report and run may raise an alert
+                self._registry.add_listener(self.alerts.on_record)
         return self._registry
 
     @property
+<<<<<<< HEAD
     def engine(self) -> Engine:
         """Where per-bucket jobs run (``[compute] engine``): this process, or Ray tasks."""
         if self._engine is None:
@@ -89,6 +97,13 @@ class FeatureStore(MonitoringMixin):
             compute = self.config.compute
             self._engine = open_engine(compute.engine, compute.ray_address)
         return self._engine
+=======
+    def alerts(self) -> Alerts | None:
+        """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
+        if self._alerts is None and self.config.alerts:
+            self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
+        return self._alerts
+>>>>>>> main
 
     @property
     def online(self) -> OnlineStore:
@@ -111,6 +126,8 @@ class FeatureStore(MonitoringMixin):
                 self._serving_logger.ship()
             self._serving_logger.close()
             self._serving_logger = None
+        if self._alerts is not None:
+            self._alerts.close()  # queued deliveries get a few seconds; the rest stay pending
         if self._registry is not None:
             self._registry.close()
             self._registry = None
@@ -322,15 +339,30 @@ class FeatureStore(MonitoringMixin):
 
     def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
         """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only."""
+        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
+
+        Batches that disagree on a column's type (naive and aware timestamps, say) are read
+        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
+        from featurestore.offline.quarantine import read_quarantine
+
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
+<<<<<<< HEAD
         frames = [
             self.offline.read(f.path).with_columns(pl.lit(f.run_id).alias("__run_id"))
             for f in files
             if run_id is None or f.run_id == run_id
         ]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+=======
+        return read_quarantine(
+            [
+                (self.offline.path_of(f.path), f.run_id)
+                for f in files
+                if run_id is None or f.run_id == run_id
+            ]
+        )
+>>>>>>> main
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None

@@ -32,6 +32,12 @@ def test_help_has_examples() -> None:
         ["reports", "contracts"],
         ["parity"],
         ["reports"],
+        ["parity", "skew"],
+        ["parity", "drift"],
+        ["list"],
+        ["describe"],
+        ["quarantine"],
+        ["report"],
     ]:
         result = run(*command, "--help")
         assert result.returncode == 0, (command, result.stderr)

@@ -107,3 +107,64 @@ def test_cli_errors_are_one_line(demo: tuple[Path, str], tmp_path: Path) -> None
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and fragment in lines[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_gates_exit_3_when_a_check_fails(demo: tuple[Path, str], tmp_path: Path) -> None:
+    repo = str(demo[0])
+    skew = run("--repo", repo, "parity", "skew", "--fail-on", "mismatch,stale")
+    assert skew.returncode == 3, skew.stderr
+    assert "check failed: skew:" in skew.stderr and "stale" in skew.stderr
+    fine = run("--repo", repo, "parity", "skew", "--fail-on", "mismatch", "--json")
+    assert fine.returncode == 0 and json.loads(fine.stdout)["samples"] > 0
+    bad = run("--repo", repo, "parity", "skew", "--fail-on", "bogus")
+    assert bad.returncode == 2 and "not a skew class" in bad.stderr
+    drift = run(
+        "--repo", repo, "parity", "drift", "--reference", "ranking_train", "--fail-on-drift"
+    )
+    assert drift.returncode == 3 and "features drifted" in drift.stderr
+    same = run(
+        *("--repo", repo, "parity", "drift", "--reference", "ranking_train"),
+        *("--current", "ranking_train", "--fail-on-drift"),
+    )
+    assert same.returncode == 0, same.stderr
+    trips = pl.read_parquet(Path(repo) / "data" / "trips.parquet")
+    trips.head(5000).write_parquet(tmp_path / "some.parquet")  # holds planted violations
+    quarantined = run(
+        *("--repo", repo, "ingest", "driver_trips", str(tmp_path / "some.parquet")),
+        *("--fail-on-quarantine", "--json"),
+    )
+    assert quarantined.returncode == 3 and "rows quarantined" in quarantined.stderr
+    assert json.loads(quarantined.stdout)["rows_quarantined"] > 0
+    clean = trips.filter(
+        pl.col("fare") >= 0,
+        pl.col("city").is_in(["ams", "ber", "lis"]),
+        pl.col("driver_id").is_not_null(),
+    ).tail(50)
+    clean.write_parquet(tmp_path / "clean.parquet")
+    ok = run(
+        *("--repo", repo, "ingest", "driver_trips", str(tmp_path / "clean.parquet")),
+        "--fail-on-quarantine",
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_list_describe_and_quarantine(demo: tuple[Path, str]) -> None:
+    repo = str(demo[0])
+    views = {v["name"]: v for v in as_json(run("--repo", repo, "list", "views", "--json"))}
+    assert views["driver_trips"]["watermark"] is not None
+    assert views["driver_trips"]["join_keys"] == ["driver_id"]
+    assert views["ride_features"]["kind"] == "on_demand_feature_view"
+    datasets = run("--repo", repo, "list", "datasets")
+    assert datasets.returncode == 0 and "ranking_train" in datasets.stdout
+    described = as_json(run("--repo", repo, "describe", "driver_trips", "--json"))
+    (view,) = described["matches"]
+    assert view["kind"] == "feature_view" and view["version"] == 1
+    assert view["ingestion_runs"] and "contract" in view["spec"]
+    missing = run("--repo", repo, "describe", "nothing_here")
+    assert missing.returncode == 1 and "nothing is named 'nothing_here'" in missing.stderr
+    first_run = as_json(run("--repo", repo, "reports", "contracts", "--json"))[-1]["run_id"]
+    rows = as_json(run("--repo", repo, "quarantine", "driver_trips", "--run", first_run, "--json"))
+    assert len(rows) == 12 and {r["__run_id"] for r in rows} == {first_run}
+    assert {r["__reasons"][0]["column"] for r in rows} == {"driver_id", "fare", "city"}
+    shown = run("--repo", repo, "quarantine", "driver_trips", "--limit", "3")
+    assert shown.returncode == 0 and "quarantined rows" in shown.stdout

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from featurestore.cli.common import (
+    JsonOption,
     app,
+    check_failed,
     command,
     err,
     open_store,
@@ -54,7 +56,8 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the repo in.")],
     project: Annotated[str, typer.Option(help="Project name.")] = "rides",
 ) -> None:
-    """Create a working sample feature repo (definitions, config, data).
+    """Create a working sample feature repo: featurestore.toml, features.py, data/trips.parquet
+    and spine.parquet (label events for a training frame), so the README tour runs as written.
 
     Example: featurestore init my_repo && cd my_repo && featurestore apply
     """
@@ -70,6 +73,7 @@ def init(
 @command
 def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Register the repo's definitions: prints the plan (added/changed/unchanged/removed) and applies it.
 
@@ -79,7 +83,7 @@ def apply(
 
     with open_store() as store:
         plan = store.apply(dry_run=dry_run)
-    out.print(plan_table(plan, dry_run))
+    print_json(plan.to_dict()) if as_json else out.print(plan_table(plan, dry_run))
 
 
 @app.command()
@@ -98,14 +102,19 @@ def ingest(
     force: Annotated[
         bool, typer.Option("--force", help="Ingest even if the same rows were committed before.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonOption = False,
+    fail_on_quarantine: Annotated[
+        bool,
+        typer.Option("--fail-on-quarantine", help="Exit 3 when the contract quarantined any row."),
+    ] = False,
 ) -> None:
     """Validate a batch against the view's contract and commit it to the offline store.
 
     The batch becomes visible all at once when it commits; a batch equal to one committed
-    before is skipped as a duplicate unless --force.
+    before is skipped as a duplicate unless --force. Exit codes: 0 ok, 1 rejected batch or
+    error, 3 rows quarantined (with --fail-on-quarantine).
 
-    Example: featurestore ingest driver_trips data/trips.parquet
+    Example: featurestore ingest driver_trips data/trips.parquet --fail-on-quarantine
     """
     with open_store() as store, out.status(f"ingesting into {view}"):
         report = store.ingest(
@@ -116,6 +125,11 @@ def ingest(
             force=force,
         )
     print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
+    if fail_on_quarantine and report.rows_quarantined:
+        raise check_failed(
+            f"{report.rows_quarantined} of {report.rows_in} rows quarantined in {view} "
+            f"(run {report.run_id}; see `featurestore quarantine {view} --run {report.run_id}`)"
+        )
 
 
 @app.command()
@@ -128,6 +142,7 @@ def materialize(
     views: Annotated[
         list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Load the latest feature values into the online store (incremental, idempotent).
 
@@ -154,7 +169,7 @@ def materialize(
         report = store.materialize(
             views or None, parse_when(start, "start"), parse_when(end, "end"), progress=tick
         )
-    out.print(str(report), markup=False)
+    print_json(report.to_dict()) if as_json else out.print(str(report), markup=False)
 
 
 @app.command("training-frame")
@@ -175,6 +190,7 @@ def training_frame(
     point_in_time: Annotated[
         str, typer.Option(help="'known' (created <= t) or 'event'.")
     ] = "known",
+    as_json: JsonOption = False,
 ) -> None:
     """Build a point-in-time-correct training frame.
 
@@ -194,7 +210,17 @@ def training_frame(
         frame.write_csv(out_path)
     else:
         frame.write_parquet(out_path)
-    out.print(f"wrote {frame.height} rows x {frame.width} columns to {out_path}")
+    if as_json:
+        print_json(
+            {
+                "path": str(out_path),
+                "rows": frame.height,
+                "columns": frame.columns,
+                "saved_as": save_as,
+            }
+        )
+    else:
+        out.print(f"wrote {frame.height} rows x {frame.width} columns to {out_path}")
 
 
 @app.command()
@@ -227,7 +253,7 @@ def serve(
 def reports_contracts(
     view: Annotated[str | None, typer.Option(help="Only this view.")] = None,
     limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show ingestion runs: counts, per-check failures, examples, data health.
 

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,7 +20,10 @@ from featurestore.errors import ContractError, FeatureStoreError
 from featurestore.reports import parse_iso
 
 __all__ = [
+    "CHECK_FAILED",
+    "JsonOption",
     "app",
+    "check_failed",
     "command",
     "err",
     "fail",
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The exit code of a check that ran and failed (a gate for CI jobs and schedulers).
+CHECK_FAILED = 3
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the to_dict() shape).")]
 
 app = typer.Typer(
     help=(
@@ -65,6 +73,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def check_failed(message: str) -> typer.Exit:
+    """Say which check failed (one line on stderr) and exit with :data:`CHECK_FAILED`."""
+    err.print(f"check failed: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(CHECK_FAILED)
+
+
 def command(fn: F) -> F:
     """Turn FeatureStoreErrors into one line and exit code 1 (traceback only with --debug)."""
 
@@ -72,8 +86,8 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # exits, and usage errors Typer reports itself (exit 2)
         except FeatureStoreError as exc:
             if state["debug"]:
                 raise

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from featurestore.reports import IngestReport, iso
 
-__all__ = ["contract_table", "plan_table"]
+__all__ = ["contract_table", "drift_table", "plan_table", "skew_table"]
 
 _STYLE = {"add": "green", "change": "yellow", "remove": "red", "unchanged": "dim"}
 _STATUS = {
@@ -93,3 +93,79 @@ def contract_table(reports: Sequence[IngestReport]) -> Group:
     if health.row_count:
         parts.append(health)
     return Group(*parts)
+
+
+_CLASS_STYLE = {
+    "match": "green",
+    "stale": "yellow",
+    "missing_online": "yellow",
+    "missing_offline": "red",
+    "mismatch": "bold red",
+    "outdated": "yellow",
+}
+
+
+def skew_table(report: dict[str, Any]) -> Table:
+    """A skew report (its ``to_dict()``): one row per feature, one column per class."""
+    features = report.get("features", [])
+    classes = [c for c in _CLASS_STYLE if any(c in f for f in features)] or ["match"]
+    table = Table(
+        title=f"skew check at {report.get('checked_at')}: {report.get('samples')} sampled rows",
+        title_justify="left",
+    )
+    table.add_column("view:feature")
+    table.add_column("total", justify="right")
+    for cls in classes:
+        table.add_column(cls, justify="right")
+    table.add_column("max |diff|", justify="right")
+    for f in features:
+        cells = [
+            Text(str(f[c]), style=_CLASS_STYLE[c] if f[c] and c != "match" else "") for c in classes
+        ]
+        table.add_row(
+            f"{f['view']}:{f['feature']}", str(f["total"]), *cells, _num(f["max_abs_diff"])
+        )
+    return table
+
+
+def drift_table(report: dict[str, Any]) -> Table:
+    """A drift report (its ``to_dict()``): one row per feature, flagged statistics in red."""
+    features = report.get("features", [])
+    table = Table(
+        title=f"drift: {report.get('reference')} -> {report.get('current')}", title_justify="left"
+    )
+    for column in ("feature", "kind", "n ref", "n cur", "null ref", "null cur"):
+        table.add_column(column, justify="left" if column in ("feature", "kind") else "right")
+    for column in ("psi", "js", "ks p", "wasserstein", "chi2 p", "flags"):
+        table.add_column(column, justify="left" if column == "flags" else "right")
+    for f in features:
+        flags = f.get("flags") or []
+        if f.get("insufficient_data"):
+            verdict = Text("insufficient data", style="dim")
+        elif flags:
+            verdict = Text(", ".join(flags), style="bold red")
+        else:
+            verdict = Text(
+                "warn: " + ", ".join(f["warnings"]) if f.get("warnings") else "", style="yellow"
+            )
+
+        def stat(key: str, flag: str, f: dict[str, Any] = f, flags: list[str] = flags) -> Text:
+            return Text(_num(f.get(key)), style="red" if flag in flags else "")
+
+        table.add_row(
+            f["feature"],
+            f["kind"],
+            str(f["n_reference"]),
+            str(f["n_current"]),
+            _num(f["null_rate_reference"]),
+            _num(f["null_rate_current"]),
+            stat("psi", "psi"),
+            stat("js", "js"),
+            stat("ks_pvalue", "ks"),
+            _num(f.get("wasserstein")),
+            stat("chi2_pvalue", "chi2"),
+            verdict,
+        )
+    drifted = sum(1 for f in features if f.get("drifted"))
+    table.caption = f"{drifted} of {len(features)} features drifted"
+    return table

@@ -117,6 +117,13 @@ class OnlineStore(Protocol):
         """
         ...
 
+    def count(self, view: str) -> int:
+        """How many entities have a stored row of ``view`` in this project.
+
+        Meant for overviews, not for serving: on Redis it scans the project's keys.
+        """
+        ...
+
     def ping(self) -> None:
         """Check that the store answers.
 

@@ -321,14 +321,22 @@ class RedisOnlineStore:
 
     def delete_view(self, view: str) -> int:
         """See :meth:`OnlineStore.delete_view` (scans this project's entity hashes)."""
-        deleted = 0
+        return self._on_every_entity("HDEL", view)
+
+    def count(self, view: str) -> int:
+        """See :meth:`OnlineStore.count` (scans this project's entity hashes)."""
+        return self._on_every_entity("HEXISTS", view)
+
+    def _on_every_entity(self, command: str, view: str) -> int:
+        """Run ``command key view`` on every entity hash of the project; the sum of the replies."""
+        total = 0
         with self._guard():
             pattern = f"fs:{{{self.project}:*"
             keys = self._client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash")
             for chunk in _chunks(keys, _SCAN_COUNT):
                 texts = [key.decode() for key in chunk]
-                deleted += sum(self._execute_or_raise([(k, ("HDEL", k, view)) for k in texts]))
-        return deleted
+                total += sum(self._execute_or_raise([(k, (command, k, view)) for k in texts]))
+        return total
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -157,6 +157,19 @@ class SQLiteOnlineStore:
             )
             return int(cursor.rowcount)
 
+    def count(self, view: str) -> int:
+        """See :meth:`OnlineStore.count`."""
+        with self._guard():
+            (rows,) = (
+                self._connection()
+                .execute(
+                    "SELECT count(*) FROM fs_online_rows WHERE project = ? AND view = ?",
+                    (self.project, view),
+                )
+                .fetchone()
+            )
+        return int(rows)
+
     def ping(self) -> None:
         """See :meth:`OnlineStore.ping`."""
         with self._guard():

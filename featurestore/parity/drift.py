@@ -23,7 +23,13 @@ Rules, per feature:
   smoothing, so a category seen on one side only is fine) and JS; chi-square is
   ``chi2_contingency`` (defaults) on the 2 x k table of counts. With a single category on both
   sides chi-square is undefined and ``None``.
-* **Lack of data.** When either side has no values left, every statistic is ``None``.
+* **Lack of data.** When either side has no values left, every statistic is ``None``. When either
+  side has fewer than ``min_samples`` values (default 100) the figures are still given but
+  ``insufficient_data`` is true and the feature is never flagged nor warned about: a PSI over two
+  or three reference rows says nothing.
+* **Histogram.** ``histogram`` holds what PSI compared, for charts: the numeric bins' inner
+  ``edges`` with each side's unsmoothed proportions, or the categories with theirs (the 50 most
+  frequent when there are more).
 * **Flags.** ``psi > psi``, ``js > js``, ``ks_pvalue < ks_pvalue``, ``chi2_pvalue < chi2_pvalue``
   (names in that order); ``psi_warn < psi <= psi`` adds the warning ``"psi"``. A statistic that is
   ``None`` never flags, and a statistic SciPy would give as NaN or infinity is reported as ``None``.
@@ -53,12 +59,14 @@ from featurestore.parity.stats import (
     psi,
     text_table,
 )
+from featurestore.reports import html_repr
 
 __all__ = ["DriftReport", "DriftThresholds", "FeatureDrift", "drift_report", "feature_drift"]
 
 _MAX_WORKERS = 4
 _PARALLEL_MIN_ROWS = 200_000
 _STD_FLOOR = 0.001
+_MAX_CATEGORIES = 50
 _CATEGORICAL = (pl.Boolean, pl.String, pl.Categorical, pl.Enum)
 
 
@@ -72,6 +80,8 @@ class DriftThresholds:
         ks_pvalue: a KS p-value below this flags ``"ks"``.
         js: a Jensen-Shannon distance above this flags ``"js"``.
         chi2_pvalue: a chi-square p-value below this flags ``"chi2"``.
+        min_samples: fewer non-null values than this on either side mark the feature
+            ``insufficient_data``, which never flags.
     """
 
     psi: float = 0.25
@@ -79,6 +89,7 @@ class DriftThresholds:
     ks_pvalue: float = 0.05
     js: float = 0.1
     chi2_pvalue: float = 0.05
+    min_samples: int = 100
 
     def __post_init__(self) -> None:
         for name in ("psi", "psi_warn", "ks_pvalue", "js", "chi2_pvalue"):
@@ -88,6 +99,10 @@ class DriftThresholds:
         for name in ("ks_pvalue", "chi2_pvalue"):
             if getattr(self, name) > 1:
                 raise ConfigError(f"Drift threshold {name} is a p-value and must be <= 1.")
+        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int):
+            raise ConfigError(f"min_samples must be an integer, got {self.min_samples!r}.")
+        if self.min_samples < 1:
+            raise ConfigError(f"min_samples must be at least 1, got {self.min_samples}.")
         if self.psi_warn > self.psi:
             raise ConfigError(
                 f"Drift threshold psi_warn ({self.psi_warn}) must not exceed psi ({self.psi})."
@@ -115,9 +130,12 @@ class FeatureDrift:
     flags: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     note: str | None = None
+    insufficient_data: bool = False
+    histogram: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The DESIGN.md §12 keys in order, then ``warnings`` and ``note``."""
+        """The DESIGN.md §12 keys in order, then ``warnings``, ``note``, ``insufficient_data``
+        and ``histogram``."""
         return {
             "feature": self.feature,
             "kind": self.kind,
@@ -136,6 +154,8 @@ class FeatureDrift:
             "flags": list(self.flags),
             "warnings": list(self.warnings),
             "note": self.note,
+            "insufficient_data": self.insufficient_data,
+            "histogram": self.histogram,
         }
 
 
@@ -147,6 +167,8 @@ class DriftReport:
     current: str
     features: list[FeatureDrift]
     thresholds: DriftThresholds = DriftThresholds()
+
+    _repr_html_ = html_repr("drift")
 
     @property
     def drifted(self) -> list[str]:
@@ -199,22 +221,30 @@ def feature_drift(
     kind = _kind(name, reference.dtype, current.dtype)
     stats: dict[str, float | None] = {}
     notes: list[str] = []
+    histogram: dict[str, Any] | None = None
     if kind == "numeric":
         ref, ref_rows = _numeric_values(reference)
         cur, cur_rows = _numeric_values(current)
         n_ref, n_cur = ref.size, cur.size
         if n_ref and n_cur:
-            stats = _numeric_stats(ref, cur, notes)
+            stats, histogram = _numeric_stats(ref, cur, notes)
     else:
-        ref_counts, cur_counts = _category_counts(reference, current)
+        categories, ref_counts, cur_counts = _category_counts(reference, current)
         ref_rows, cur_rows = reference.len(), current.len()
         n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
         if n_ref and n_cur:
             stats = _categorical_stats(ref_counts, cur_counts, notes)
+            histogram = _category_histogram(categories, ref_counts, cur_counts)
     for side, n in (("reference", n_ref), ("current", n_cur)):
         if not n:
             notes.append(f"not enough data: the {side} side has no non-null values")
-    flags, warns = _flags(stats, thresholds)
+    insufficient = min(n_ref, n_cur) < thresholds.min_samples
+    if insufficient and n_ref and n_cur:
+        notes.append(
+            f"insufficient data: {min(n_ref, n_cur)} values on one side, fewer than "
+            f"min_samples={thresholds.min_samples}; not flagged"
+        )
+    flags, warns = ([], []) if insufficient else _flags(stats, thresholds)
     return FeatureDrift(
         feature=name,
         kind=kind,
@@ -233,6 +263,8 @@ def feature_drift(
         flags=flags,
         warnings=warns,
         note="; ".join(notes) or None,
+        insufficient_data=insufficient,
+        histogram=histogram,
     )
 
 
@@ -340,7 +372,9 @@ def _numeric_values(series: pl.Series) -> tuple[FloatArray, int]:
     return (values if present.all() else values[present]), series.len()
 
 
-def _numeric_stats(ref: FloatArray, cur: FloatArray, notes: list[str]) -> dict[str, float | None]:
+def _numeric_stats(
+    ref: FloatArray, cur: FloatArray, notes: list[str]
+) -> tuple[dict[str, float | None], dict[str, Any]]:
     # Infinite values make some statistics inf - inf; those become None, silently.
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ref_sorted, cur_sorted = np.sort(ref), np.sort(cur)
@@ -351,19 +385,25 @@ def _numeric_stats(ref: FloatArray, cur: FloatArray, notes: list[str]) -> dict[s
         std = float(np.std(ref))
         if std == 0:
             notes.append("constant reference: 2 PSI bins, Wasserstein scaled by 0.001")
-        return {
+        stats = {
             "psi": psi(r, c),
             "js": jensen_shannon(r, c),
             "ks_statistic": ks_statistic,
             "ks_pvalue": ks_pvalue,
             "wasserstein": finite(wasserstein / max(std, _STD_FLOOR)),
         }
+        histogram = {
+            "edges": [finite(e) for e in edges.tolist()],
+            "reference": r.tolist(),
+            "current": c.tolist(),
+        }
+        return stats, histogram
 
 
 def _category_counts(
     reference: pl.Series, current: pl.Series
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Counts per category over the union of both sides, in sorted category order."""
+) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64]]:
+    """The categories of both sides, sorted, and each side's count per category."""
     frames = [
         s.cast(pl.String).drop_nulls().value_counts().rename({s.name: "value", "count": side})
         for s, side in ((reference.rename("v"), "ref"), (current.rename("v"), "cur"))
@@ -371,7 +411,24 @@ def _category_counts(
     table = (
         frames[0].join(frames[1], on="value", how="full", coalesce=True).fill_null(0).sort("value")
     )
-    return table["ref"].to_numpy().astype(np.int64), table["cur"].to_numpy().astype(np.int64)
+    return (
+        table["value"].to_list(),
+        table["ref"].to_numpy().astype(np.int64),
+        table["cur"].to_numpy().astype(np.int64),
+    )
+
+
+def _category_histogram(
+    categories: list[str], ref_counts: NDArray[np.int64], cur_counts: NDArray[np.int64]
+) -> dict[str, Any]:
+    r = ref_counts / ref_counts.sum()
+    c = cur_counts / cur_counts.sum()
+    keep = np.sort(np.argsort(-(r + c), kind="stable")[:_MAX_CATEGORIES])
+    return {
+        "categories": [categories[i] for i in keep],
+        "reference": r[keep].tolist(),
+        "current": c[keep].tolist(),
+    }
 
 
 def _categorical_stats(

@@ -53,7 +53,7 @@ from featurestore.parity.stats import (
     regression_metrics,
     text_table,
 )
-from featurestore.reports import iso
+from featurestore.reports import html_repr, iso
 
 __all__ = ["PerformanceReport", "WindowPerformance", "performance_report"]
 
@@ -104,6 +104,8 @@ class PerformanceReport:
     n_feedback: int
     n_labelled: int
     notes: list[str] = field(default_factory=list)
+
+    _repr_html_ = html_repr("performance")
 
     def to_dict(self) -> dict[str, Any]:
         """``{task, window, windows, alarms, n_feedback, n_labelled}``, then ``notes``."""

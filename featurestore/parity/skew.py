@@ -37,7 +37,7 @@ from featurestore.expr import to_polars
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.recompute import END, EVENT, Recomputed
 from featurestore.online.encoding import unpack_value
-from featurestore.reports import iso
+from featurestore.reports import html_repr, iso
 
 __all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
 
@@ -154,6 +154,8 @@ class SkewReport:
     checked_at: dt.datetime
     samples: int
     features: list[FeatureSkew]
+
+    _repr_html_ = html_repr("skew")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 import numpy as np
-import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from featurestore.quickstart.sample import sample_end, write_sample_repo
+from featurestore.quickstart.sample import sample_spine, write_sample_repo
 from featurestore.quickstart.traffic import (
     late_batch,
     send_traffic,
@@ -29,21 +28,6 @@ from featurestore.quickstart.traffic import (
 __all__ = ["run_demo", "sample_spine"]
 
 MARKER = ".featurestore-quickstart"
-
-
-def sample_spine(n: int = 1000, seed: int = 11, n_drivers: int = 200) -> pl.DataFrame:
-    """Label events: which driver, when, the trip distance asked for, and whether it was accepted."""
-    rng = np.random.default_rng(seed)
-    start = sample_end() - dt.timedelta(days=20)
-    offsets = pl.Series(rng.integers(0, 20 * 86_400_000_000, size=n), dtype=pl.Int64)
-    return pl.DataFrame(
-        {
-            "driver_id": rng.integers(0, n_drivers + 20, size=n),  # some drivers have no trips
-            "event_timestamp": offsets.cast(pl.Duration("us")) + start,
-            "distance_km": np.round(rng.uniform(0.5, 30.0, size=n), 1),
-            "accepted": rng.integers(0, 2, size=n),
-        }
-    ).sort("event_timestamp")
 
 
 def _answer_table(answer: dict[str, Any]) -> Table:

@@ -1,7 +1,8 @@
 """A small, realistic ride-hailing repo: definitions, config and seeded data with planted problems.
 
 The trips batch holds a few contract violations (negative fares, an unknown city, a null driver
-id) so the first ingestion has something to quarantine.
+id) so the first ingestion has something to quarantine. ``spine.parquet`` holds label events
+(driver, time, requested distance, accepted) for the tour's training frame.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-__all__ = ["DEFINITIONS", "sample_end", "trips_frame", "write_sample_repo"]
+__all__ = ["DEFINITIONS", "sample_end", "sample_spine", "trips_frame", "write_sample_repo"]
 
 
 def sample_end() -> dt.datetime:
@@ -128,6 +129,21 @@ def trips_frame(
     ).sort("event_ts")
 
 
+def sample_spine(n: int = 1000, seed: int = 11, n_drivers: int = 200) -> pl.DataFrame:
+    """Label events: which driver, when, the trip distance asked for, and whether it was accepted."""
+    rng = np.random.default_rng(seed)
+    start = sample_end() - dt.timedelta(days=20)
+    offsets = pl.Series(rng.integers(0, 20 * 86_400_000_000, size=n), dtype=pl.Int64)
+    return pl.DataFrame(
+        {
+            "driver_id": rng.integers(0, n_drivers + 20, size=n),  # some drivers have no trips
+            "event_timestamp": offsets.cast(pl.Duration("us")) + start,
+            "distance_km": np.round(rng.uniform(0.5, 30.0, size=n), 1),
+            "accepted": rng.integers(0, 2, size=n),
+        }
+    ).sort("event_timestamp")
+
+
 def write_sample_repo(path: Path, project: str = "rides") -> Path:
     """Write the sample repo into ``path`` (created if needed); returns the path."""
     path.mkdir(parents=True, exist_ok=True)
@@ -135,4 +151,5 @@ def write_sample_repo(path: Path, project: str = "rides") -> Path:
     (path / "featurestore.toml").write_text(CONFIG.format(project=project))
     (path / "features.py").write_text(DEFINITIONS)
     trips_frame().write_parquet(path / "data" / "trips.parquet")
+    sample_spine().write_parquet(path / "spine.parquet")
     return path

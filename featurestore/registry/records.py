@@ -43,6 +43,7 @@ __all__ = [
     "materialized_version",
     "record_log_flush",
     "record_materialization",
+    "report_history",
     "save_dataset",
     "watermark",
 ]
@@ -427,3 +428,18 @@ def list_reports(
     query = sa.select(r.c.report).where(r.c.project == project, r.c.kind == _report_kind(kind))
     query = _limit(query.order_by(r.c.id.desc()), limit)
     return [json.loads(text) for text in conn.execute(query).scalars()]
+
+
+def report_history(
+    conn: Connection, project: str, kind: str, limit: int | None
+) -> list[dict[str, Any]]:
+    """Reports of one kind with their id and recording time, newest first."""
+    r = reports
+    query = sa.select(r.c.id, r.c.created_at, r.c.report).where(
+        r.c.project == project, r.c.kind == _report_kind(kind)
+    )
+    query = _limit(query.order_by(r.c.id.desc()), limit)
+    return [
+        {"id": int(row.id), "recorded_at": row.created_at, "report": json.loads(row.report)}
+        for row in conn.execute(query)
+    ]

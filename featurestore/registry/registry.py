@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import os
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+<<<<<<< HEAD
 from featurestore.errors import ConfigError, ConflictError
+=======
+from featurestore.errors import ConfigError
+from featurestore.registry import alerts, manifest, objects, records
+>>>>>>> main
 from featurestore.registry import feedback as feedback_rows
-from featurestore.registry import manifest, objects, records
 from featurestore.registry.engine import Database
 from featurestore.registry.manifest import BatchFile, FileEntry, RunState
 from featurestore.registry.models import ObjectSpec, Plan, StoredObject
 from featurestore.registry.records import ReportKind
 from featurestore.registry.tables import projects
 
-__all__ = ["Registry"]
+__all__ = ["Listener", "Registry"]
+
+logger = logging.getLogger("featurestore.registry")
+
+Listener = Callable[[str, Mapping[str, Any]], None]
+"""Called as ``listener(kind, record)`` after a report (``"skew"``, ``"drift"``,
+``"performance"``) or a finished ingestion run (``"ingestion"``) is committed."""
 
 
 def _now() -> datetime:
@@ -49,6 +60,7 @@ class Registry:
         if not isinstance(project, str) or not project.strip() or len(project) > 255:
             raise ConfigError(f"project name {project!r} must be a non-empty string (<= 255 chars)")
         self.project = project
+        self._listeners: list[Listener] = []
         self._db = Database(url)
         try:
             self._db.upgrade()
@@ -74,6 +86,19 @@ class Registry:
     def close(self) -> None:
         """Release the database connections. The registry cannot be used afterwards."""
         self._db.close()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Have ``listener`` told of every report and finished ingestion run recorded from now
+        on (alerts use it). It runs after the commit, in the recording thread; whatever it
+        raises is logged, never passed to the caller: the record is already stored."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, record: Mapping[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, record)
+            except Exception:
+                logger.exception("a registry listener failed on a %s record", kind)
 
     def _ensure_project(self) -> None:
         insert = pg_insert if self._db.is_postgres else sqlite_insert
@@ -188,6 +213,7 @@ class Registry:
         """
         with self._db.transaction(write=True) as conn:
             records.finish_ingestion(conn, self.project, run_id, report, _now())
+        self._notify("ingestion", report)
 
     def commit_ingestion(
         self,
@@ -210,7 +236,7 @@ class Registry:
             then still open: close it with ``finish_ingestion``).
         """
         with self._db.transaction(write=True) as conn:
-            return manifest.commit_ingestion(
+            duplicate = manifest.commit_ingestion(
                 conn,
                 self.project,
                 run_id,
@@ -220,6 +246,9 @@ class Registry:
                 check_duplicate=check_duplicate,
                 now=_now(),
             )
+        if duplicate is None:
+            self._notify("ingestion", report)
+        return duplicate
 
     def find_duplicate(self, view: str, content_hash: str) -> str | None:
         """The run id of a committed, visible batch of ``view`` with this content, or None."""
@@ -381,12 +410,22 @@ class Registry:
             The report's id (increasing in the order reports are added).
         """
         with self._db.transaction(write=True) as conn:
-            return records.add_report(conn, self.project, kind, report, _now())
+            report_id = records.add_report(conn, self.project, kind, report, _now())
+        self._notify(kind, report)
+        return report_id
 
     def reports(self, kind: ReportKind, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """Reports of one kind, newest first, exactly as they were given."""
         with self._db.transaction() as conn:
             return records.list_reports(conn, self.project, kind, limit)
+
+    def report_history(
+        self, kind: ReportKind, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Reports of one kind, newest first, as ``{id, recorded_at, report}`` (for charts over
+        time: a drift report carries no time of its own)."""
+        with self._db.transaction() as conn:
+            return records.report_history(conn, self.project, kind, limit)
 
     def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Store feedback rows ``{request_id, prediction?, label?, timestamp?}``, all or none.
@@ -412,3 +451,46 @@ class Registry:
         """
         with self._db.transaction() as conn:
             return feedback_rows.list_feedback(conn, self.project, since, until)
+
+    # -- alert deliveries ----------------------------------------------------------------------------
+
+    def enqueue_alerts(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[int]:
+        """Add alert deliveries ``{event, url, payload}``, due now; returns their ids."""
+        with self._db.transaction(write=True) as conn:
+            return alerts.enqueue(conn, self.project, rows, _now())
+
+    def claim_alerts(self, *, lease: timedelta, limit: int = 20) -> builtins.list[dict[str, Any]]:
+        """Claim due deliveries for one worker for ``lease`` (``{id, event, url, payload,
+        attempts}``); two workers never hold the same one."""
+        with self._db.transaction(write=True) as conn:
+            return alerts.claim(conn, self.project, _now(), lease, limit, self._db.is_postgres)
+
+    def record_alert_attempt(
+        self,
+        delivery: int,
+        *,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record one attempt of a delivery: delivered, to retry at ``retry_at``, or failed."""
+        with self._db.transaction(write=True) as conn:
+            alerts.record_attempt(
+                conn,
+                self.project,
+                delivery,
+                now=_now(),
+                delivered=delivered,
+                status_code=status_code,
+                error=error,
+                retry_at=retry_at,
+            )
+
+    def alert_deliveries(
+        self, status: str | None = None, limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Every alert delivery (of one status), newest first: ``{id, event, url, status,
+        attempts, last_status, last_error, created_at, next_attempt_at, delivered_at, payload}``."""
+        with self._db.transaction() as conn:
+            return alerts.list_deliveries(conn, self.project, status, limit)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "VERSION_TABLE",
     "UTCDateTime",
+    "alert_deliveries",
     "batch_files",
     "datasets",
     "feedback",
@@ -221,4 +222,24 @@ feedback = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("project", "request_id", name="uq_fs_feedback_request"),
     sa.Index("ix_fs_feedback_timestamp", "project", "timestamp"),
+)
+
+alert_deliveries = sa.Table(
+    "fs_alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    # pending -> sending (claimed by one worker until claimed_until) -> delivered | failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index("ix_fs_alert_deliveries_due", "project", "status", "next_attempt_at"),
 )

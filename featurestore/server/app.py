@@ -21,7 +21,7 @@ from featurestore.server.auth import TokenTable, require_scope
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
-from featurestore.server.routes import ops, reports, serving, write
+from featurestore.server.routes import ops, reports, serving, ui, write
 from featurestore.store import FeatureStore
 
 __all__ = ["REFRESH_ENV", "app_from_env", "create_app", "scheduled_skew_checks"]
@@ -58,6 +58,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         watcher.check()  # load the definitions before the first request
+        if store.alerts is not None:
+            store.alerts.start()  # also posts what earlier processes left pending
         tasks = [asyncio.create_task(watcher.run())]
         if interval:
             tasks.append(asyncio.create_task(scheduled_skew_checks(store, interval)))
@@ -100,6 +102,8 @@ def create_app(
     app.include_router(reports.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
     app.include_router(ops.router)
+    if store.config.serving.ui:
+        app.include_router(ui.router)  # checks the read scope itself (header or sign-in cookie)
     # The last middleware added is the outermost: metrics time the fast path too.
     if fast_path:
         route = next(r for r in serving.router.routes if getattr(r, "path", None) == serving.PATH)

@@ -235,7 +235,11 @@ def test_views_and_projects_are_kept_apart(
     try:
         (other_key,) = encode_entity_keys(other_project, "driver", {"driver_id": [1]})
         other.write("a", rows([other_key], {"x": [3]}))
+        assert (store.count("a"), store.count("b"), other.count("a")) == (1, 1, 1)
+        store.write("b", rows(keys(2, 3), {"x": [5, 6]}))
+        assert store.count("b") == 3 and store.count("nothing") == 0
         assert store.delete_view("a") == 1
+        assert store.count("a") == 0
         assert read_one(store, "a", [key], ["x"]).found == [False]
         assert read_one(store, "b", [key], ["x"]).values["x"] == [2]
         assert read_one(other, "a", [other_key], ["x"]).values["x"] == [3]

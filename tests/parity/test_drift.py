@@ -206,9 +206,49 @@ def test_a_single_category_on_both_sides_has_no_chi_square() -> None:
 
 
 def test_one_different_category_on_each_side_is_a_two_column_table() -> None:
-    got = feature_drift("c", pl.Series(["a"] * 20), pl.Series(["b"] * 20))
-    assert_matches(got, expected_categorical(["a"] * 20, ["b"] * 20))
+    got = feature_drift("c", pl.Series(["a"] * 120), pl.Series(["b"] * 120))
+    assert_matches(got, expected_categorical(["a"] * 120, ["b"] * 120))
     assert "chi2" in got.flags
+    assert got.histogram == {"categories": ["a", "b"], "reference": [1, 0], "current": [0, 1]}
+
+
+@pytest.mark.parametrize("n_small", [2, 3, 99])
+def test_fewer_than_min_samples_gives_figures_but_never_flags(n_small: int) -> None:
+    g = np.random.default_rng(5)
+    big, shifted = g.normal(0, 1, 500), g.normal(5, 1, n_small)
+    for ref, cur in ((big, shifted), (shifted, big)):
+        got = feature_drift("x", pl.Series(ref), pl.Series(cur))
+        assert got.insufficient_data and got.to_dict()["insufficient_data"] is True
+        assert got.psi is not None and got.psi > 1 and got.ks_pvalue is not None
+        assert (got.flags, got.warnings, got.drifted) == ([], [], False)
+        assert got.note is not None and "min_samples=100" in got.note
+    cats = feature_drift("c", pl.Series(["a"] * 500), pl.Series(["b"] * n_small))
+    assert cats.insufficient_data and not cats.drifted
+
+
+def test_min_samples_is_settable_and_100_values_are_enough() -> None:
+    g = np.random.default_rng(6)
+    ref, cur = g.normal(0, 1, 100), g.normal(5, 1, 100)
+    enough = feature_drift("x", pl.Series(ref), pl.Series(cur))
+    assert not enough.insufficient_data and enough.drifted
+    strict = feature_drift("x", pl.Series(ref), pl.Series(cur), DriftThresholds(min_samples=101))
+    assert strict.insufficient_data and not strict.drifted
+    few = feature_drift("x", pl.Series(ref[:5]), pl.Series(cur[:5]), DriftThresholds(min_samples=5))
+    assert not few.insufficient_data and few.drifted
+    with pytest.raises(ConfigError, match="min_samples"):
+        DriftThresholds(min_samples=0)
+
+
+def test_numeric_histogram_is_what_psi_compared() -> None:
+    g = np.random.default_rng(7)
+    ref, cur = g.normal(0, 1, 1000), g.normal(1, 1, 800)
+    got = feature_drift("x", pl.Series(ref), pl.Series(cur))
+    assert got.histogram is not None
+    edges = np.quantile(ref, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    assert got.histogram["edges"] == pytest.approx(edges.tolist(), rel=1e-12)
+    counts = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=10)
+    assert got.histogram["current"] == pytest.approx((counts / 800).tolist())
+    assert sum(got.histogram["reference"]) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("dtype", [pl.Float64, pl.Int64, pl.String, pl.Boolean])
