@@ -24,11 +24,8 @@ from featurestore.errors import ConfigError, FeatureStoreError
 __all__ = [
     "ALERT_EVENTS",
     "CONFIG_FILE",
-<<<<<<< HEAD
-    "ComputeConfig",
-=======
     "AlertConfig",
->>>>>>> main
+    "ComputeConfig",
     "Config",
     "IngestionConfig",
     "OfflineConfig",

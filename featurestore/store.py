@@ -10,11 +10,8 @@ from typing import Any, Literal
 
 import polars as pl
 
-<<<<<<< HEAD
-from featurestore.compute import Engine
-=======
 from featurestore.alerts import Alerts
->>>>>>> main
+from featurestore.compute import Engine
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     Definition,
@@ -88,7 +85,6 @@ class FeatureStore(MonitoringMixin):
         return self._registry
 
     @property
-<<<<<<< HEAD
     def engine(self) -> Engine:
         """Where per-bucket jobs run (``[compute] engine``): this process, or Ray tasks."""
         if self._engine is None:
@@ -97,13 +93,13 @@ class FeatureStore(MonitoringMixin):
             compute = self.config.compute
             self._engine = open_engine(compute.engine, compute.ray_address)
         return self._engine
-=======
+
+    @property
     def alerts(self) -> Alerts | None:
         """The ``[[alerts]]`` webhooks' deliveries (None when none are configured)."""
         if self._alerts is None and self.config.alerts:
             self._alerts = Alerts(self.config.alerts, self.project, lambda: self.registry)
         return self._alerts
->>>>>>> main
 
     @property
     def online(self) -> OnlineStore:
@@ -347,22 +343,10 @@ class FeatureStore(MonitoringMixin):
 
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
-<<<<<<< HEAD
-        frames = [
-            self.offline.read(f.path).with_columns(pl.lit(f.run_id).alias("__run_id"))
-            for f in files
-            if run_id is None or f.run_id == run_id
-        ]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-=======
         return read_quarantine(
-            [
-                (self.offline.path_of(f.path), f.run_id)
-                for f in files
-                if run_id is None or f.run_id == run_id
-            ]
+            [(f.path, f.run_id) for f in files if run_id is None or f.run_id == run_id],
+            read=self.offline.read,
         )
->>>>>>> main
 
     def contract_reports(
         self, view: str | None = None, limit: int | None = None

@@ -13,12 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-<<<<<<< HEAD
 from featurestore.errors import ConfigError, ConflictError
-=======
-from featurestore.errors import ConfigError
 from featurestore.registry import alerts, manifest, objects, records
->>>>>>> main
 from featurestore.registry import feedback as feedback_rows
 from featurestore.registry.engine import Database
 from featurestore.registry.manifest import BatchFile, FileEntry, RunState

@@ -6,7 +6,7 @@ stores rows of the view; every later batch and every reader uses that number, wh
 before buckets existed: it has one bucket.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-14
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
