@@ -127,6 +127,8 @@ class ComputeConfig(BaseModel):
     engine: Literal["local", "ray"] = "local"
     #: ``"auto"`` joins a running Ray cluster, else starts a local instance
     ray_address: str = "auto"
+    #: buckets the local engine computes at once (threads); 1 = one bucket at a time
+    workers: int = Field(default=2, ge=1, le=64)
 
 
 class Config(BaseModel):

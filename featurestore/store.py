@@ -91,7 +91,7 @@ class FeatureStore(MonitoringMixin):
             from featurestore.compute import open_engine
 
             compute = self.config.compute
-            self._engine = open_engine(compute.engine, compute.ray_address)
+            self._engine = open_engine(compute.engine, compute.ray_address, compute.workers)
         return self._engine
 
     @property

@@ -5,6 +5,10 @@ spine rows of that bucket, a definition spec); an engine maps it over a view's b
 the results back in job order. The local engine runs one job at a time, so at most one bucket is
 in memory; the Ray engine keeps a bounded number of tasks in flight and runs exactly the same
 functions on the cluster, so both give the same answers.
+
+Both keep a bounded window of jobs in flight and hand results back in job order as they are
+asked for, so a caller that consumes results as they come (materialization writes each bucket
+online) never holds more than that window of buckets.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from featurestore.errors import ConfigError
@@ -35,14 +40,41 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+def _windowed(
+    submit: Callable[[J], Any], result: Callable[[Any], R], jobs: Sequence[J], window: int
+) -> Iterator[R]:
+    """Submit up to ``window`` jobs ahead; yield their results in job order."""
+    pending: deque[Any] = deque()
+    queue = iter(jobs)
+    for job in queue:
+        pending.append(submit(job))
+        if len(pending) >= window:
+            break
+    while pending:
+        done = result(pending.popleft())
+        for job in queue:
+            pending.append(submit(job))
+            break
+        yield done
+
+
 class LocalEngine:
-    """Runs jobs one after the other in this process (bounded memory: one bucket at a time)."""
+    """Runs jobs in this process on ``workers`` threads (Polars releases the GIL), so at most
+    ``workers`` buckets are being computed at once; ``workers=1`` runs one bucket at a time."""
 
     name = "local"
 
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = max(1, workers)
+
     def map(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[R]:
-        for job in jobs:
-            yield fn(job)
+        if self.workers == 1 or len(jobs) <= 1:
+            yield from (fn(job) for job in jobs)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="featurestore-job") as pool:
+            yield from _windowed(
+                lambda job: pool.submit(fn, job), lambda f: f.result(), jobs, self.workers
+            )
 
     def close(self) -> None:
         return None
@@ -84,27 +116,17 @@ class RayEngine:
         remote = self._remote.get(fn)
         if remote is None:
             remote = self._remote[fn] = self._ray.remote(fn)
-        pending: deque[Any] = deque()
-        queue = iter(jobs)
-        for job in queue:
-            pending.append(remote.remote(job))
-            if len(pending) >= self._in_flight:
-                break
-        while pending:
-            result: R = self._ray.get(pending.popleft())
-            nxt = next(queue, None)
-            if nxt is not None:
-                pending.append(remote.remote(nxt))
-            yield result
+        get: Callable[[Any], R] = self._ray.get
+        yield from _windowed(remote.remote, get, jobs, self._in_flight)
 
     def close(self) -> None:
         return None  # the Ray instance may serve other stores of this process; it ends with it
 
 
-def open_engine(engine: str, ray_address: str = "auto") -> Engine:
+def open_engine(engine: str, ray_address: str = "auto", workers: int = 2) -> Engine:
     """The engine the ``[compute]`` config names."""
     if engine == "ray":
         return RayEngine(ray_address)
     if engine == "local":
-        return LocalEngine()
+        return LocalEngine(workers)
     raise ConfigError(f"compute.engine must be 'local' or 'ray', got {engine!r}")
