@@ -41,5 +41,5 @@ def test_a_job_error_reaches_the_caller() -> None:
 
 
 def test_unknown_engine_is_refused() -> None:
-    with pytest.raises(ConfigError, match="compute.engine"):
+    with pytest.raises(ConfigError, match=r"compute\.engine"):
         open_engine("spark")
