@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         OnDemandFeatureView,
         PushSource,
         RequestSource,
+        RetrainPolicy,
         SqlSource,
     )
     from featurestore.errors import (
@@ -56,6 +57,7 @@ _WHERE = {
             "OnDemandFeatureView",
             "PushSource",
             "RequestSource",
+            "RetrainPolicy",
             "SqlSource",
         ],
         "featurestore.definitions",
@@ -117,6 +119,7 @@ __all__ = [
     "PushSource",
     "RequestError",
     "RequestSource",
+    "RetrainPolicy",
     "SqlSource",
     "StoreUnavailableError",
     "__version__",

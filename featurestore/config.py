@@ -82,6 +82,9 @@ class ServingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     skew_sample_rate: float = Field(default=0.01, ge=0.0, le=1.0)
     skew_check_interval: float | None = Field(default=None, gt=0, description="seconds")
+    policy_check_interval: float | None = Field(
+        default=None, gt=0, description="seconds between evaluations of the retraining policies"
+    )
     max_entities: int = Field(default=1000, ge=1)
     log_buffer_size: int = Field(default=100_000, ge=1)
     tokens: tuple[TokenConfig, ...] = ()

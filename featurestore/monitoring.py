@@ -260,16 +260,20 @@ class MonitoringMixin:
         prediction: Any = None,
         label: Any = None,
         timestamp: dt.datetime | str | None = None,
+        group: str | None = None,
     ) -> None:
         """Record a model's prediction and/or the ground truth for a served request.
 
         The prediction and the label may come in two calls; neither is ever stored twice.
+        ``group`` tags the request's traffic: ``"control"`` for traffic served without the model
+        (:meth:`feedback_loop_report` compares it with the rest); it cannot change once stored.
 
         Raises:
             NotFoundError: ``request_id`` was not handed out by this store (or has expired).
             RequestError: a value of the wrong type (not a number, bool or string, or not the
-                type earlier feedback used).
-            ConflictError: this request already has that prediction or label.
+                type earlier feedback used), or a timestamp later than now plus
+                ``ingestion.max_future``.
+            ConflictError: this request already has that prediction or label, or another group.
         """
         if not isinstance(request_id, str) or not request_id:
             raise RequestError("request_id must be the request_id of an online answer")
@@ -297,8 +301,10 @@ class MonitoringMixin:
                     "prediction": prediction,
                     "label": label,
                     "timestamp": timestamp,
+                    "group": group,
                 }
-            ]
+            ],
+            max_future=self.config.ingestion.max_future,
         )
         for field, value in (("prediction", prediction), ("label", label)):
             if value is not None:
@@ -317,7 +323,7 @@ class MonitoringMixin:
     def feedback_frame(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> pl.DataFrame:
-        """Recorded feedback: request_id, timestamp, prediction, label."""
+        """Recorded feedback: request_id, timestamp, prediction, label, group."""
         rows = self.registry.feedback(since=since, until=until)
         return pl.DataFrame(
             {
@@ -327,6 +333,7 @@ class MonitoringMixin:
                 ),
                 "prediction": pl.Series([r["prediction"] for r in rows], strict=False),
                 "label": pl.Series([r["label"] for r in rows], strict=False),
+                "group": pl.Series([r["group"] for r in rows], dtype=pl.String),
             }
         )
 

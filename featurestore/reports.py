@@ -19,7 +19,10 @@ def iso(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 ("1-01-01"), which no ISO 8601
+    # reader takes back.
+    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text + "Z"
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -24,7 +24,7 @@ from featurestore.definitions import (
 )
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.monitoring import MonitoringMixin
+from featurestore.monitoring import MonitoringMixin, parse_window
 from featurestore.offline.bucketed import ViewLayout
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
@@ -36,6 +36,11 @@ from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Lookup, Resolved, resolve
 from featurestore.response import OnlineResponse
 from featurestore.serving import PendingRequest, finish_request, start_request
+
+if TYPE_CHECKING:
+    from featurestore.acting import Acting
+    from featurestore.parity.decisions import PolicyDecision
+    from featurestore.parity.feedback_loops import FeedbackLoopReport, FeedbackLoopThresholds
 
 __all__ = ["FeatureStore"]
 
@@ -71,6 +76,7 @@ class FeatureStore(MonitoringMixin):
         self._resolved: dict[Any, Resolved] = {}
         self._serving_logger = None
         self._feedback_kinds = None
+        self._acting: Acting | None = None
         self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -717,6 +723,60 @@ class FeatureStore(MonitoringMixin):
                 )
             reports.append(report)
         return reports[0]
+
+    # -- acting on it: retraining policies, feedback loops (DESIGN.md §15) ----------------------
+    @property
+    def acting(self) -> Acting:
+        """Retraining policies and feedback loops (:mod:`featurestore.acting`)."""
+        if self._acting is None:
+            from featurestore.acting import Acting
+
+            self._acting = Acting(self)
+        return self._acting
+
+    def evaluate_policies(self, now: dt.datetime | None = None) -> list[PolicyDecision]:
+        """Evaluate every applied ``RetrainPolicy`` at ``now`` (default: now) and record each
+        decision in the decision log; a decision to retrain raises the ``retrain`` alert
+        (``[[alerts]]`` webhooks subscribed to it).
+
+        The rules (age, performance, drift, prediction drift, cooldown) are in
+        :mod:`featurestore.parity.policies`.
+        """
+        return self.acting.evaluate_policies(now)
+
+    def policy_decisions(
+        self,
+        policy: str | None = None,
+        *,
+        retrain: bool | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PolicyDecision]:
+        """The decision log, newest first (optionally one policy's, only retrains, a span)."""
+        from featurestore.parity.decisions import PolicyDecision
+
+        rows = self.registry.decisions(
+            policy, retrain=retrain, since=since, until=until, limit=limit
+        )
+        return [PolicyDecision.from_dict(row) for row in rows]
+
+    def feedback_loop_report(
+        self,
+        window: str | dt.timedelta = "1d",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        control: str = "control",
+        thresholds: FeedbackLoopThresholds | None = None,
+    ) -> FeedbackLoopReport:
+        """Is the model shaping its own data? Per window: entities served, prediction diversity
+        and its trend, outcomes per feedback group with a z-test of ``control`` against the rest,
+        and flags for narrowing and diverging (rules in :mod:`featurestore.parity.feedback_loops`).
+        """
+        return self.acting.feedback_loop_report(
+            parse_window(window), since=since, until=until, control=control, thresholds=thresholds
+        )
 
 
 def _spine_hash(spine: pl.DataFrame) -> str:

@@ -101,11 +101,18 @@ def _performance(report: Mapping[str, Any]) -> list[Event]:
     ]
 
 
+def _policy_decision(decision: Mapping[str, Any]) -> list[Event]:
+    if not decision.get("retrain"):
+        return []  # a decision not to retrain (or to wait out a cooldown) is no news
+    return [Event("retrain", f"{decision.get('policy')}: {decision.get('reason')}", dict(decision))]
+
+
 def events_for(kind: str, record: Mapping[str, Any]) -> list[Event]:
     """The events a registry record raises (none for a clean one).
 
     Args:
-        kind: ``"ingestion"``, ``"skew"``, ``"drift"`` or ``"performance"``.
+        kind: ``"ingestion"``, ``"skew"``, ``"drift"``, ``"performance"`` or
+            ``"policy_decision"``.
         record: the ``to_dict()`` of the report or ingestion run.
     """
     handlers = {
@@ -113,6 +120,7 @@ def events_for(kind: str, record: Mapping[str, Any]) -> list[Event]:
         "skew": _skew,
         "drift": _drift,
         "performance": _performance,
+        "policy_decision": _policy_decision,
     }
     handler = handlers.get(kind)
     return handler(record) if handler else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from featurestore.cli import catalog, commands, parity  # noqa: F401  (registers the commands)
+from featurestore.cli import acting, catalog, commands, parity  # noqa: F401  (registers the commands)
 from featurestore.cli.common import app, err, state
 from featurestore.errors import FeatureStoreError
 

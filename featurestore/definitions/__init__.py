@@ -2,6 +2,7 @@
 
 from featurestore.definitions.base import TYPE_NAMES, Definition, polars_dtype
 from featurestore.definitions.features import AGGREGATE_FUNCTIONS, Aggregate, Feature, FeatureLike
+from featurestore.definitions.policies import RetrainPolicy
 from featurestore.definitions.services import FeatureService, parse_ref
 from featurestore.definitions.sources import (
     DataSource,
@@ -38,6 +39,7 @@ __all__ = [
     "OnDemandFeatureView",
     "PushSource",
     "RequestSource",
+    "RetrainPolicy",
     "SourceViewRef",
     "SqlSource",
     "from_spec",

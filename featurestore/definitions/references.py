@@ -1,10 +1,12 @@
-"""Checks across definitions: on-demand views and services must name views and features that exist."""
+"""Checks across definitions: on-demand views and services must name views and features that
+exist, and retraining policies a feature service that exists."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from featurestore.definitions.base import Definition
+from featurestore.definitions.policies import RetrainPolicy
 from featurestore.definitions.services import FeatureService, parse_ref
 from featurestore.definitions.views import FeatureView, OnDemandFeatureView
 from featurestore.errors import DefinitionError
@@ -13,7 +15,8 @@ __all__ = ["check_references"]
 
 
 def check_references(state: Mapping[tuple[str, str], Definition]) -> None:
-    """Check that on-demand views and services refer to views and features that exist."""
+    """Check that on-demand views and services refer to views and features that exist, and
+    policies to services that exist."""
     views: dict[str, FeatureView | OnDemandFeatureView] = {}
     for (kind, name), obj in state.items():
         if kind in ("feature_view", "on_demand_feature_view"):
@@ -48,3 +51,7 @@ def check_references(state: Mapping[tuple[str, str], Definition]) -> None:
                     raise DefinitionError(
                         f"FeatureService {obj.name!r}: view {view_name!r} has no feature {feature!r}"
                     )
+        if isinstance(obj, RetrainPolicy) and ("feature_service", obj.service_name) not in state:
+            raise DefinitionError(
+                f"RetrainPolicy {obj.name!r}: unknown feature service {obj.service_name!r}"
+            )

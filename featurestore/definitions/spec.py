@@ -6,6 +6,7 @@ from typing import Any
 
 from featurestore.definitions.base import Definition, from_micros
 from featurestore.definitions.features import feature_from_spec
+from featurestore.definitions.policies import policy_from_spec
 from featurestore.definitions.services import FeatureService
 from featurestore.definitions.sources import (
     DataSource,
@@ -24,7 +25,14 @@ from featurestore.errors import DefinitionError
 
 __all__ = ["KINDS", "from_spec"]
 
-KINDS = ("entity", "data_source", "feature_view", "on_demand_feature_view", "feature_service")
+KINDS = (
+    "entity",
+    "data_source",
+    "feature_view",
+    "on_demand_feature_view",
+    "feature_service",
+    "retrain_policy",
+)
 
 
 def _source(spec: dict[str, Any]) -> DataSource | RequestSource:
@@ -106,4 +114,6 @@ def from_spec(kind: str, spec: dict[str, Any]) -> Definition:
             description=spec.get("description", ""),
             tags=spec.get("tags", {}),
         )
+    if kind == "retrain_policy":
+        return policy_from_spec(spec)
     raise DefinitionError(f"unknown definition kind {kind!r} in the registry")

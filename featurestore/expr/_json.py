@@ -5,6 +5,8 @@ Shapes::
     {"col": "fare"}
     {"lit": 1.5, "dtype": "float64"}           # NaN/inf as "nan"/"inf"/"-inf", datetimes ISO 8601
     {"op": "add", "args": [<expr>, <expr>]}     # plus "params": {...} for ops that take them
+    {"op": "pow", "args": [<expr>], "params": {"exponent": 2}}  # x ** 2 (a number literal)
+    {"op": "pow_expr", "args": [<expr>, <expr>]}                # x ** y (an expression)
     {"when": [{"if": <expr>, "then": <expr>}, ...], "otherwise": <expr> | null}
 
 Reading goes back through the public builders, so a stored tree is checked exactly like one
@@ -28,6 +30,7 @@ from featurestore.expr._case import (
     min_horizontal,
 )
 from featurestore.expr._kinds import DATETIME, FLOAT, KINDS
+from featurestore.expr._literals import check_number
 from featurestore.expr._nodes import Call, Col, Expr, Lit, col, lit
 from featurestore.expr._ops import OPS
 
@@ -48,7 +51,8 @@ _BUILDERS: dict[str, _Build] = {
     "ge": lambda a, p: a[0] >= a[1],
     "and": lambda a, p: a[0] & a[1],
     "or": lambda a, p: a[0] | a[1],
-    "pow": lambda a, p: a[0] ** p["exponent"],
+    "pow": lambda a, p: a[0] ** check_number(p["exponent"], "the exponent of **"),
+    "pow_expr": lambda a, p: a[0] ** a[1],
     "neg": lambda a, p: -a[0],
     "not": lambda a, p: ~a[0],
     "abs": lambda a, p: a[0].abs(),
@@ -207,7 +211,14 @@ def _read_call(data: Mapping[str, Any], where: str) -> Expr:
         raise ExpressionError(f"{where}: {op!r} takes parameters {list(spec.params)}")
     if spec.arity is not None and len(args) != spec.arity:
         raise ExpressionError(f"{where}: {op!r} takes {spec.arity} arguments, got {len(args)}")
-    return _BUILDERS[op](args, dict(params))
+    built = _BUILDERS[op](args, dict(params))
+    if not isinstance(built, Call) or built.op != op:
+        # `x ** lit(2)` is the number-literal "pow" (int64 for an int64 base), so a "pow_expr"
+        # document with such an exponent would change meaning if read as written.
+        raise ExpressionError(
+            f"{where}: {built!r} is written as operation {getattr(built, 'op', None)!r}, not {op!r}"
+        )
+    return built
 
 
 def _read_case(data: Mapping[str, Any], where: str) -> Expr:

@@ -132,7 +132,9 @@ def infer(
         for k in args:
             _need(what, k, NUMERIC)
         return join(what, args)
-    if op == "truediv":
+    if op in ("truediv", "pow_expr"):
+        # Always float64: Polars raises on negative integer powers of integers, and a dtype
+        # cannot depend on the values of the exponent.
         for k in args:
             _need(what, k, NUMERIC)
         return FLOAT

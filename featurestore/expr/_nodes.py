@@ -137,28 +137,26 @@ class Expr:
         return Call.make("mod", (lit(other), self))
 
     def __pow__(self, exponent: Any) -> Expr:
-        """``self ** exponent``; the exponent must be a number literal.
+        """``self ** exponent``, by a number literal or by an expression.
 
-        Polars special-cases literal exponents and raises on negative integer powers of
-        integers, so the language takes only literal exponents: a non-negative int keeps an
-        int64 base int64 (wrapping like Polars), anything else computes in float64.
+        A number-literal exponent follows Polars: a non-negative int keeps an int64 base int64
+        (wrapping like Polars), anything else computes in float64. An expression exponent
+        (``col("x") ** col("y")``) always computes in float64, since Polars raises on negative
+        integer powers of integers and a dtype cannot depend on the data; each value is
+        ``fpow(x, y)`` (see the module docstring of ``featurestore.expr``).
         """
-        if isinstance(exponent, Lit) and exponent.kind in _kinds.NUMERIC:
+        if isinstance(exponent, bool) or not isinstance(exponent, int | float):
+            exponent = lit(exponent)  # an expression, or any other literal (like `x + value`)
+            if not (isinstance(exponent, Lit) and exponent.kind in _kinds.NUMERIC):
+                return Call.make("pow_expr", (self, exponent))
             exponent = exponent.value
-        if isinstance(exponent, Expr):
-            raise ExpressionError(
-                f"the exponent of {self!r} ** ... must be a number literal, not an expression"
-            )
         value = check_number(exponent, "the exponent of **")
         if isinstance(value, int) and value > _POW_INT_MAX:
             raise ExpressionError(f"integer exponent {value} is too large (at most {_POW_INT_MAX})")
         return Call.make("pow", (self,), exponent=value)
 
     def __rpow__(self, base: Any) -> Expr:
-        raise ExpressionError(
-            f"{base!r} ** {self!r}: the exponent of ** must be a number literal; "
-            "write (x * math.log(base)).exp() for a power with a varying exponent"
-        )
+        return lit(base) ** self
 
     def __abs__(self) -> Expr:
         return Call.make("abs", (self,))

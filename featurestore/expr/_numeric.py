@@ -162,10 +162,12 @@ def powf(x: float, y: float) -> float:
 
 
 def fpow(x: float, exponent: float) -> float:
-    """Polars' float power by a literal exponent, with its special cases.
+    """The language's float power: Polars' rule for a scalar exponent, with its special cases.
 
     An exponent of 1 returns the base, 0.5 takes the square root, an integral exponent in
-    2..9 multiplies the base out (``((x * x) * x)...``), anything else calls ``pow``.
+    2..9 multiplies the base out (``((x * x) * x)...``), anything else (NaN and +-inf
+    included) calls C ``pow``. Polars applies this rule to a literal exponent, and to an
+    exponent column only on a one-row frame; ``to_polars`` applies it to every exponent.
     """
     if exponent == 1.0:
         return x

@@ -53,7 +53,8 @@ OPS: Final[dict[str, OpSpec]] = {
     "ge": _binary(">="),
     "and": _binary("&"),
     "or": _binary("|"),
-    "pow": OpSpec("binary", "**", 1, ("exponent",)),
+    "pow": OpSpec("binary", "**", 1, ("exponent",)),  # a number-literal exponent
+    "pow_expr": _binary("**"),  # an expression exponent
     "neg": OpSpec("prefix", "-"),
     "not": OpSpec("prefix", "~"),
     "abs": _method("abs"),

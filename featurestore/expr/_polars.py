@@ -49,7 +49,7 @@ from featurestore.expr._text import MAX_US, MIN_US
 Compiled = tuple[pl.Expr, Kind | None]
 
 _NULL_IN_NULL_OUT: Final = ARITHMETIC | COMPARISONS | {
-    "truediv", "pow", "cast", "is_nan", "neg", "abs", "floor", "ceil", "round",
+    "truediv", "pow", "pow_expr", "cast", "is_nan", "neg", "abs", "floor", "ceil", "round",
     "sqrt", "log", "log1p", "exp", "clip",
 }  # fmt: skip
 _FLOAT_FUNCS: Final = {
@@ -65,6 +65,8 @@ _DT: Final = {
     "dt.year": lambda e: e.dt.year(),
     "dt.epoch": lambda e: e.dt.epoch("us"),
 }
+# Exponents Polars' scalar path treats apart from C pow (see `_power` and `_numeric.fpow`).
+_SPECIAL_EXPONENTS: Final = (1.0, 0.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
 _MIRRORED: Final = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 _BINARY: Final = {
     "add": pl.Expr.__add__,
@@ -181,12 +183,33 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     arg_kinds = [kind for _, kind in parts]
     out = infer_call(expr, arg_kinds)
     if op == "coalesce":
-        parts = _reachable(expr.args, parts)
+        every, parts = parts, _reachable(expr.args, parts)
+        if out is None and len(parts) < len(every):
+            # Without a schema the dropped arguments' dtypes still decide the result's (an int
+            # constant before a float column gives a float): cast to what all of them give.
+            kept, _ = _call_parts(op, parts, params, out)
+            supertype = pl.dtype_of(pl.coalesce([e for e, _ in every]))
+            return kept.cast(supertype), out
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):
         if out is None:  # null with a value of unknown dtype: take that dtype
             other = next(e for e, kind in parts if kind != NULL)
             return pl.lit(None).cast(pl.dtype_of(other)), out
         return _typed_null(out), out
+    return _call_parts(op, parts, params, out, expr)
+
+
+def _call_parts(
+    op: str,
+    parts: list[Compiled],
+    params: dict[str, Any],
+    out: Kind | None,
+    expr: Call | None = None,
+) -> Compiled:
+    """``op`` over compiled arguments (``expr``: the node, for ``pow_expr``)."""
+    if op == "pow_expr":
+        assert expr is not None
+        base, exponent = (_as(p, FLOAT, force=True) for p in parts)
+        return _power(base, exponent, constant=not expr.args[1].columns()), out
     if op in ARITHMETIC or op == "truediv":
         # Constants are folded already, so a column is involved: materialise (see above).
         lhs, rhs = (_as(p, out) for p in parts)
@@ -211,6 +234,27 @@ def _call(expr: Call, kinds: Mapping[str, Kind], dtypes: Mapping[str, Any]) -> C
     if op.startswith("str."):
         return _string(op, _as(parts[0], STR), params), out
     return _function(op, parts, params, out), out
+
+
+def _power(base: pl.Expr, exponent: pl.Expr, *, constant: bool) -> pl.Expr:
+    """``base ** exponent`` in float64, by the scalar-exponent rule (``fpow``) on every frame.
+
+    Polars takes that rule (1 gives the base, 0.5 the square root, 2..9 multiply out, else C
+    ``pow``) for an exponent of length one, a literal or a column of a one-row frame, and plain
+    C ``pow`` elementwise otherwise: ``x ** 3.0`` would depend on the length of the frame. A
+    constant exponent is a literal, so ``pow`` follows the rule; a varying one is matched
+    against the special values, each branch a power by that literal, and only exponents where
+    both paths agree are left to ``pow``. Every branch repeats the base expression, so a power
+    by a literal (one copy) rather than a product chain (n copies) keeps a nested ``**`` small.
+    """
+    if constant:
+        return base.pow(exponent)
+    chain: Any = pl
+    for special in _SPECIAL_EXPONENTS:
+        literal = pl.lit(special, dtype=pl.Float64)
+        chain = chain.when(exponent == literal).then(base.pow(literal))
+    power: pl.Expr = chain.otherwise(base.pow(exponent))
+    return power
 
 
 def _reachable(args: tuple[Expr, ...], parts: list[Compiled]) -> list[Compiled]:

@@ -54,6 +54,7 @@ _FLOAT_ARITH: Final[dict[str, Kernel]] = {
     "floordiv": n.ffloordiv,
     "mod": n.fmod,
     "truediv": n.fdiv,
+    "pow_expr": n.fpow,
 }
 _FLOAT_CMP: Final[dict[str, Kernel]] = {
     "eq": n.feq,
@@ -92,10 +93,10 @@ def _numeric2(op: str, int_kernel: Kernel | None, float_kernel: Kernel) -> Kerne
 
 
 def binary(op: str, ka: Kind | None, kb: Kind | None) -> Kernel:
-    """The kernel of an arithmetic operator or a comparison."""
+    """The kernel of an arithmetic operator (``**`` by an expression included) or a comparison."""
     if op in _PLAIN_CMP:
         return _comparison(op, ka, kb)
-    int_kernel = None if op == "truediv" else _INT_ARITH[op]
+    int_kernel = _INT_ARITH.get(op)  # none for `/` and `**`: they compute in float64
     if ka == INT and kb == INT and int_kernel is not None:
         return int_kernel
     float_kernel = _FLOAT_ARITH[op]

@@ -38,7 +38,7 @@ Fn = Callable[[Mapping[str, Any]], Any]
 Compiled = tuple[Fn, Kind | None]
 
 # Operations whose result is null as soon as one argument is null.
-_STRICT: Final = ARITHMETIC | COMPARISONS | {"truediv", "pow", "cast", "is_nan"}
+_STRICT: Final = ARITHMETIC | COMPARISONS | {"truediv", "pow_expr", "pow", "cast", "is_nan"}
 _UNARY: Final = frozenset(
     {"neg", "abs", "floor", "ceil", "round", "sqrt", "log", "log1p", "exp", "pow", "clip"}
 )
@@ -106,7 +106,7 @@ def _call(expr: Call, kinds: Mapping[str, Kind]) -> Compiled:
     if out == NULL or (op in _NULL_IN_NULL_OUT and NULL in arg_kinds):
         return _const(None), out
     fns = [fn for fn, _ in parts]
-    if op in ARITHMETIC or op in COMPARISONS or op == "truediv":
+    if op in ARITHMETIC or op in COMPARISONS or op in ("truediv", "pow_expr"):
         return _binary(fns[0], fns[1], k.binary(op, arg_kinds[0], arg_kinds[1])), out
     if op in _UNARY or op == "is_nan":
         return _unary(fns[0], k.unary(op, arg_kinds[0], params, out)), out

@@ -43,7 +43,7 @@ import polars as pl
 from featurestore.errors import RequestError
 from featurestore.parity.detectors import Alarm, run_detectors
 from featurestore.parity.drift import DriftThresholds
-from featurestore.parity.feedback import Encoded, encode_feedback
+from featurestore.parity.feedback import Encoded, EncodedReference, encode_feedback
 from featurestore.parity.stats import (
     FloatArray,
     bin_counts,
@@ -55,7 +55,13 @@ from featurestore.parity.stats import (
 )
 from featurestore.reports import html_repr, iso
 
-__all__ = ["PerformanceReport", "WindowPerformance", "performance_report"]
+__all__ = [
+    "PerformanceReport",
+    "WindowPerformance",
+    "performance_report",
+    "window_bounds",
+    "window_summary",
+]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _QUANTILES = {"p10": 0.1, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
@@ -187,31 +193,10 @@ def performance_report(
     # Rows are in time order, so each window is one slice; no rows, no windows.
     starts = [0, *(np.flatnonzero(np.diff(window_ids)) + 1).tolist()] if len(window_ids) else []
     bounds = [*starts, len(window_ids)]
-    label_ref = _Reference(data, ref.label if ref else None)
-    prediction_ref = _Reference(data, ref.prediction if ref else None)
+    refs = _References(data, ref, thresholds.chi2_pvalue)
     windows = []
     for lo, hi in itertools.pairwise(bounds):
-        start = _at(int(window_ids[lo]) * width)
-        y, yhat = data.label[lo:hi], data.prediction[lo:hi]
-        both = ~np.isnan(y) & ~np.isnan(yhat)
-        label_p, label_dist = label_ref.compare(y[~np.isnan(y)])
-        prediction_p, prediction_dist = prediction_ref.compare(yhat[~np.isnan(yhat)])
-        windows.append(
-            WindowPerformance(
-                start=start,
-                end=start + window,
-                n=int(both.sum()),
-                metrics=_metrics(data, y[both], yhat[both], data.score[lo:hi][both]),
-                label_distribution=label_dist,
-                prediction_distribution=prediction_dist,
-                label_drift_pvalue=label_p,
-                prediction_drift_pvalue=prediction_p,
-                label_drift=None if label_p is None else label_p < thresholds.chi2_pvalue,
-                prediction_drift=None
-                if prediction_p is None
-                else prediction_p < thresholds.chi2_pvalue,
-            )
-        )
+        windows.append(refs.window(slice(lo, hi), *window_bounds(int(window_ids[lo]), width)))
     alarms, notes = _concept_drift(data)
     return PerformanceReport(
         task=data.task,
@@ -222,6 +207,39 @@ def performance_report(
         n_labelled=int((~np.isnan(data.label)).sum()),
         notes=[*data.notes, *notes],
     )
+
+
+def window_summary(
+    feedback: pl.DataFrame,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    task: Literal["classification", "regression"] | None = None,
+    threshold: float = 0.5,
+    reference: pl.DataFrame | None = None,
+    chi2_pvalue: float = DriftThresholds().chi2_pvalue,
+) -> tuple[WindowPerformance, str]:
+    """All of ``feedback`` as one window ``[start, end)``, by the rules of :func:`performance_report`.
+
+    Args:
+        feedback: the window's rows: ``timestamp``, ``prediction``, ``label``.
+        start: where the window starts (reported as given).
+        end: where it ends.
+        task: as for :func:`performance_report`.
+        threshold: as for :func:`performance_report`.
+        reference: feedback whose label and prediction distributions the window is compared
+            with; None: no p-values.
+        chi2_pvalue: label and prediction drift flag below it.
+
+    Returns:
+        The window and the task.
+
+    Raises:
+        RequestError: as :func:`performance_report`.
+    """
+    data, ref = encode_feedback(feedback, reference, task=task, threshold=threshold, positive=None)
+    refs = _References(data, ref, chi2_pvalue, baseline=False)
+    return refs.window(slice(0, len(data.micros)), start, end), data.task
 
 
 def iso_duration(value: dt.timedelta) -> str:
@@ -239,11 +257,50 @@ def iso_duration(value: dt.timedelta) -> str:
     return f"P{f'{days}D' if days else ''}{'T' + time if time else ''}" if micros else "PT0S"
 
 
-class _Reference:
-    """The distribution windows are compared with: a given one, or else the first window seen."""
+class _References:
+    """The label and prediction references of one feedback frame, and the windows they judge."""
 
-    def __init__(self, data: Encoded, values: FloatArray | None):
+    def __init__(
+        self,
+        data: Encoded,
+        ref: EncodedReference | None,
+        chi2_pvalue: float,
+        *,
+        baseline: bool = True,
+    ) -> None:
         self._data = data
+        self._labels = _Reference(data, ref.label if ref else None, baseline=baseline)
+        self._predictions = _Reference(data, ref.prediction if ref else None, baseline=baseline)
+        self._chi2_pvalue = chi2_pvalue
+
+    def window(self, rows: slice, start: dt.datetime, end: dt.datetime) -> WindowPerformance:
+        """The metrics and distributions of ``rows`` (one time window)."""
+        data = self._data
+        y, yhat = data.label[rows], data.prediction[rows]
+        both = ~np.isnan(y) & ~np.isnan(yhat)
+        label_p, label_dist = self._labels.compare(y[~np.isnan(y)])
+        prediction_p, prediction_dist = self._predictions.compare(yhat[~np.isnan(yhat)])
+        return WindowPerformance(
+            start=start,
+            end=end,
+            n=int(both.sum()),
+            metrics=_metrics(data, y[both], yhat[both], data.score[rows][both]),
+            label_distribution=label_dist,
+            prediction_distribution=prediction_dist,
+            label_drift_pvalue=label_p,
+            prediction_drift_pvalue=prediction_p,
+            label_drift=None if label_p is None else label_p < self._chi2_pvalue,
+            prediction_drift=None if prediction_p is None else prediction_p < self._chi2_pvalue,
+        )
+
+
+class _Reference:
+    """The distribution windows are compared with: a given one, or else the first window seen
+    (unless ``baseline`` is False: then no reference means no p-values)."""
+
+    def __init__(self, data: Encoded, values: FloatArray | None, *, baseline: bool = True):
+        self._data = data
+        self._baseline = baseline
         # An empty given reference stays empty: no p-values, rather than the first window.
         self._values = None if values is None else np.sort(values[~np.isnan(values)])
 
@@ -253,7 +310,8 @@ class _Reference:
             return None, None
         distribution = self._distribution(values)
         if self._values is None:
-            self._values = np.sort(values)
+            if self._baseline:
+                self._values = np.sort(values)
             return None, distribution
         return self._pvalue(np.sort(values)), distribution
 
@@ -306,3 +364,18 @@ def _concept_drift(data: Encoded) -> tuple[list[Alarm], list[str]]:
 
 def _at(micros: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+_FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def window_bounds(window_id: int, width: int) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` of window ``window_id`` of ``width`` microseconds from the Unix epoch,
+    clipped to the datetimes Python has (a window around year 1 or 9999 reaches past them)."""
+    micros = [window_id * width, (window_id + 1) * width]
+    lowest, highest = (_FIRST - _EPOCH) // _MICRO, (_LAST - _EPOCH) // _MICRO
+    return _at(max(micros[0], lowest)), _at(min(micros[1], highest))
+
+
+_MICRO = dt.timedelta(microseconds=1)

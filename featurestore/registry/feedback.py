@@ -15,14 +15,24 @@ from featurestore.registry.records import dump_json
 from featurestore.registry.tables import feedback as table
 from featurestore.registry.tables import utc
 
-__all__ = ["add_feedback", "list_feedback"]
+__all__ = [
+    "CONTROL",
+    "GROUP_MAX",
+    "add_feedback",
+    "check_group",
+    "first_prediction_at",
+    "list_feedback",
+]
 
-_KEYS = frozenset({"request_id", "prediction", "label", "timestamp"})
+_KEYS = frozenset({"request_id", "prediction", "label", "timestamp", "group"})
+#: the group of traffic served without the model (feedback-loop reports compare it to the rest)
+CONTROL = "control"
+GROUP_MAX = 64
 # Well under SQLite's bound-parameter limit, so the duplicate check never overflows it.
 _CHUNK = 500
 
 
-def _row(raw: Any, project: str, now: datetime) -> dict[str, Any]:
+def _row(raw: Any, project: str, now: datetime, latest: datetime | None) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise RequestError(f"a feedback row must be a dict, got {raw!r}")
     unknown = sorted(set(raw) - _KEYS)
@@ -42,9 +52,32 @@ def _row(raw: Any, project: str, now: datetime) -> dict[str, Any]:
         "request_id": request_id,
         "prediction": _value(prediction, "prediction", request_id),
         "label": _value(label, "label", request_id),
-        "timestamp": _timestamp(raw.get("timestamp"), request_id, now),
+        "timestamp": _timestamp(raw.get("timestamp"), request_id, now, latest),
         "received_at": now,
+        "group_name": check_group(raw.get("group"), request_id),
     }
+
+
+def check_group(value: Any, request_id: str) -> str | None:
+    """A feedback group: None, or a printable string of 1 to 64 characters (e.g. "control").
+
+    Raises:
+        RequestError: anything else.
+    """
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > GROUP_MAX
+        or not value.isprintable()
+    ):
+        shown = repr(value)[:100]
+        raise RequestError(
+            f"the group of request {request_id!r} must be a printable string of 1 to "
+            f"{GROUP_MAX} characters (e.g. {CONTROL!r}), got {shown}"
+        )
+    return value
 
 
 def _value(value: Any, field: str, request_id: str) -> str | None:
@@ -53,7 +86,7 @@ def _value(value: Any, field: str, request_id: str) -> str | None:
     return dump_json(value, what=f"the {field} of request {request_id!r}", allow_nan=False)
 
 
-def _timestamp(value: Any, request_id: str, now: datetime) -> datetime:
+def _timestamp(value: Any, request_id: str, now: datetime, latest: datetime | None) -> datetime:
     if value is None:
         return now
     if isinstance(value, str):
@@ -65,7 +98,13 @@ def _timestamp(value: Any, request_id: str, now: datetime) -> datetime:
             ) from None
     if not isinstance(value, datetime):
         raise RequestError(f"the timestamp of request {request_id!r} must be a datetime")
-    return utc(value)
+    stamp = utc(value)
+    if latest is not None and stamp > latest:
+        raise RequestError(
+            f"the timestamp {stamp.isoformat()} of request {request_id!r} is later than now plus "
+            f"ingestion.max_future ({latest.isoformat()})"
+        )
+    return stamp
 
 
 def _duplicates(values: Sequence[str]) -> list[str]:
@@ -83,13 +122,21 @@ def _named(ids: Sequence[str]) -> str:
     return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datetime) -> int:
+def add_feedback(
+    conn: Connection,
+    project: str,
+    rows: Sequence[Any],
+    now: datetime,
+    latest: datetime | None = None,
+) -> int:
     """Store feedback rows, all or none.
 
     A request's prediction and label may arrive in two calls (the prediction when it is made,
     the label when the outcome is known): a later row fills the field the stored row lacks. A
     field that is already stored is never overwritten. A ``timestamp`` may be a datetime or an
-    ISO 8601 string; a missing one means now; a completed row keeps its first timestamp.
+    ISO 8601 string; a missing one means now, one later than ``latest`` is refused (reports
+    could not window it); a completed row keeps its first timestamp. The
+    optional ``group`` may come with either call; once stored it cannot change.
 
     Returns:
         The number of rows stored or completed.
@@ -97,25 +144,35 @@ def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datet
     Raises:
         RequestError: a row is malformed (unknown field, no request_id, neither prediction nor
             label, a value JSON cannot hold).
-        ConflictError: a request id appears twice in ``rows``, or a row repeats a prediction or
-            label already stored for its request.
+        ConflictError: a request id appears twice in ``rows``, a row repeats a prediction or
+            label already stored for its request, or names another group than the stored one.
     """
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
         raise RequestError("feedback must be a list of dicts")
-    values = [_row(raw, project, now) for raw in rows]
+    values = [_row(raw, project, now, latest) for raw in rows]
     ids = [v["request_id"] for v in values]
     twice = _duplicates(ids)
     if twice:
         raise ConflictError(f"feedback repeats request id {_named(twice)}; nothing was stored")
-    stored: dict[str, tuple[int, bool, bool]] = {}
+    stored: dict[str, tuple[int, bool, bool, str | None]] = {}
+    columns = (
+        table.c.id,
+        table.c.request_id,
+        table.c.prediction,
+        table.c.label,
+        table.c.group_name,
+    )
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         for row in conn.execute(
-            sa.select(table.c.id, table.c.request_id, table.c.prediction, table.c.label).where(
-                table.c.project == project, table.c.request_id.in_(chunk)
-            )
+            sa.select(*columns).where(table.c.project == project, table.c.request_id.in_(chunk))
         ):
-            stored[row.request_id] = (row.id, row.prediction is not None, row.label is not None)
+            stored[row.request_id] = (
+                row.id,
+                row.prediction is not None,
+                row.label is not None,
+                row.group_name,
+            )
     repeated = sorted(
         v["request_id"]
         for v in values
@@ -129,12 +186,25 @@ def add_feedback(conn: Connection, project: str, rows: Sequence[Any], now: datet
         raise ConflictError(
             f"feedback for request id {_named(repeated)} is already stored; nothing was stored"
         )
+    regrouped = sorted(
+        v["request_id"]
+        for v in values
+        if v["request_id"] in stored
+        and v["group_name"] is not None
+        and stored[v["request_id"]][3] not in (None, v["group_name"])
+    )
+    if regrouped:
+        first = stored[regrouped[0]][3]
+        raise ConflictError(
+            f"request id {_named(regrouped)} is already in group {first!r}; a request's group "
+            "cannot change; nothing was stored"
+        )
     fresh = [v for v in values if v["request_id"] not in stored]
     if fresh:
         conn.execute(table.insert(), fresh)
     for v in values:
         if v["request_id"] in stored:
-            update = {f: v[f] for f in ("prediction", "label") if v[f] is not None}
+            update = {f: v[f] for f in ("prediction", "label", "group_name") if v[f] is not None}
             conn.execute(
                 table.update().where(table.c.id == stored[v["request_id"]][0]).values(**update)
             )
@@ -146,11 +216,12 @@ def list_feedback(
 ) -> list[dict[str, Any]]:
     """Feedback with ``since <= timestamp < until``, oldest first.
 
-    Each row is ``{request_id, prediction, label, timestamp}``; prediction and label keep the type
-    they were given with (or None), timestamp is timezone-aware UTC.
+    Each row is ``{request_id, prediction, label, timestamp, group}``; prediction and label keep
+    the type they were given with (or None), timestamp is timezone-aware UTC, group is None
+    unless one was given.
     """
     query = sa.select(
-        table.c.request_id, table.c.prediction, table.c.label, table.c.timestamp
+        table.c.request_id, table.c.prediction, table.c.label, table.c.timestamp, table.c.group_name
     ).where(table.c.project == project)
     if since is not None:
         query = query.where(table.c.timestamp >= utc(since))
@@ -162,6 +233,23 @@ def list_feedback(
             "prediction": None if r.prediction is None else json.loads(r.prediction),
             "label": None if r.label is None else json.loads(r.label),
             "timestamp": r.timestamp,
+            "group": r.group_name,
         }
         for r in conn.execute(query.order_by(table.c.timestamp, table.c.id))
     ]
+
+
+def first_prediction_at(conn: Connection, project: str, since: datetime) -> datetime | None:
+    """The time of the first prediction at or after ``since`` outside the control group."""
+    value = conn.execute(
+        sa.select(sa.func.min(table.c.timestamp)).where(
+            table.c.project == project,
+            table.c.timestamp >= utc(since),
+            table.c.prediction.is_not(None),
+            sa.or_(table.c.group_name.is_(None), table.c.group_name != CONTROL),
+        )
+    ).scalar_one()
+    # min() loses the column type on SQLite, so the value may come back as text or naive.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return None if value is None else utc(value)

@@ -48,7 +48,7 @@ __all__ = [
     "watermark",
 ]
 
-ReportKind = Literal["skew", "drift", "performance"]
+ReportKind = Literal["skew", "drift", "performance", "feedback_loop"]
 REPORT_KINDS: tuple[str, ...] = get_args(ReportKind)
 
 

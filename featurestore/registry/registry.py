@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from featurestore.errors import ConfigError, ConflictError
 from featurestore.registry import alerts, manifest, objects, records
+from featurestore.registry import decisions as decision_rows
 from featurestore.registry import feedback as feedback_rows
 from featurestore.registry.engine import Database
 from featurestore.registry.manifest import BatchFile, FileEntry, RunState
@@ -28,7 +29,8 @@ logger = logging.getLogger("featurestore.registry")
 
 Listener = Callable[[str, Mapping[str, Any]], None]
 """Called as ``listener(kind, record)`` after a report (``"skew"``, ``"drift"``,
-``"performance"``) or a finished ingestion run (``"ingestion"``) is committed."""
+``"performance"``), a finished ingestion run (``"ingestion"``) or a retraining-policy decision
+(``"policy_decision"``) is committed."""
 
 
 def _now() -> datetime:
@@ -400,7 +402,7 @@ class Registry:
             return records.list_log_flushes(conn, self.project)
 
     def add_report(self, kind: ReportKind, report: Mapping[str, Any]) -> int:
-        """Store a ``"skew"``, ``"drift"`` or ``"performance"`` report (its ``to_dict()``).
+        """Store a ``"skew"``, ``"drift"``, ``"performance"`` or ``"feedback_loop"`` report (its ``to_dict()``).
 
         Returns:
             The report's id (increasing in the order reports are added).
@@ -423,8 +425,14 @@ class Registry:
         with self._db.transaction() as conn:
             return records.report_history(conn, self.project, kind, limit)
 
-    def add_feedback(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store feedback rows ``{request_id, prediction?, label?, timestamp?}``, all or none.
+    def add_feedback(
+        self, rows: Sequence[Mapping[str, Any]], *, max_future: timedelta | None = None
+    ) -> int:
+        """Store feedback rows ``{request_id, prediction?, label?, timestamp?, group?}``, all or none.
+
+        Args:
+            rows: the rows.
+            max_future: refuse timestamps later than now plus this.
 
         Returns:
             The number of rows stored.
@@ -433,8 +441,10 @@ class Registry:
             RequestError: a row is malformed.
             ConflictError: a request id is repeated in ``rows`` or already has feedback.
         """
+        now = _now()
+        latest = None if max_future is None else now + max_future
         with self._db.transaction(write=True) as conn:
-            return feedback_rows.add_feedback(conn, self.project, rows, _now())
+            return feedback_rows.add_feedback(conn, self.project, rows, now, latest)
 
     def feedback(
         self, since: datetime | None = None, until: datetime | None = None
@@ -442,11 +452,74 @@ class Registry:
         """Feedback rows with ``since <= timestamp < until``, oldest first.
 
         Returns:
-            A list of ``{request_id, prediction, label, timestamp}`` dicts; prediction and label
-            keep their JSON type, timestamp is timezone-aware UTC.
+            A list of ``{request_id, prediction, label, timestamp, group}`` dicts; prediction and
+            label keep their JSON type, timestamp is timezone-aware UTC.
         """
         with self._db.transaction() as conn:
             return feedback_rows.list_feedback(conn, self.project, since, until)
+
+    def first_prediction_at(self, since: datetime) -> datetime | None:
+        """When the first prediction at or after ``since`` was made (the control group aside)."""
+        with self._db.transaction() as conn:
+            return feedback_rows.first_prediction_at(conn, self.project, since)
+
+    # -- retraining-policy decisions ---------------------------------------------------------------
+
+    def record_decision(
+        self,
+        policy: str,
+        at: datetime,
+        decide: Callable[[datetime | None], Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        """Decide and record one evaluation of ``policy`` at ``at``, in one locked transaction.
+
+        ``decide`` gets the time ``policy`` last decided to retrain (at or before ``at``; None if
+        never) and returns the decision (``policy``, ``policy_version``, ``evaluated_at``,
+        ``retrain`` and anything else JSON-ready). Decisions of one project queue on its lock, so
+        two servers evaluating at once never both see "no retrain yet" and both fire.
+
+        Returns:
+            What ``decide`` returned.
+        """
+        with self._db.transaction(write=True) as conn:
+            conn.execute(
+                sa.select(projects.c.project)
+                .where(projects.c.project == self.project)
+                .with_for_update()
+            )
+            decision = decide(decision_rows.last_retrain(conn, self.project, policy, at))
+            decision_rows.add_decision(conn, self.project, decision, _now())
+        self._notify("policy_decision", decision)
+        return decision
+
+    def decisions(
+        self,
+        policy: str | None = None,
+        *,
+        retrain: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Recorded policy decisions, newest first, exactly as they were recorded.
+
+        Args:
+            policy: only this policy's.
+            retrain: only those that did (True) or did not (False) decide to retrain.
+            since: only those evaluated at or after.
+            until: only those evaluated before.
+            limit: at most this many.
+        """
+        with self._db.transaction() as conn:
+            return decision_rows.list_decisions(
+                conn,
+                self.project,
+                policy=policy,
+                retrain=retrain,
+                since=since,
+                until=until,
+                limit=limit,
+            )
 
     # -- alert deliveries ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "metadata",
     "object_versions",
     "objects",
+    "policy_decisions",
     "projects",
     "reports",
     "utc",
@@ -220,8 +221,25 @@ feedback = sa.Table(
     sa.Column("label", sa.Text, nullable=True),
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    # "control" marks traffic served without the model (feedback-loop reports compare it).
+    sa.Column("group_name", sa.String(64), nullable=True),
     sa.UniqueConstraint("project", "request_id", name="uq_fs_feedback_request"),
     sa.Index("ix_fs_feedback_timestamp", "project", "timestamp"),
+)
+
+policy_decisions = sa.Table(
+    "fs_policy_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("policy", sa.String(NAME), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    # the time the decision is about (``evaluate_policies(now=...)``), not when it was written
+    sa.Column("evaluated_at", UTCDateTime, nullable=False),
+    sa.Column("retrain", sa.Boolean, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fs_policy_decisions_policy", "project", "policy", "evaluated_at"),
 )
 
 alert_deliveries = sa.Table(

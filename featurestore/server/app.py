@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -21,10 +21,16 @@ from featurestore.server.auth import TokenTable, require_scope
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
-from featurestore.server.routes import ops, reports, serving, ui, write
+from featurestore.server.routes import ops, policies, reports, serving, ui, write
 from featurestore.store import FeatureStore
 
-__all__ = ["REFRESH_ENV", "app_from_env", "create_app", "scheduled_skew_checks"]
+__all__ = [
+    "REFRESH_ENV",
+    "app_from_env",
+    "create_app",
+    "scheduled_policy_evaluations",
+    "scheduled_skew_checks",
+]
 
 logger = logging.getLogger("featurestore.server")
 
@@ -54,6 +60,7 @@ def create_app(
     """
     watcher = DefinitionWatcher(store, interval=refresh_interval)
     interval = store.config.serving.skew_check_interval
+    policy_interval = store.config.serving.policy_check_interval
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +70,8 @@ def create_app(
         tasks = [asyncio.create_task(watcher.run())]
         if interval:
             tasks.append(asyncio.create_task(scheduled_skew_checks(store, interval)))
+        if policy_interval:
+            tasks.append(asyncio.create_task(scheduled_policy_evaluations(store, policy_interval)))
         try:
             yield
         finally:
@@ -100,6 +109,7 @@ def create_app(
     write_scope = [Depends(require_scope("write"))] if secured else []
     app.include_router(serving.router, dependencies=read)
     app.include_router(reports.router, dependencies=read)
+    app.include_router(policies.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
     app.include_router(ops.router)
     if store.config.serving.ui:
@@ -118,12 +128,27 @@ async def scheduled_skew_checks(store: FeatureStore, interval: float) -> None:
 
     With several workers, each runs its own schedule.
     """
+    await _every(interval, store.check_skew, "the scheduled skew check")
+
+
+async def scheduled_policy_evaluations(store: FeatureStore, interval: float) -> None:
+    """Evaluate the retraining policies every ``interval`` seconds
+    (``serving.policy_check_interval``); each decision goes to the decision log
+    (``GET /policies/decisions``) and a decision to retrain raises the ``retrain`` alert event.
+
+    With several workers, each runs its own schedule; decisions are made under the registry's
+    lock, so the cooldown keeps them from firing twice for one retrain.
+    """
+    await _every(interval, store.evaluate_policies, "the scheduled policy evaluation")
+
+
+async def _every(interval: float, job: Callable[[], object], what: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(store.check_skew)
+            await run_in_threadpool(job)
         except Exception:
-            logger.exception("the scheduled skew check failed")
+            logger.exception("%s failed", what)
 
 
 def app_from_env() -> FastAPI:

@@ -62,6 +62,12 @@ class FeedbackBody(BaseModel):
     timestamp: dt.datetime | None = Field(
         default=None, description="When the prediction was made; default: now. Naive is UTC."
     )
+    group: str | None = Field(
+        default=None,
+        max_length=64,
+        description='The traffic group: "control" for traffic served without the model.',
+        examples=["control"],
+    )
 
 
 class MaterializeBody(BaseModel):

@@ -31,8 +31,12 @@ SCHEMA: dict[str, pl.DataType] = {
     "b": pl.Boolean(),
     "s": pl.String(),
     "d": pl.Datetime("us", "UTC"),
+    "p": pl.Float64(),
+    "e": pl.Float64(),
+    "k": pl.Int64(),
 }
 COLUMNS = {INT: ["i", "j"], FLOAT: ["f", "g"], BOOL: ["b"], STR: ["s"], DATETIME: ["d"]}
+# "p", "e" and "k" are the bases and exponents of `**` by an expression (see `_expr_pow`).
 
 
 def expr_settings() -> settings:
@@ -110,6 +114,35 @@ def _pool(special: list[Any], make: Callable[[random.Random], Any], n: int = 100
     return special + [make(rng) for _ in range(n)]
 
 
+# `**` by an expression. Polars' scalar-exponent path (1 gives the base, 0.5 the square root,
+# 2..9 multiply out) differs from C pow only now and then, so the exponent pools repeat those
+# values and the base pool is mostly full-mantissa numbers, where rounding tells them apart;
+# next to them, the edges of C pow (zero, negatives, odd and even integers, NaN, +-inf,
+# overflow, underflow) and the integers beyond 2**53.
+SPECIAL_EXPONENTS = [1.0, 0.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+MULTIPLIED_OUT = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]  # where C pow differs most often
+EXPONENT_FLOATS = [0.0, -0.0, 10.0, 11.0, 1.5, 2.5, 9.5, 0.25, 1 / 3, -0.5, -1.0, -2.0, -3.0]
+EXPONENT_FLOATS += [1.0000000000000002, 0.9999999999999999, 2.0000000000000004, 8.999999999999998]
+EXPONENT_FLOATS += [0.5000000000000001, 1e308, -1e308, 5e-324, 2.0**53 + 2, 2.0**63, 1e20, 0.1]
+EXPONENT_FLOATS += [math.inf, -math.inf, math.nan, -math.nan, 1075.0, -1075.0, -7.0, 63.0, 64.0]
+EXPONENT_INTS = [-64, 63, 64, 1075, -1075, I64_MAX, I64_MIN, 2**53 + 1, -(2**53) - 1]
+POWER_BASES = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 10.0, 1.1, -1.1, 0.1, 1 / 3, 123.456]
+POWER_BASES += [math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, -5e-324, 1e-300, 1e100]
+POWER_BASES += [2.0**1023, 1.0000000000000002, 0.9999999999999999, -1e-7, 9342.55, 2.0**53 + 2]
+
+
+def _power_base(r: random.Random) -> float:
+    return r.choice([r.uniform(-20, 20), r.uniform(-1.5, 1.5), r.uniform(-1e6, 1e6)])
+
+
+def _power_exponent(r: random.Random) -> float:
+    return r.choice([r.uniform(-12, 12), r.randint(-30, 30) / 2])
+
+
+def _small_int(r: random.Random) -> int:
+    return r.randint(-9, 12)
+
+
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 POOLS: dict[str, list[Any]] = {
     INT: _pool(SPECIAL_INTS, _random_int),
@@ -132,15 +165,21 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _nullable(kind: str) -> st.SearchStrategy[Any]:
+def _nullable(pool: list[Any]) -> st.SearchStrategy[Any]:
     # One draw per cell (Hypothesis' draws are the slow part of this suite): about one value
     # in five is null, the rest come from the pool.
-    pool = POOLS[kind]
     return st.sampled_from([None] * max(1, len(pool) // 4) + pool)
 
 
+# About 40% of the exponents take a special path where C pow differs, 3/4 of the bases are random.
+POWER_POOLS = {
+    "p": _pool(POWER_BASES, _power_base, n=90),
+    "e": _pool(SPECIAL_EXPONENTS * 4 + MULTIPLIED_OUT * 4 + EXPONENT_FLOATS, _power_exponent, n=40),
+    "k": _pool([*range(-3, 13), *range(2, 10), *range(3, 10)] * 2 + EXPONENT_INTS, _small_int, n=9),
+}
 ROW = st.fixed_dictionaries(
-    {name: _nullable(kind) for kind, names in COLUMNS.items() for name in names}
+    {name: _nullable(POOLS[kind]) for kind, names in COLUMNS.items() for name in names}
+    | {name: _nullable(pool) for name, pool in POWER_POOLS.items()}
 )
 ROWS = st.lists(ROW, min_size=3, max_size=6)
 
@@ -266,6 +305,52 @@ def _float_pow(draw: Draw, d: int) -> Expr:
     if draw(BOOLEANS):
         return draw(_E(FLOAT, d)) ** draw(_ints(0, 12))
     return _num(draw, d) ** pick(draw, FLOAT_EXPONENTS)
+
+
+POWER_BASE_VALUES = st.sampled_from(POWER_POOLS["p"])
+EXPONENT_VALUES = st.sampled_from(POWER_POOLS["e"] + POWER_POOLS["k"])
+_OFFSETS = [0, 1, -1, 0.0, -0.0, 0.5, -0.5, 1.5]
+
+
+def _constant_exponent(draw: Draw) -> Expr:
+    """A column-free exponent: Polars would fold it into a literal (so does ``to_polars``)."""
+    value = lit(draw(EXPONENT_VALUES))
+    how = pick(draw, ["add", "add", "neg", "float", "null", "null int"])
+    if how == "add":  # lit(2) + lit(1), lit(8.5) + 0.5...
+        return value + lit(pick(draw, _OFFSETS))
+    if how == "neg":
+        return -value
+    if how == "float":
+        return value.cast("float64")
+    return lit(None) if how == "null" else lit(None) + lit(1)
+
+
+def _not_a_number_literal(e: Expr) -> Expr:
+    """``e``, or for a number literal the same value as a call (``x ** lit(3)`` is ``x ** 3``)."""
+    data = e.to_dict()
+    return e.cast(data["dtype"]) if data.get("dtype") in (INT, FLOAT) else e
+
+
+def _power_column(draw: Draw, *names: str) -> Expr:
+    return col(pick(draw, names))
+
+
+def _expr_pow(draw: Draw, d: int) -> Expr:
+    """``base ** exponent`` with an expression exponent (float64 whatever the operands)."""
+    how = pick(draw, ["columns"] * 5 + ["expression", "constant", "literal base"])
+    if how == "literal base":  # 1.1 ** col("e"), 2 ** col("k")...
+        return draw(POWER_BASE_VALUES) ** _power_column(draw, "e", "k")
+    if draw(_ints(0, 3)):
+        base = _power_column(draw, "p", "p", "p", "p", "p", "e", "k", "f", "i")
+    else:  # any numeric expression, ** by an expression included
+        base = _num(draw, d)
+    if how == "columns":
+        exponent = _power_column(draw, "e", "k")
+    elif how == "expression":  # columns i, j, f, g, nulls, constants...
+        exponent = _not_a_number_literal(_num(draw, d))
+    else:
+        exponent = _constant_exponent(draw)
+    return base**exponent
 
 
 INT_LOW = st.one_of(st.none(), st.integers(-50, 50))
@@ -398,6 +483,7 @@ BUILDERS: dict[str, list[Builder]] = {
         _same_kind_unary(FLOAT),
         _float_func,
         _float_pow,
+        _expr_pow,
         _float_clip,
         _cast_to(FLOAT),
         _merge(FLOAT),
@@ -408,7 +494,8 @@ BUILDERS: dict[str, list[Builder]] = {
     DATETIME: [_cast_to(DATETIME), _merge(DATETIME)],
 }
 
-ANY_EXPR = st.one_of(*(expr_of(kind, 4) for kind in KINDS))
+# `**` by an expression gets its own share of roots: its special paths need many draws to hit.
+ANY_EXPR = st.one_of(*(expr_of(kind, 4) for kind in KINDS), st.composite(_expr_pow)(3))
 
 
 def same_value(a: Any, b: Any) -> bool:

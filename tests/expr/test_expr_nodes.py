@@ -57,6 +57,9 @@ def test_expression_errors_are_definition_errors() -> None:
         (-col("x") * 2.5, '(-col("x") * 2.5)'),
         (1 - col("x"), '(1 - col("x"))'),
         (col("x") ** 2, '(col("x") ** 2)'),
+        (col("x") ** col("y"), '(col("x") ** col("y"))'),
+        (2 ** -col("y"), '(2 ** -col("y"))'),
+        (col("x") ** (lit(2) + 1), '(col("x") ** (2 + 1))'),
         (col("x").log(), 'col("x").log()'),
         (col("x").log(10), 'col("x").log(10.0)'),
         (col("x").round(2).clip(0, None), 'col("x").round(2).clip(0, None)'),
@@ -147,8 +150,10 @@ def test_columns_lists_every_reference() -> None:
         (lambda: col("x").round(1.5), "decimals must be an int"),  # type: ignore[arg-type]
         (lambda: col("x").log(0), "log base must be positive and not 1"),
         (lambda: col("x").log(1), "log base must be positive and not 1"),
-        (lambda: col("x") ** col("y"), "must be a number literal"),
-        (lambda: 2 ** col("x"), "must be a number literal"),
+        (lambda: col("x") ** lit("y"), "needs float64 or int64 input, got str in"),
+        (lambda: True ** col("x"), "needs float64 or int64 input, got bool in"),
+        (lambda: col("x") ** "y", "needs float64 or int64 input, got str in"),
+        (lambda: col("x") ** when(col("b")), "missing .then"),
         (lambda: col("x") ** math.inf, "must be finite"),
         (lambda: col("x") ** 2**40, "too large"),
         (lambda: col("x").str.contains(3), "must be a string"),  # type: ignore[arg-type]

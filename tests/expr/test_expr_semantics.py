@@ -280,3 +280,16 @@ def test_round_scales_like_rust_powi() -> None:
 def test_final_sigma_follows_polars() -> None:
     xs = {"x": ["ΑΣ", "ΑΣ Β", "aΣb", "\ua7dcΣ", "abcdefghijklmnopΣ", "ΣΣ"]}
     check(col("x").str.lower(), xs, S, ["ας", "ας β", "aσb", "ƛσ", "abcdefghijklmnopς", "σς"])
+
+
+def test_coalesce_stopping_at_a_constant_keeps_the_dtype_of_every_argument() -> None:
+    """Found by the parity test: ``coalesce(0, col("f"))`` stops at the constant, yet without
+    a schema its dtype must still be the supertype with the float column it never reads."""
+    from featurestore.expr import to_polars
+
+    expr = coalesce(lit(None), coalesce(coalesce(lit(None), lit(0) + lit(0)), col("f")))
+    frame = pl.DataFrame({"f": [1.5, None]})
+    untyped = frame.select(to_polars(expr).alias("v")).to_series()
+    typed = frame.select(to_polars(expr, schema=frame.schema).alias("v")).to_series()
+    assert untyped.dtype == typed.dtype == pl.Float64
+    assert untyped.to_list() == typed.to_list() == [0.0]

@@ -49,3 +49,12 @@ def registry(registry_url: str, project_name: str) -> Iterator[Registry]:
     reg = Registry(registry_url, project_name)
     yield reg
     reg.close()
+
+
+@pytest.fixture
+def pair(registry_url: str, project_name: str) -> Iterator[tuple[Registry, Registry]]:
+    """Two registries of one project with separate engines, like two processes."""
+    first, second = Registry(registry_url, project_name), Registry(registry_url, project_name)
+    yield first, second
+    first.close()
+    second.close()

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from featurestore.errors import ConflictError
 from featurestore.registry import ObjectSpec, Registry
 
 ROUNDS = 15
-
-
-@pytest.fixture
-def pair(registry_url: str, project_name: str) -> Iterator[tuple[Registry, Registry]]:
-    """Two registries of one project with separate engines, like two processes."""
-    first, second = Registry(registry_url, project_name), Registry(registry_url, project_name)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def race(*calls: Callable[[], Any]) -> list[Any]:

@@ -1,4 +1,4 @@
-"""``GET /reports/*`` (need the ``read`` scope): contracts, skew, drift, performance.
+"""``GET /reports/*`` (need the ``read`` scope): contracts, skew, drift, performance, feedback loops.
 
 They answer the same ``to_dict()`` the Python API and ``--json`` print. Skew and drift run a
 fresh check (and record it); ``?latest=true`` returns the last recorded report instead.
@@ -117,4 +117,28 @@ async def performance(
         "performance",
         latest,
         lambda: store.performance(window, since=as_utc(since), until=as_utc(until)),
+    )
+
+
+@router.get("/feedback-loop", response_class=Response)
+async def feedback_loop(
+    request: Request,
+    window: Annotated[str, Query(description="Window width: 30m, 6h, 1d, 2w.")] = "1d",
+    control: Annotated[
+        str, Query(description="The feedback group served without the model.")
+    ] = "control",
+    since: Since = None,
+    until: Until = None,
+    latest: Latest = False,
+) -> Response:
+    """Feedback loops per window: entities served, prediction diversity and its trend, outcomes
+    per group with a z-test of control against the rest; narrowing and diverging flags."""
+    store: FeatureStore = request.app.state.store
+    return await _answer(
+        request,
+        "feedback_loop",
+        latest,
+        lambda: store.feedback_loop_report(
+            window, since=as_utc(since), until=as_utc(until), control=control
+        ),
     )

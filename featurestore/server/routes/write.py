@@ -58,7 +58,7 @@ async def materialize(body: MaterializeBody, request: Request) -> Response:
 
 _FEEDBACK = {
     404: {"description": "An unknown request_id (no online answer carried it)."},
-    409: {"description": "That prediction or label is already stored for the request."},
+    409: {"description": "That prediction, label or another group is already stored for it."},
     422: {"description": "Neither prediction nor label, or a value of the wrong type."},
 }
 
@@ -73,5 +73,6 @@ async def feedback(body: FeedbackBody, request: Request) -> Response:
         prediction=body.prediction,
         label=body.label,
         timestamp=as_utc(body.timestamp),
+        group=body.group,
     )
     return json_response({"request_id": body.request_id, "stored": True})
