@@ -46,7 +46,10 @@ class StorePolicyData:
     def reference(self, name: str) -> tuple[pl.DataFrame, dt.datetime]:
         if name not in self._references:
             record = self._store.registry.get_dataset(name)
-            self._references[name] = (pl.read_parquet(record["path"]), record["created_at"])
+            self._references[name] = (
+                self._store.offline.read_url(record["path"]),
+                record["created_at"],
+            )
         return self._references[name]
 
     def served(

@@ -1,8 +1,9 @@
 """``featurestore.toml`` plus ``FEATURESTORE_*`` environment overrides.
 
 Top-level keys are overridden by ``FEATURESTORE_<KEY>`` (``FEATURESTORE_ONLINE_STORE``), keys of
-the ``[serving]`` and ``[ingestion]`` tables by ``FEATURESTORE_SERVING_<KEY>``
-(``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``) and ``FEATURESTORE_INGESTION_<KEY>``;
+the ``[serving]``, ``[ingestion]``, ``[offline]`` and ``[compute]`` tables by
+``FEATURESTORE_<TABLE>_<KEY>`` (``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``,
+``FEATURESTORE_COMPUTE_ENGINE``);
 values are read as TOML scalars/arrays when they parse, else as plain strings. Relative paths
 (``sqlite:///rel.db``, ``offline_store``) are resolved against the repo folder.
 """
@@ -24,8 +25,10 @@ __all__ = [
     "ALERT_EVENTS",
     "CONFIG_FILE",
     "AlertConfig",
+    "ComputeConfig",
     "Config",
     "IngestionConfig",
+    "OfflineConfig",
     "ServingConfig",
     "TokenConfig",
     "load_config",
@@ -109,6 +112,28 @@ class IngestionConfig(BaseModel):
         return value
 
 
+class OfflineConfig(BaseModel):
+    """The ``[offline]`` table (DESIGN §13)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: key buckets of a view's offline rows; fixed per view when it is first ingested
+    buckets: int = Field(default=8, ge=1, le=4096)
+    #: options of the object store (``aws_endpoint_url``, ``aws_region``...); the standard AWS
+    #: environment variables are read too
+    storage_options: dict[str, str] = {}
+
+
+class ComputeConfig(BaseModel):
+    """The ``[compute]`` table: where per-bucket jobs run (DESIGN §13)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    engine: Literal["local", "ray"] = "local"
+    #: ``"auto"`` joins a running Ray cluster, else starts a local instance
+    ray_address: str = "auto"
+    #: buckets the local engine computes at once (threads); 1 = one bucket at a time
+    workers: int = Field(default=2, ge=1, le=64)
+
+
 class Config(BaseModel):
     """A feature repo's configuration (``featurestore.toml``)."""
 
@@ -120,10 +145,18 @@ class Config(BaseModel):
     serving: ServingConfig = ServingConfig()
     alerts: tuple[AlertConfig, ...] = ()
     ingestion: IngestionConfig = IngestionConfig()
+    offline: OfflineConfig = OfflineConfig()
+    compute: ComputeConfig = ComputeConfig()
     repo_path: Path = Path(".")
 
     def offline_path(self) -> Path:
         return _resolve_path(self.repo_path, self.offline_store)
+
+    def offline_root(self) -> str:
+        """The offline store's root: an object-store URL as given, else an absolute path."""
+        if "://" in self.offline_store and not self.offline_store.startswith("file://"):
+            return self.offline_store.rstrip("/")
+        return str(_resolve_path(self.repo_path, self.offline_store.removeprefix("file://")))
 
     def sqlalchemy_url(self, url: str) -> str:
         """Resolve a relative ``sqlite:///`` path against the repo folder and create its folder."""
@@ -152,6 +185,8 @@ def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
     tables: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
         "serving": (ServingConfig, {}),
         "ingestion": (IngestionConfig, {}),
+        "offline": (OfflineConfig, {}),
+        "compute": (ComputeConfig, {}),
     }
     # alerts is a list of tables: no variable overrides it
     top = {k for k in Config.model_fields if k not in (*tables, "alerts", "repo_path")}
@@ -191,7 +226,7 @@ def load_config(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None
     overrides = _overrides(os.environ if env is None else env)
     tables = {
         table: {**data.get(table, {}), **overrides.pop(table, {})}
-        for table in ("serving", "ingestion")
+        for table in ("serving", "ingestion", "offline", "compute")
     }
     data = {**data, **overrides, "repo_path": root}
     data |= {table: values for table, values in tables.items() if values}

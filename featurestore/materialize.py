@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
+from featurestore.compute import Engine
 from featurestore.definitions import FeatureView
+from featurestore.offline.bucketed import BucketFiles, ViewLayout
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.pit import latest_rows
 from featurestore.offline.windows import WindowSpec, window_values_at
@@ -24,7 +27,17 @@ from featurestore.online import (
     entity_namespace,
 )
 
-__all__ = ["WINDOW_SUFFIX", "entity_name", "materialize_view", "online_rows", "write_pushed"]
+__all__ = [
+    "WINDOW_SUFFIX",
+    "MaterializeJob",
+    "Materialized",
+    "entity_name",
+    "materialize_job",
+    "materialize_rows",
+    "materialize_view",
+    "online_rows",
+    "write_pushed",
+]
 
 BATCH = 50_000
 
@@ -83,29 +96,33 @@ def _changed_entities(
     return rows.filter(changed).select(keys).unique()
 
 
-def materialize_view(
+@dataclass(frozen=True)
+class Materialized:
+    """What one bucket's job computed: online rows of plain features and of windows (encoded,
+    ready to write; None when the view has none) and the greatest ingestion ``seq`` it saw."""
+
+    plain: pl.DataFrame | None
+    windows: pl.DataFrame | None
+    seen_seq: int | None
+
+
+def materialize_rows(
     view: FeatureView,
     rows: pl.LazyFrame | None,
     *,
-    online: OnlineStore,
     project: str,
     start: dt.datetime | None,
     end: dt.datetime,
     last_seq: int | None = None,
-    progress: Progress | None = None,
     view_version: int = 0,
-) -> tuple[int, int | None]:
-    """Write ``view``'s values as of ``end`` to ``online``, as computed by ``view_version``.
-
-    Returns:
-        The rows written and the greatest ingestion ``seq`` seen (to record with the run).
-    """
+) -> Materialized:
+    """``view``'s online rows as of ``end`` from its offline rows, as computed by ``view_version``."""
     if rows is None:
-        return 0, last_seq
+        return Materialized(None, None, last_seq)
     keys = view.join_keys
     seen_seq = rows.select(pl.col("seq").max()).collect().item()
     rows = rows.with_columns(*normalise_keys(rows, keys))
-    written = 0
+    plain_rows = window_rows = None
     plain = [f.name for f in view.row_features]
     if plain:
         changed = _changed_entities(rows, keys, start, end, dt.timedelta(0), last_seq)
@@ -115,8 +132,7 @@ def materialize_view(
             join_keys=keys,
             as_of=end,
         )
-        stored = online_rows(project, view, latest, plain, view_version=view_version)
-        written += _write(online, view.name, stored, progress)
+        plain_rows = online_rows(project, view, latest, plain, view_version=view_version)
     if view.aggregates:
         widest = max(a.window for a in view.aggregates)
         # a window that held rows at the last run may be empty now: those entities change too
@@ -129,11 +145,70 @@ def materialize_view(
             pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("created_timestamp"),
             pl.lit(0, dtype=pl.Int64).alias("seq"),
         )
-        agg_rows = online_rows(
+        window_rows = online_rows(
             project, view, values, [s.name for s in specs], view_version=view_version
         )
-        written += _write(online, view.name + WINDOW_SUFFIX, agg_rows, progress)
-    return written, seen_seq
+    return Materialized(plain_rows, window_rows, seen_seq)
+
+
+@dataclass(frozen=True)
+class MaterializeJob:
+    """One bucket of a view to materialize (see :func:`materialize_rows` for the fields)."""
+
+    part: BucketFiles
+    project: str
+    start: dt.datetime | None
+    end: dt.datetime
+    last_seq: int | None
+    view_version: int
+
+
+def materialize_job(job: MaterializeJob) -> Materialized:
+    """One bucket's online rows (run locally or as a Ray task)."""
+    view = job.part.view()
+    return materialize_rows(
+        view,
+        job.part.rows(view),
+        project=job.project,
+        start=job.start,
+        end=job.end,
+        last_seq=job.last_seq,
+        view_version=job.view_version,
+    )
+
+
+def materialize_view(
+    layout: ViewLayout,
+    *,
+    engine: Engine,
+    online: OnlineStore,
+    project: str,
+    start: dt.datetime | None,
+    end: dt.datetime,
+    last_seq: int | None = None,
+    progress: Progress | None = None,
+    view_version: int = 0,
+) -> tuple[int, int | None]:
+    """Write a view's values as of ``end`` to ``online``, bucket by bucket: each bucket's job
+    computes its rows (on the engine) and they are written here as they come back.
+
+    Returns:
+        The rows written and the greatest ingestion ``seq`` seen (to record with the run).
+    """
+    view = layout.view
+    jobs = [
+        MaterializeJob(part, project, start, end, last_seq, view_version)
+        for part in layout.all_buckets()
+    ]
+    written, seen = 0, [last_seq] if not jobs else []
+    for done in engine.map(materialize_job, jobs):
+        if done.plain is not None:
+            written += _write(online, view.name, done.plain, progress)
+        if done.windows is not None:
+            written += _write(online, view.name + WINDOW_SUFFIX, done.windows, progress)
+        seen.append(done.seen_seq)
+    known = [s for s in seen if s is not None]
+    return written, max(known) if known else None
 
 
 def _write(online: OnlineStore, name: str, rows: pl.DataFrame, progress: Progress | None) -> int:

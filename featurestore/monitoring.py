@@ -20,6 +20,7 @@ from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.durations import parse_duration
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.offline.inputs import to_frame
+from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
 from featurestore.online import LogBuffer
 from featurestore.online.encoding import unpack_value
@@ -63,7 +64,8 @@ class Monitor:
         registry: returns the registry (reports, feedback, materialization runs).
         log_buffer: returns the online store's serving-log buffer.
         state: returns the current serving state (definitions and versions in force).
-        scan: a view's offline rows, or None when it has none.
+        recompute: the skew check's offline recomputation of a view's sampled values (the
+            store's compute engine, bucket by bucket).
         saved_dataset: a saved training frame by name.
         version_lookups: for the skew check, the version of a view in force at a time and the
             definition of a view at a version (``in_force`` and ``definition``).
@@ -77,7 +79,7 @@ class Monitor:
         registry: Callable[[], Registry],
         log_buffer: Callable[[], LogBuffer],
         state: Callable[[], ServingState],
-        scan: Callable[[FeatureView], pl.LazyFrame | None],
+        recompute: Callable[..., Recomputed],
         saved_dataset: Callable[[str], pl.DataFrame],
         version_lookups: Callable[[], dict[str, Any]],
     ) -> None:
@@ -86,7 +88,7 @@ class Monitor:
         self._registry = registry
         self._log_buffer = log_buffer
         self._state = state
-        self._scan = scan
+        self._recompute = recompute
         self._saved_dataset = saved_dataset
         self._version_lookups = version_lookups
         self._serving_logger: ServingLogger | None = None
@@ -160,7 +162,7 @@ class Monitor:
             self.serving_log(since, until),
             views=views,
             on_demand=odfvs,
-            scan=self._scan,
+            recompute=self._recompute,
             materialized=self.registry.materialization_seqs,
             checked_at=until if not record else None,
             max_examples=max_examples,

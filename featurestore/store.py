@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 import polars as pl
 
 from featurestore.alerts import Alerts
+from featurestore.compute import Engine
 from featurestore.config import Config, load_config
 from featurestore.definitions import (
     FeatureService,
@@ -31,9 +32,11 @@ from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.materialize import materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
+from featurestore.offline.bucketed import ViewLayout
 from featurestore.offline.compute import compute_rows_python, view_rows
 from featurestore.offline.ingest import ingest_frame
 from featurestore.offline.inputs import file_columns, read_file, read_sql, to_frame
+from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
 from featurestore.offline.training import build_training_frame, prepare_spine
 from featurestore.online import OnlineBackend, open_online_store
@@ -85,8 +88,11 @@ class FeatureStore:
         self.config = config or load_config(repo_path)
         self.repo_path = self.config.repo_path
         self.project = self.config.project
-        self.offline = OfflineStore(self.config.offline_path(), self.project)
+        self.offline = OfflineStore(
+            self.config.offline_root(), self.project, self.config.offline.storage_options
+        )
         self._registry: Registry | None = None
+        self._engine: Engine | None = None
         self._online: OnlineBackend | None = None
         self._state: ServingState | None = None
         self.monitor = Monitor(
@@ -95,7 +101,7 @@ class FeatureStore:
             registry=lambda: self.registry,
             log_buffer=lambda: self.online,
             state=lambda: self.state,
-            scan=self._scan,
+            recompute=self._skew_values,
             saved_dataset=self.get_saved_dataset,
             version_lookups=self._version_lookups,
         )
@@ -113,6 +119,16 @@ class FeatureStore:
             if self.alerts is not None:  # every recorded report and run may raise an alert
                 self._registry.add_listener(self.alerts.on_record)
         return self._registry
+
+    @property
+    def engine(self) -> Engine:
+        """Where per-bucket jobs run (``[compute] engine``): this process, or Ray tasks."""
+        if self._engine is None:
+            from featurestore.compute import open_engine
+
+            compute = self.config.compute
+            self._engine = open_engine(compute.engine, compute.ray_address, compute.workers)
+        return self._engine
 
     @property
     def alerts(self) -> Alerts | None:
@@ -300,6 +316,8 @@ class FeatureStore:
             source=label,
             force=force,
             max_future=self.config.ingestion.max_future,
+            buckets=self.config.offline.buckets,
+            engine=self.engine,
         )
         return report
 
@@ -335,11 +353,8 @@ class FeatureStore:
         self.get_feature_view(view)
         files, _ = self.registry.committed_files(view, "quarantine")
         return read_quarantine(
-            [
-                (self.offline.path_of(f.path), f.run_id)
-                for f in files
-                if run_id is None or f.run_id == run_id
-            ]
+            [(f.path, f.run_id) for f in files if run_id is None or f.run_id == run_id],
+            read=self.offline.read,
         )
 
     def contract_reports(
@@ -402,6 +417,8 @@ class FeatureStore:
         versions: Mapping[str, int] | None,
         snapshot: int | None = None,
     ) -> pl.DataFrame:
+        from featurestore.compute.jobs import training_values
+
         if versions:
             resolved, used = self._resolve_versions(features, service, full_feature_names, versions)
         else:
@@ -410,9 +427,14 @@ class FeatureStore:
         frame = prepare_spine(spine, resolved.join_keys, resolved.request_fields)
         if snapshot is None:
             snapshot = self.registry.last_commit()
-        out = build_training_frame(
-            frame, resolved, lambda view: self._scan(view, upto=snapshot), point_in_time
-        )
+
+        def values_of(
+            view: FeatureView, names: list[str], keys: pl.DataFrame
+        ) -> dict[str, pl.Series]:
+            layout = self._layout(view, upto=snapshot)
+            return training_values(self.engine, layout, names, keys, point_in_time)
+
+        out = build_training_frame(frame, resolved, values_of, point_in_time)
         if save_as is not None:
             lineage = {
                 "features": [f"{v}:{f}" for v, f in resolved.refs],
@@ -472,6 +494,40 @@ class FeatureStore:
         source = self.offline.scan([f.path for f in files])
         return None if source is None else view_rows(view, source)
 
+    def _layout(self, view: FeatureView, *, upto: int | None = None) -> ViewLayout:
+        """``view``'s committed files by bucket (``upto``: batches committed at or before that
+        commit number), what the per-bucket jobs read."""
+        files, _ = self.registry.committed_files(view.name, upto=upto)
+        buckets = self.registry.view_buckets(view.name)
+        pairs = [(f.path, f.bucket) for f in files]
+        return ViewLayout.of(self.offline.location, view, buckets, pairs)
+
+    def _skew_values(
+        self,
+        view: FeatureView,
+        spine: pl.DataFrame,
+        plain: list[str],
+        aggs: list[str],
+        seqs: Mapping[dt.datetime, int],
+    ) -> Recomputed:
+        """The skew check's recomputation of ``view``'s sampled values, bucket by bucket on
+        the compute engine."""
+        from featurestore.compute.jobs import skew_values
+
+        return skew_values(self.engine, self._layout(view), spine, plain, aggs, seqs)
+
+    def _rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
+        """The rows of ``view`` of some entities only: their buckets, filtered on their keys."""
+        layout = self._layout(view)
+        if layout.schema is None:
+            return None
+        parts = [
+            layout.bucket(bucket).rows(view, keys=part)
+            for bucket, part in layout.split(keys.select(view.join_keys)).items()
+        ]
+        frames = [p for p in parts if p is not None]
+        return pl.concat(frames) if frames else None
+
     def _save_dataset(
         self,
         name: str,
@@ -485,7 +541,7 @@ class FeatureStore:
         path = self.offline.write_file(self.offline.dataset_path(name), frame)
         self.registry.save_dataset(
             name,
-            path=str(path),
+            path=path,
             spine_hash=_spine_hash(spine),
             feature_refs={f"{v}:{f}": versions[v] for v, f in resolved.refs},
             rows=frame.height,
@@ -509,7 +565,7 @@ class FeatureStore:
                 f"dataset {name!r} was saved without a lineage (by an older featurestore); "
                 "save it again to make it reproducible"
             )
-        saved = pl.read_parquet(record["path"])
+        saved = self.offline.read_url(record["path"])
         spine = saved.drop(lineage["columns"])
         if _spine_hash(spine) != record["spine_hash"]:
             raise RequestError(f"dataset {name!r}: its stored spine no longer matches its lineage")
@@ -527,7 +583,7 @@ class FeatureStore:
     def get_saved_dataset(self, name: str) -> pl.DataFrame:
         """A training frame saved with ``save_as``."""
         record = self.registry.get_dataset(name)
-        return pl.read_parquet(record["path"])
+        return self.offline.read_url(record["path"])
 
     # -- online -------------------------------------------------------------------------------
     def materialize(
@@ -569,8 +625,8 @@ class FeatureStore:
             since = start if not incremental else self.registry.watermark(view.name)
             tick = (lambda n, v=view.name: progress(v, n)) if progress else None
             written[view.name], seen_seq = materialize_view(
-                view,
-                self._scan(view),
+                self._layout(view),
+                engine=self.engine,
                 online=self.online,
                 project=self.project,
                 start=since,
@@ -670,12 +726,14 @@ class FeatureStore:
                 source=f"push:{push_source}",
                 publish=to != "online",
                 max_future=self.config.ingestion.max_future,
+                buckets=self.config.offline.buckets,
+                engine=self.engine,
             )
             if to != "offline" and stored.height:
                 write_pushed(
                     view,
                     compute_rows_python(view, stored),
-                    offline=self._scan(view),
+                    offline=self._rows_for(view, stored),
                     offline_has_rows=to != "online",
                     online=self.online,
                     project=self.project,

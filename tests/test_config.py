@@ -58,3 +58,23 @@ def test_missing_repo_or_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope", env={})
     with pytest.raises(ConfigError, match="featurestore init"):
         load_config(tmp_path, env={})
+
+
+def test_offline_and_compute_tables(tmp_path: Path) -> None:
+    repo = write(
+        tmp_path,
+        'project = "p"\noffline_store = "s3://bucket/prefix/"\n'
+        '[offline]\nbuckets = 16\n[offline.storage_options]\naws_region = "eu-west-1"\n',
+    )
+    config = load_config(repo, env={"FEATURESTORE_COMPUTE_ENGINE": "ray"})
+    assert config.offline.buckets == 16
+    assert config.offline.storage_options == {"aws_region": "eu-west-1"}
+    assert config.offline_root() == "s3://bucket/prefix"
+    assert (config.compute.engine, config.compute.ray_address) == ("ray", "auto")
+    local = load_config(write(tmp_path, 'project = "p"\n'), env={})
+    assert local.offline_root() == str((tmp_path / ".featurestore/offline").resolve())
+    assert (local.offline.buckets, local.compute.engine) == (8, "local")
+    with pytest.raises(ConfigError, match=r"compute\.engine"):
+        load_config(repo, env={"FEATURESTORE_COMPUTE_ENGINE": "spark"})
+    with pytest.raises(ConfigError, match=r"offline\.buckets"):
+        load_config(write(tmp_path, 'project = "p"\n[offline]\nbuckets = 0\n'), env={})

@@ -26,10 +26,8 @@ VIEW = "restaurant_stats"
 
 def quarantined_rows(store: FeatureStore, report: IngestReport) -> pl.DataFrame:
     """The rows one run quarantined, with their reasons (the store keeps them next to the data)."""
-    files = sorted(store.offline.quarantine_dir(VIEW).glob(f"*{report.run_id}*.parquet"))
-    return (
-        pl.concat([pl.read_parquet(f) for f in files], how="diagonal") if files else pl.DataFrame()
-    )
+    rows = store.quarantined(VIEW, run_id=report.run_id)
+    return rows.drop("__run_id") if rows.height else rows
 
 
 def _spine() -> pl.DataFrame:

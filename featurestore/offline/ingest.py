@@ -20,24 +20,33 @@ import datetime as dt
 import hashlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 
 from featurestore._faults import fault_point
 from featurestore.definitions import FeatureView
 from featurestore.errors import ContractError
+from featurestore.offline.buckets import split_by_bucket
 from featurestore.offline.compute import stored_rows
 from featurestore.offline.inputs import utc_column
-from featurestore.offline.storage import OfflineStore, StoredFile, run_name
+from featurestore.offline.storage import OfflineStore, StoredFile, WriteJob, run_name, write_job
 from featurestore.offline.sweep import sweep_view
 from featurestore.reports import IngestReport
 
-__all__ = ["IngestRegistry", "content_hash", "ingest_frame", "view_contract"]
+__all__ = ["IngestRegistry", "JobRunner", "content_hash", "ingest_frame", "view_contract"]
 
 MAX_FUTURE_CHECK = "max_future"
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class JobRunner(Protocol):
+    """Runs per-bucket jobs (``featurestore.compute.Engine``)."""
+
+    def map(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[R]: ...
 
 
 class IngestRegistry(Protocol):
@@ -56,6 +65,7 @@ class IngestRegistry(Protocol):
         check_duplicate: bool = False,
     ) -> str | None: ...
     def run_states(self, run_ids: Sequence[str]) -> Any: ...
+    def view_buckets(self, view: str, default: int | None = None) -> int: ...
 
 
 def view_contract(view: FeatureView, max_future_at: dt.datetime | None = None) -> Any:
@@ -96,6 +106,8 @@ def ingest_frame(
     publish: bool = True,
     force: bool = False,
     max_future: dt.timedelta = dt.timedelta(days=1),
+    buckets: int = 1,
+    engine: JobRunner | None = None,
 ) -> tuple[IngestReport, pl.DataFrame]:
     """Validate ``frame`` against ``view``'s contract and commit its valid source rows.
 
@@ -104,6 +116,9 @@ def ingest_frame(
             recorded and its refused rows quarantined all the same).
         force: ingest even when an identical batch was committed before.
         max_future: rows whose event or created time is later than now + this are quarantined.
+        buckets: the key buckets of a view ingested for the first time (``[offline] buckets``);
+            a view keeps the number its first ingestion recorded.
+        engine: runs the per-bucket writes (default: one after the other, here).
 
     Returns:
         The recorded report and the valid rows as stored (source columns, UTC timestamps and
@@ -153,7 +168,7 @@ def ingest_frame(
             raise ContractError(f"view {view.name!r}: batch rejected: {checked.error}", report)
         rows = stored_rows(checked.valid, run_seq)
         if publish:
-            written += storage.write_rows(view.name, name, rows, view.source.timestamp_field)
+            written += _write_buckets(view, storage, name, rows, buckets, registry, engine)
         fault_point("ingest.rows_written")
         status = "ok"
         if view.on_violation == "warn" and checked.violations:
@@ -195,6 +210,34 @@ def ingest_frame(
         registry.finish_ingestion(run_id, failed.to_dict())
         raise
     return report, rows
+
+
+def _write_buckets(
+    view: FeatureView,
+    storage: OfflineStore,
+    run: str,
+    rows: pl.DataFrame,
+    buckets: int,
+    registry: IngestRegistry,
+    engine: JobRunner | None,
+) -> list[StoredFile]:
+    """Write a batch's rows bucket by bucket (the view's bucket count is fixed by its first
+    ingestion), each bucket's rows in batch order."""
+    if rows.height == 0:
+        return []
+    count = registry.view_buckets(view.name, buckets)
+    timestamp = view.source.timestamp_field
+    jobs = [
+        WriteJob(storage.location, view.name, run, bucket, part, timestamp)
+        for bucket, part in split_by_bucket(rows, view.join_keys, count).items()
+    ]
+    runner = engine.map if engine is not None else _in_process
+    return [f for files in runner(write_job, jobs) for f in files]
+
+
+def _in_process(fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[R]:
+    for job in jobs:
+        yield fn(job)
 
 
 def _duplicate(

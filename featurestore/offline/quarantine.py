@@ -11,8 +11,7 @@ and a naive timestamp still shows without a zone, which is why it was refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -21,13 +20,18 @@ __all__ = ["RUN_ID", "read_quarantine"]
 RUN_ID = "__run_id"
 
 
-def read_quarantine(files: Sequence[tuple[Path, str]]) -> pl.DataFrame:
+def read_quarantine(
+    files: Sequence[tuple[str, str]], *, read: Callable[[str], pl.DataFrame] = pl.read_parquet
+) -> pl.DataFrame:
     """The quarantined rows of ``(path, run_id)`` files, in that order, as one frame.
+
+    Args:
+        read: reads one file (the offline store's, which may be on object storage).
 
     Returns:
         The rows with ``__row``, ``__reasons`` and ``__run_id``; an empty frame when there are none.
     """
-    frames = [pl.read_parquet(path).with_columns(pl.lit(run).alias(RUN_ID)) for path, run in files]
+    frames = [read(path).with_columns(pl.lit(run).alias(RUN_ID)) for path, run in files]
     if not frames:
         return pl.DataFrame()
     dtypes: dict[str, set[pl.DataType]] = {}

@@ -1,17 +1,21 @@
 """The offline store: Parquet files of validated source rows, made visible by the registry.
 
-Layout under ``<offline_store>/<project>/``::
+Layout under ``<offline_store>/<project>/`` (a local folder or ``s3://bucket/prefix``)::
 
-    views/<view>/run-<seq>-<run_id>/date=YYYY-MM-DD/*.parquet      validated source rows
-    quarantine/<view>/run-<seq>-<run_id>.parquet                     rows a contract refused
-    datasets/<name>.parquet                                          saved training frames
-    serving_log/<flush>.parquet                                      flushed serving samples
+    views/<view>/run-<seq>-<run_id>/bucket=NNNN/date=YYYY-MM-DD/*.parquet   validated source rows
+    quarantine/<view>/run-<seq>-<run_id>.parquet                             rows a contract refused
+    datasets/<name>.parquet                                                  saved training frames
+    serving_log/<flush>.parquet                                              flushed serving samples
+
+A view's rows are split by the stable hash of their join keys into the view's number of buckets
+(``featurestore.offline.buckets``; the number is fixed when the view is first ingested), then by
+the date of their event time.
 
 **The registry is the manifest.** A batch's files are written in place and become visible only
-when its run commits in the registry, in the same transaction that lists them; every reader asks
-the registry for its file list (:meth:`scan` takes that list). So no rename is needed (object
-stores have none), a crash at any instant leaves either a committed batch or files nobody reads,
-and those are swept (:meth:`run_folders` lists what a sweep looks at).
+when its run commits in the registry, in the same transaction that lists them (with their
+bucket); every reader asks the registry for its file list (:meth:`scan` takes that list). So no
+rename is needed (object stores have none), a crash at any instant leaves either a committed
+batch or files nobody reads, and those are swept (:meth:`run_folders` lists what a sweep looks at).
 
 The rows are the source's own columns, as the contract validated them (timestamps in UTC), plus
 the ingestion order ``__fs_seq``; features are computed from them when they are read, with the
@@ -20,16 +24,23 @@ definition version in force (``featurestore.offline.compute.view_rows``).
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 
 import polars as pl
 
-__all__ = ["OfflineStore", "StoredFile", "run_name"]
+from featurestore.offline.files import FileInfo, Location
+
+__all__ = [
+    "OfflineStore",
+    "RunFiles",
+    "StoredFile",
+    "WriteJob",
+    "run_name",
+    "scan_files",
+    "write_job",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,14 @@ class StoredFile:
     kind: str  # "rows" | "quarantine"
     rows: int
     bucket: int = 0
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files one run left on storage (what a sweep considers) and the newest write time."""
+
+    paths: tuple[str, ...]
+    modified: datetime
 
 
 def run_name(run_seq: int, run_id: str) -> str:
@@ -53,130 +72,154 @@ def run_id_of(name: str) -> str | None:
     return parts[2] if len(parts) == 3 and parts[0] == "run" and parts[2] else None
 
 
+def bucket_folder(bucket: int) -> str:
+    return f"bucket={bucket:04d}"
+
+
+def scan_files(location: Location, files: Sequence[str]) -> pl.LazyFrame | None:
+    """The rows of the given (committed) files as one LazyFrame, or None for no files.
+
+    Batches may differ in their columns (a source gained one) and dtypes (an integer column
+    that later arrives as float): missing columns read as null and each column takes the
+    supertype of its dtypes, as ``pl.concat(how="diagonal_relaxed")`` gives it. Files of one
+    run share a schema, so one schema is read per run folder.
+    """
+    if not files:
+        return None
+    groups: dict[tuple[tuple[str, pl.DataType], ...], list[str]] = {}
+    schemas: dict[str, tuple[tuple[str, pl.DataType], ...]] = {}
+    for file in files:
+        run = file.split("/bucket=")[0] if "/bucket=" in file else file
+        if run not in schemas:
+            schemas[run] = tuple(location.schema(file).items())
+        groups.setdefault(schemas[run], []).append(file)
+    scans = [
+        location.scan(group, hive_partitioning=False, schema=dict(schema))
+        for schema, group in groups.items()
+    ]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+
+@dataclass(frozen=True)
+class WriteJob:
+    """One bucket of a batch to write (the per-bucket job of an ingestion)."""
+
+    location: Location
+    view: str
+    run: str
+    bucket: int
+    rows: pl.DataFrame
+    timestamp: str
+
+
+def write_job(job: WriteJob) -> list[StoredFile]:
+    """Write one bucket of a batch under ``views/<view>/<run>/bucket=NNNN/``, partitioned by
+    the date of the ``timestamp`` column (locally or as a Ray task); nothing is visible until
+    the registry lists the returned files."""
+    rows = job.rows
+    if rows.height == 0:
+        return []
+    # the partition key is left out of the files; it may not hide a column of the same name
+    key = "date" if "date" not in rows.columns else "__date"
+    written = job.location.sink_partitioned(
+        f"views/{job.view}/{job.run}/{bucket_folder(job.bucket)}",
+        rows.lazy(),
+        pl.col(job.timestamp).dt.date().alias(key),
+    )
+    return [StoredFile(path, "rows", count, job.bucket) for path, count in written]
+
+
 class OfflineStore:
-    """Parquet files of one project on a local file system."""
+    """Parquet files of one project, in a local folder or on an object store.
 
-    def __init__(self, root: Path, project: str) -> None:
-        self.root = Path(root) / project
+    Args:
+        root: the store root (``offline_store``): a path or an ``s3://`` URL.
+        project: the project; its files live under ``<root>/<project>``.
+        storage_options: object-store options (endpoint, credentials, region...).
+    """
 
-    # -- paths --------------------------------------------------------------------------------
-    def view_dir(self, view: str) -> Path:
-        return self.root / "views" / view
+    def __init__(
+        self, root: str, project: str, storage_options: Mapping[str, str] | None = None
+    ) -> None:
+        self.location = Location.of(str(root), project, storage_options)
 
-    def quarantine_dir(self, view: str) -> Path:
-        return self.root / "quarantine" / view
+    # -- paths (relative to the project root) --------------------------------------------------
+    @staticmethod
+    def view_dir(view: str) -> str:
+        return f"views/{view}"
 
-    def dataset_path(self, name: str) -> Path:
-        return self.root / "datasets" / f"{name}.parquet"
+    @staticmethod
+    def quarantine_dir(view: str) -> str:
+        return f"quarantine/{view}"
 
-    def serving_log_dir(self) -> Path:
-        return self.root / "serving_log"
+    @staticmethod
+    def dataset_path(name: str) -> str:
+        return f"datasets/{name}.parquet"
 
-    def _relative(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+    @staticmethod
+    def serving_log_dir() -> str:
+        return "serving_log"
 
-    def path_of(self, relative: str) -> Path:
-        return self.root / relative
+    def url(self, relative: str) -> str:
+        """The full path or URL of a file given relative to the project root."""
+        return self.location.url(relative)
 
     # -- writing ------------------------------------------------------------------------------
     def write_rows(
-        self, view: str, run: str, rows: pl.DataFrame, timestamp: str
+        self, view: str, run: str, rows: pl.DataFrame, timestamp: str, bucket: int = 0
     ) -> list[StoredFile]:
-        """Write one batch's rows under ``views/<view>/<run>/``, partitioned by the date of the
-        ``timestamp`` column; nothing is visible until the registry lists the returned files.
-        """
-        if rows.height == 0:
-            return []
-        target = self.view_dir(view) / run
-        # the partition key is left out of the files; it may not hide a column of the same name
-        key = "date" if "date" not in rows.columns else "__date"
-        rows.lazy().sink_parquet(
-            pl.PartitionBy(target, key=pl.col(timestamp).dt.date().alias(key), include_key=False),
-            mkdir=True,
-            compression="lz4",  # cheapest to write; the rows are read back whole
-        )
-        return [
-            StoredFile(self._relative(file), "rows", _row_count(file))
-            for file in sorted(target.rglob("*.parquet"))
-        ]
+        """Write one bucket of a batch (see :func:`write_job`)."""
+        return write_job(WriteJob(self.location, view, run, bucket, rows, timestamp))
 
     def write_quarantine(self, view: str, run: str, rows: pl.DataFrame) -> StoredFile | None:
         """Write a batch's quarantined rows (one file); None when there are none."""
         if rows.height == 0:
             return None
-        path = self.quarantine_dir(view) / f"{run}.parquet"
-        self.write_file(path, rows)
-        return StoredFile(self._relative(path), "quarantine", rows.height)
+        path = f"{self.quarantine_dir(view)}/{run}.parquet"
+        self.location.write(path, rows)
+        return StoredFile(path, "quarantine", rows.height)
 
-    def write_file(self, path: Path, frame: pl.DataFrame) -> Path:
-        """Write one Parquet file atomically (write beside it, then rename over it)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            frame.write_parquet(tmp, statistics=True)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+    def write_file(self, relative: str, frame: pl.DataFrame) -> str:
+        """Write one Parquet file whole (see ``Location.write``); returns its full path or URL."""
+        return self.location.write(relative, frame)
 
     def delete(self, files: Sequence[str]) -> None:
-        """Remove files of a batch that will never be committed (and their empty run folder)."""
-        folders = set()
-        for relative in files:
-            path = self.path_of(relative)
-            path.unlink(missing_ok=True)
-            folders.add(path.parent)
-        for folder in folders:
-            while folder != self.root and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-                folder = folder.parent
+        """Remove files of a batch that will never be committed."""
+        self.location.delete(files)
 
     # -- reading ------------------------------------------------------------------------------
     def scan(self, files: Sequence[str]) -> pl.LazyFrame | None:
-        """The rows of the given (committed) files as one LazyFrame, or None for no files.
+        """The rows of the given (committed) files as one LazyFrame (see :func:`scan_files`)."""
+        return scan_files(self.location, files)
 
-        Batches may differ in their columns (a source gained one) and dtypes (an integer column
-        that later arrives as float): missing columns read as null and each column takes the
-        supertype of its dtypes, as ``pl.concat(how="diagonal_relaxed")`` gives it.
-        """
-        if not files:
-            return None
-        paths = [self.path_of(f) for f in files]
-        groups: dict[tuple[tuple[str, pl.DataType], ...], list[Path]] = {}
-        for path in paths:
-            schema = tuple(pl.read_parquet_schema(path).items())
-            groups.setdefault(schema, []).append(path)
-        scans = [
-            pl.scan_parquet(group, hive_partitioning=False, schema=dict(schema))
-            for schema, group in groups.items()
-        ]
-        return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+    def read(self, relative: str) -> pl.DataFrame:
+        return self.location.read(relative)
 
-    def run_folders(self, view: str) -> dict[str, list[Path]]:
-        """Run id -> the run's folder and quarantine file on disk (what a sweep considers)."""
-        out: dict[str, list[Path]] = {}
+    def read_url(self, url: str) -> pl.DataFrame:
+        """A file by the full path or URL a record holds (a saved dataset)."""
+        return self.location.read_url(url)
+
+    def list_files(self, prefix: str) -> list[FileInfo]:
+        """Every file under a folder (relative to the project root)."""
+        return self.location.list(prefix)
+
+    def run_folders(self, view: str) -> dict[str, RunFiles]:
+        """Run id -> the files the run left under ``views/`` and ``quarantine/``."""
+        found: dict[str, list[FileInfo]] = {}
         for parent in (self.view_dir(view), self.quarantine_dir(view)):
-            if not parent.is_dir():
-                continue
-            for child in parent.iterdir():
-                run_id = run_id_of(child.name)
+            for info in self.location.list(parent):
+                name = info.path[len(parent) + 1 :].split("/")[0]
+                run_id = run_id_of(name)
                 if run_id is not None:
-                    out.setdefault(run_id, []).append(child)
-        return out
+                    found.setdefault(run_id, []).append(info)
+        return {
+            run_id: RunFiles(tuple(f.path for f in infos), max(f.modified for f in infos))
+            for run_id, infos in found.items()
+        }
 
-    @staticmethod
-    def remove(paths: Sequence[Path]) -> None:
-        for path in paths:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+    def remove(self, paths: Sequence[str]) -> None:
+        """Remove files a sweep found (and the folders they leave empty)."""
+        self.location.delete(paths)
 
     def drop_view(self, view: str) -> None:
-        shutil.rmtree(self.view_dir(view), ignore_errors=True)
-
-
-def _row_count(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.read_metadata(path).num_rows)
+        self.location.delete_tree(self.view_dir(view))

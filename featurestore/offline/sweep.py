@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -57,10 +56,11 @@ def sweep_view(
     now = now or dt.datetime.now(dt.UTC)
     states = registry.run_states(list(folders))
     removed = []
-    for run_id, paths in folders.items():
+    for run_id, files in folders.items():
         state = states.get(run_id)
+        paths = list(files.paths)
         if state is None:
-            if all(time.time() - p.stat().st_mtime > UNKNOWN_FOLDER_SECONDS for p in paths):
+            if (now - files.modified).total_seconds() > UNKNOWN_FOLDER_SECONDS:
                 storage.remove(paths)
                 removed.append(run_id)
             continue

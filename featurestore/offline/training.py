@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
@@ -10,15 +11,24 @@ import polars as pl
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.errors import RequestError
 from featurestore.expr import to_polars
+from featurestore.offline.bucketed import POSITION, BucketFiles
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.inputs import to_frame, utc_column
 from featurestore.offline.pit import point_in_time_join
 from featurestore.offline.windows import WindowSpec, window_aggregates
 from featurestore.resolve import Resolved
 
-__all__ = ["build_training_frame", "prepare_spine"]
+__all__ = [
+    "TrainingJob",
+    "ViewValues",
+    "build_training_frame",
+    "prepare_spine",
+    "training_job",
+    "view_values",
+]
 
-ScanView = Callable[[FeatureView], pl.LazyFrame | None]
+#: (view, feature names, spine keys and times) -> {name: values, one per spine row}
+ViewValues = Callable[[FeatureView, list[str], pl.DataFrame], dict[str, pl.Series]]
 TS = "event_timestamp"
 
 
@@ -65,13 +75,75 @@ def _empty_rows(view: FeatureView, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def view_values(
+    view: FeatureView,
+    names: list[str],
+    view_keys: pl.DataFrame,
+    rows: pl.LazyFrame | None,
+    point_in_time: Literal["known", "event"],
+) -> dict[str, pl.Series]:
+    """The values of some features of one view for spine rows (join keys and ``TS``), by the
+    training-frame rule, computed from the view's rows (None: it has none)."""
+    lazy = rows if rows is not None else _empty_rows(view, view_keys).lazy()
+    lazy = lazy.with_columns(*normalise_keys(lazy, view.join_keys))
+    by_name = {f.name: f for f in view.features}
+    plain = [n for n in names if not by_name[n].aggregate]
+    aggs = [by_name[n] for n in names if by_name[n].aggregate]
+    values: dict[str, pl.Series] = {}
+    if plain:
+        joined = point_in_time_join(
+            view_keys,
+            lazy.select(*view.join_keys, TS, "created_timestamp", "seq", *plain),
+            join_keys=view.join_keys,
+            features=plain,
+            ttl=view.ttl,
+            point_in_time=point_in_time,
+        )
+        values |= {n: joined.get_column(n) for n in plain}
+    if aggs:
+        specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in aggs]  # type: ignore[union-attr, arg-type]
+        windowed = window_aggregates(
+            view_keys,
+            lazy.select(*view.join_keys, TS, "created_timestamp", "seq", *(a.name for a in aggs)),
+            join_keys=view.join_keys,
+            aggs=specs,
+            point_in_time=point_in_time,
+        )
+        values |= {a.name: windowed.get_column(a.name) for a in aggs}
+    return {n: values[n] for n in names}
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One bucket of one view for a training frame: its files and the spine rows hashed to it
+    (join keys, ``TS`` and their position ``POSITION``)."""
+
+    part: BucketFiles
+    names: tuple[str, ...]
+    spine: pl.DataFrame
+    point_in_time: Literal["known", "event"]
+
+
+def training_job(job: TrainingJob) -> pl.DataFrame:
+    """The job's feature values beside the spine positions (run locally or as a Ray task)."""
+    view = job.part.view()
+    keys = job.spine.select(*view.join_keys, TS)
+    values = view_values(view, list(job.names), keys, job.part.rows(view), job.point_in_time)
+    return job.spine.select(POSITION).with_columns(s.alias(n) for n, s in values.items())
+
+
 def build_training_frame(
     spine: pl.DataFrame,
     resolved: Resolved,
-    scan: ScanView,
+    values_of: ViewValues,
     point_in_time: Literal["known", "event"] = "known",
 ) -> pl.DataFrame:
-    """Join every requested feature onto ``spine`` as of each row's ``event_timestamp``."""
+    """Join every requested feature onto ``spine`` as of each row's ``event_timestamp``.
+
+    Args:
+        values_of: ``(view, names, keys) -> {name: values}`` for the spine's join keys and
+            ``TS`` (see :func:`view_values`; the store runs it bucket by bucket).
+    """
     if point_in_time not in ("known", "event"):
         raise RequestError(f"point_in_time must be 'known' or 'event', got {point_in_time!r}")
     clash = [n for n in resolved.names if n in spine.columns]
@@ -82,35 +154,8 @@ def build_training_frame(
     keys = spine.select(*normalise_keys(spine, resolved.join_keys), pl.col(TS))
     values: dict[tuple[str, str], pl.Series] = {}
     for view, names in resolved.views.values():
-        rows = scan(view)
-        lazy = rows if rows is not None else _empty_rows(view, keys).lazy()
-        lazy = lazy.with_columns(*normalise_keys(lazy, view.join_keys))
-        view_keys = keys.select(*view.join_keys, TS)
-        by_name = {f.name: f for f in view.features}
-        plain = [n for n in names if not by_name[n].aggregate]
-        aggs = [by_name[n] for n in names if by_name[n].aggregate]
-        if plain:
-            joined = point_in_time_join(
-                view_keys,
-                lazy.select(*view.join_keys, TS, "created_timestamp", "seq", *plain),
-                join_keys=view.join_keys,
-                features=plain,
-                ttl=view.ttl,
-                point_in_time=point_in_time,
-            )
-            values |= {(view.name, n): joined.get_column(n) for n in plain}
-        if aggs:
-            specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in aggs]  # type: ignore[union-attr, arg-type]
-            windowed = window_aggregates(
-                view_keys,
-                lazy.select(
-                    *view.join_keys, TS, "created_timestamp", "seq", *(a.name for a in aggs)
-                ),
-                join_keys=view.join_keys,
-                aggs=specs,
-                point_in_time=point_in_time,
-            )
-            values |= {(view.name, a.name): windowed.get_column(a.name) for a in aggs}
+        found = values_of(view, names, keys.select(*view.join_keys, TS))
+        values |= {(view.name, n): found[n] for n in names}
     for odfv, names in resolved.on_demand.values():
         values |= _on_demand(odfv, names, spine, values)
     columns = [

@@ -45,10 +45,10 @@ def flush_serving_log(
             return written
         frame = decode_entries(entries)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        path = storage.serving_log_dir() / f"flush-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        storage.write_file(path, frame)
+        path = f"{storage.serving_log_dir()}/flush-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        url = storage.write_file(path, frame)
         times = frame.get_column("requested_at")
-        registry.record_log_flush(str(path), frame.height, times.min(), times.max())  # type: ignore[arg-type]
+        registry.record_log_flush(url, frame.height, times.min(), times.max())  # type: ignore[arg-type]
         written += frame.height
 
 
@@ -56,10 +56,14 @@ def read_serving_log(
     storage: OfflineStore, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> pl.DataFrame:
     """Every flushed log row with ``since <= requested_at < until``."""
-    files = sorted(storage.serving_log_dir().glob("flush-*.parquet"))
+    prefix = storage.serving_log_dir()
+    files = sorted(
+        f.path for f in storage.list_files(prefix) if f.path.rsplit("/", 1)[-1].startswith("flush-")
+    )
+    files = [f for f in files if f.endswith(".parquet")]
     if not files:
         return pl.DataFrame(schema=LOG_SCHEMA)
-    lazy = pl.scan_parquet(files, schema=LOG_SCHEMA, missing_columns="insert")
+    lazy = storage.location.scan(files, schema=LOG_SCHEMA, missing_columns="insert")
     if since is not None:
         lazy = lazy.filter(pl.col("requested_at") >= since)
     if until is not None:

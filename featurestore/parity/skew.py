@@ -35,8 +35,7 @@ import polars as pl
 from featurestore.definitions import FeatureView, OnDemandFeatureView, polars_dtype
 from featurestore.expr import to_polars
 from featurestore.offline.compute import normalise_keys
-from featurestore.offline.pit import point_in_time_join
-from featurestore.offline.windows import WindowSpec, window_aggregates
+from featurestore.offline.recompute import END, EVENT, Recomputed
 from featurestore.online.encoding import unpack_value
 from featurestore.reports import html_repr, iso
 
@@ -44,7 +43,11 @@ __all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
 
 CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch", "outdated")
 REL_TOL = 1e-9
-ScanView = Callable[[FeatureView], pl.LazyFrame | None]
+#: (view, samples: join keys, event_timestamp and END; plain names; aggregate names;
+#: materialization end -> last seq) -> what offline knew (``offline.recompute``)
+Recompute = Callable[
+    [FeatureView, pl.DataFrame, list[str], list[str], Mapping[dt.datetime, int]], Recomputed
+]
 #: (view, time) -> the version of the view in force at that time
 InForce = Callable[[str, dt.datetime], int]
 #: (view, version) -> that version's definition
@@ -188,7 +191,7 @@ def check_skew(
     *,
     views: Mapping[str, FeatureView],
     on_demand: Mapping[str, OnDemandFeatureView],
-    scan: ScanView,
+    recompute: Recompute,
     checked_at: dt.datetime | None = None,
     max_examples: int = 5,
     materialized: Callable[[str], Mapping[dt.datetime, int]] | None = None,
@@ -242,7 +245,7 @@ def check_skew(
             )
             assert isinstance(view, FeatureView)
             ctx.in_force = version
-            _recompute(view, features, sample_ids, keys, times, scan, ctx, materialized)
+            _recompute(view, features, sample_ids, keys, times, recompute, ctx, materialized)
 
     for name, odfv in on_demand.items():
         logged = log.filter(pl.col("view") == name)
@@ -288,26 +291,36 @@ def _recompute(
     sample_ids: list[int],
     keys: Mapping[int, Mapping[str, Any]],
     times: Mapping[int, dt.datetime],
-    scan: ScanView,
+    recompute: Recompute,
     ctx: _Context,
     materialized: Callable[[str], Mapping[dt.datetime, int]] | None,
 ) -> None:
     """Recompute one view's served values for some samples with one definition version."""
+    known = [f for f in features if f in view.feature_names]
+    plain = [f.name for f in view.row_features if f.name in known]
+    aggs = [a.name for a in view.aggregates if a.name in known]
+    if not plain and not aggs:
+        return
+    # the served window's end: the event time of the online record (the materialization time)
+    first = (None, "", None)
+    ends = [ctx.served.get((s, view.name, aggs[0]), first)[2] if aggs else None for s in sample_ids]
     spine = pl.DataFrame(
         {
             **{k: [keys[s].get(k) for s in sample_ids] for k in view.join_keys},
             "event_timestamp": pl.Series(
                 [times[s] for s in sample_ids], dtype=pl.Datetime("us", "UTC")
             ),
+            END: pl.Series(ends, dtype=pl.Datetime("us", "UTC")),
         },
         strict=False,
     )
     spine = spine.with_columns(*normalise_keys(spine, view.join_keys))
-    known = [f for f in features if f in view.feature_names]
-    rows = scan(view)
-    _plain(view, known, sample_ids, spine, rows, ctx)
     seqs = materialized(view.name) if materialized else {}
-    _windows(view, known, sample_ids, spine, rows, ctx, seqs)
+    found = recompute(view, spine, plain, aggs, seqs)
+    if found.plain is not None:
+        _plain(view, plain, sample_ids, found.plain, ctx)
+    if found.now is not None and found.then is not None:
+        _windows(view, aggs, sample_ids, found.now, found.then, ctx)
 
 
 Example = Callable[[Key, Any, Any], Callable[[], dict[str, Any]]]
@@ -330,46 +343,16 @@ class _Context:
         return self.in_force is not None and self.computed_by.get(key, 0) < self.in_force
 
 
-def _rows_of(
-    view: FeatureView, rows: pl.LazyFrame | None, spine: pl.DataFrame, columns: list[str]
-) -> pl.LazyFrame:
-    if rows is None:
-        schema: dict[str, Any] = {k: spine.schema[k] for k in view.join_keys}
-        schema |= {
-            "event_timestamp": pl.Datetime("us", "UTC"),
-            "created_timestamp": pl.Datetime("us", "UTC"),
-            "seq": pl.Int64,
-        }
-        schema |= dict.fromkeys(columns, pl.Float64)
-        return pl.LazyFrame(schema=schema)
-    return rows.with_columns(*normalise_keys(rows, view.join_keys))
-
-
 def _plain(
     view: FeatureView,
-    features: list[str],
+    plain: list[str],
     sample_ids: list[int],
-    spine: pl.DataFrame,
-    rows: pl.LazyFrame | None,
+    joined: pl.DataFrame,
     ctx: _Context,
 ) -> None:
     served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
     example, limit = ctx.example, ctx.limit
-    plain = [f.name for f in view.row_features if f.name in features]
-    if not plain:
-        return
-    lazy = _rows_of(view, rows, spine, plain).select(
-        *view.join_keys,
-        "event_timestamp",
-        "created_timestamp",
-        "seq",
-        *plain,
-        pl.col("event_timestamp").alias("__event"),
-    )
-    joined = point_in_time_join(
-        spine, lazy, join_keys=view.join_keys, features=[*plain, "__event"], ttl=view.ttl
-    )
-    events = joined.get_column("__event").to_list()
+    events = joined.get_column(EVENT).to_list()
     for feature in plain:
         tally = tallies.setdefault((view.name, feature), _Tally(view.name, feature))
         for sample, off, off_event in zip(
@@ -399,40 +382,26 @@ def _plain(
 
 def _windows(
     view: FeatureView,
-    features: list[str],
+    aggs: list[str],
     sample_ids: list[int],
-    spine: pl.DataFrame,
-    rows: pl.LazyFrame | None,
+    now: pl.DataFrame,
+    then: pl.DataFrame,
     ctx: _Context,
-    seqs: Mapping[dt.datetime, int],
 ) -> None:
     served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
     example, limit = ctx.example, ctx.limit
-    aggs = [a for a in view.aggregates if a.name in features]
-    if not aggs:
-        return
-    specs = [WindowSpec(a.name, a.name, a.fn, a.window) for a in aggs]  # type: ignore[arg-type]
-    specs += [WindowSpec(f"__n_{a.name}", a.name, "count", a.window) for a in aggs]
-    lazy = _rows_of(view, rows, spine, [a.name for a in aggs]).select(
-        *view.join_keys, "event_timestamp", "created_timestamp", "seq", *(a.name for a in aggs)
-    )
-    now = window_aggregates(spine, lazy, join_keys=view.join_keys, aggs=specs)
-    # the served window's end: the event time of the online record (the materialization time)
-    first = aggs[0].name
-    ends = [served.get((s, view.name, first), (None, "", None))[2] for s in sample_ids]
-    then = _as_materialized(view, spine, ends, lazy, specs, seqs)
     for agg in aggs:
-        tally = tallies.setdefault((view.name, agg.name), _Tally(view.name, agg.name))
+        tally = tallies.setdefault((view.name, agg), _Tally(view.name, agg))
         columns = zip(
             sample_ids,
-            now.get_column(agg.name).to_list(),
-            now.get_column(f"__n_{agg.name}").to_list(),
-            then.get_column(agg.name).to_list(),
-            then.get_column(f"__n_{agg.name}").to_list(),
+            now.get_column(agg).to_list(),
+            now.get_column(f"__n_{agg}").to_list(),
+            then.get_column(agg).to_list(),
+            then.get_column(f"__n_{agg}").to_list(),
             strict=True,
         )
         for sample, v_now, n_now, v_then, n_then in columns:
-            key = (sample, view.name, agg.name)
+            key = (sample, view.name, agg)
             if key not in served:
                 continue
             value, status, window_end = served[key]
@@ -450,39 +419,6 @@ def _windows(
                 cls = "mismatch"
             offline[key] = (v_now, cls)
             tally.add(cls, value, v_now, example(key, value, v_now), limit)
-
-
-def _as_materialized(
-    view: FeatureView,
-    spine: pl.DataFrame,
-    ends: list[dt.datetime | None],
-    rows: pl.LazyFrame,
-    specs: list[WindowSpec],
-    seqs: Mapping[dt.datetime, int],
-) -> pl.DataFrame:
-    """The windows as the materialization that wrote each served value computed them.
-
-    A served window ends at its run's ``end``; the run saw the rows ingested up to its last
-    ``seq``, so rows that arrived later (even with earlier timestamps) are left out here too.
-    """
-    at = pl.Series(
-        "event_timestamp",
-        [e or t for e, t in zip(ends, spine["event_timestamp"], strict=True)],
-        dtype=pl.Datetime("us", "UTC"),
-    )
-    probe = spine.with_columns(at, pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__i"))
-    limits = pl.Series(
-        "__seq", [seqs.get(e) if e is not None else None for e in ends], dtype=pl.Int64
-    )
-    probe = probe.with_columns(limits)
-    parts = []
-    for (limit,), group in probe.group_by("__seq", maintain_order=True):
-        seen = rows if limit is None else rows.filter(pl.col("seq") <= limit)
-        windows = window_aggregates(
-            group.drop("__seq", "__i"), seen, join_keys=view.join_keys, aggs=specs
-        )
-        parts.append(windows.with_columns(group.get_column("__i")))
-    return pl.concat(parts).sort("__i")
 
 
 def _on_demand(
@@ -520,7 +456,8 @@ def _on_demand(
         if missing:  # an input was not logged: compare against the served inputs only
             return [None] * len(sample_ids)
         compiled = to_polars(expr, schema=frame.schema)
-        return frame.select(compiled.alias(feature)).get_column(feature).to_list()
+        # with_columns, not select: an all-null input may compile to a literal, broadcast here
+        return frame.with_columns(compiled.alias(feature)).get_column(feature).to_list()
 
     for feature in logged.get_column("feature").unique(maintain_order=True).to_list():
         tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))

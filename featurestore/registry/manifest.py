@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from featurestore.errors import ConflictError, NotFoundError
 from featurestore.registry.records import dump_json
-from featurestore.registry.tables import batch_files, ingestion_runs, projects
+from featurestore.registry.tables import batch_files, ingestion_runs, projects, view_layouts
 
 __all__ = [
     "DATA_STATUSES",
@@ -33,6 +33,7 @@ __all__ = [
     "find_duplicate",
     "last_commit",
     "run_states",
+    "view_buckets",
 ]
 
 #: statuses of runs whose rows are visible (a duplicate of one of these is skipped)
@@ -240,3 +241,33 @@ def run_states(conn: Connection, project: str, run_ids: Iterable[str]) -> dict[s
                 source=row.source,
             )
     return out
+
+
+def view_buckets(
+    conn: Connection, project: str, view: str, default: int | None, now: datetime
+) -> int:
+    """The number of key buckets of ``view``'s offline rows.
+
+    The first call with a ``default`` (the first ingestion) records it; later calls get the
+    recorded number whatever they pass, so a view's layout never changes under its files. A view
+    with committed files but no record was written before buckets existed: one bucket. Without a
+    record and without ``default``, 1 (a view with no rows yet).
+    """
+    query = sa.select(view_layouts.c.buckets).where(
+        view_layouts.c.project == project, view_layouts.c.view == view
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    if default is None:
+        return 1
+    legacy = conn.execute(
+        sa.select(batch_files.c.id)
+        .where(batch_files.c.project == project, batch_files.c.view == view)
+        .limit(1)
+    ).first()
+    buckets = 1 if legacy is not None else int(default)
+    conn.execute(
+        view_layouts.insert().values(project=project, view=view, buckets=buckets, created_at=now)
+    )
+    return buckets

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from featurestore.errors import ConfigError
+from featurestore.errors import ConfigError, ConflictError
 from featurestore.registry import alerts, manifest, objects, records
 from featurestore.registry import decisions as decision_rows
 from featurestore.registry import feedback as feedback_rows
@@ -260,6 +260,16 @@ class Registry:
         one snapshot; ``upto`` keeps batches committed at or before that number."""
         with self._db.transaction() as conn:
             return manifest.committed_files(conn, self.project, view, kind, upto)
+
+    def view_buckets(self, view: str, default: int | None = None) -> int:
+        """How many key buckets ``view``'s offline rows use; the first call with ``default``
+        (the view's first ingestion) fixes it (see ``manifest.view_buckets``)."""
+        try:
+            with self._db.transaction(write=default is not None) as conn:
+                return manifest.view_buckets(conn, self.project, view, default, _now())
+        except ConflictError:  # another process fixed it first: take its number
+            with self._db.transaction() as conn:
+                return manifest.view_buckets(conn, self.project, view, None, _now())
 
     def last_commit(self) -> int:
         """The project's last commit number (0 before any batch committed)."""

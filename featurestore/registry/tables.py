@@ -29,6 +29,7 @@ __all__ = [
     "projects",
     "reports",
     "utc",
+    "view_layouts",
 ]
 
 VERSION_TABLE = "fs_alembic_version"
@@ -157,6 +158,17 @@ batch_files = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Index("ix_fs_batch_files_view", "project", "view", "kind"),
     sa.Index("ix_fs_batch_files_run", "run_id"),
+)
+
+#: a view's offline layout, fixed by its first ingestion: how many key buckets its rows use
+view_layouts = sa.Table(
+    "fs_view_layouts",
+    metadata,
+    _project(),
+    sa.Column("view", sa.String(NAME), nullable=False),
+    sa.Column("buckets", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("project", "view", name="pk_fs_view_layouts"),
 )
 
 datasets = sa.Table(

@@ -16,6 +16,7 @@ import random
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from s3_server import s3_config
 
 from featurestore import FeatureStore
 
@@ -55,15 +57,18 @@ POINTS = [
     "ingest.committed",
 ]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+#: the fault-point crashes run with the offline store on a folder and on S3 (tests/store/conftest)
+OFFLINE_STORES = ("local", "s3")
 
 
-def make_repo(path: Path, rows: int, registry: str | None = None) -> Path:
-    """A repo whose source file spans 30 days (30 partition files) with 1% bad fares."""
+def make_repo(path: Path, rows: int, registry: str | None = None, offline: str = "") -> Path:
+    """A repo whose source file spans 30 days (30 partition files per bucket) with 1% bad
+    fares; ``offline``: config lines putting the offline store elsewhere (object storage)."""
     (path / "data").mkdir(parents=True)
     toml = 'project = "crash"\n'
     if registry:
         toml += f'registry = "{registry}"\n'
-    (path / "featurestore.toml").write_text(toml)
+    (path / "featurestore.toml").write_text(toml + offline)
     (path / "features.py").write_text(FEATURES)
     rng = np.random.default_rng(rows)
     fare = rng.uniform(0, 100, rows)
@@ -131,9 +136,10 @@ def check_store(repo: Path) -> None:
         listed = {f.path for f in store.registry.committed_files("trips")[0]}
         listed |= {f.path for f in store.registry.committed_files("trips", "quarantine")[0]}
         on_disk = {
-            p.relative_to(store.offline.root).as_posix()
+            f.path
             for folder in (store.offline.view_dir("trips"), store.offline.quarantine_dir("trips"))
-            for p in folder.rglob("*.parquet")
+            for f in store.offline.list_files(folder)
+            if f.path.endswith(".parquet")
         }
         assert on_disk == listed
 
@@ -156,8 +162,15 @@ def crash_then_reingest(repo: Path, fault: str | None = None, delay: float = 0.0
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_kill_at_each_point_then_reingest(tmp_path: Path, point: str) -> None:
-    repo = make_repo(tmp_path / "repo", 20_000)
+def test_kill_at_each_point_then_reingest(
+    tmp_path: Path, point: str, offline_kind: str, request: pytest.FixtureRequest
+) -> None:
+    offline = ""
+    if offline_kind == "s3":  # the same crashes with the offline store on object storage
+        endpoint = request.getfixturevalue("s3_endpoint")
+        top, table = s3_config(endpoint, f"b{uuid.uuid4().hex[:16]}")
+        offline = top + table
+    repo = make_repo(tmp_path / "repo", 20_000, offline=offline)
     status = crash_then_reingest(repo, fault=point)
     # killed after its commit, the first run landed: the same file again is a duplicate
     assert status == ("duplicate" if point == "ingest.committed" else "quarantined")

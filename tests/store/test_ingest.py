@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 from store_repo import T0, trips_view
 
 from featurestore import ContractError, FeatureStore, RequestError
+from featurestore.offline.buckets import bucket_of
+
+#: the store contract: on a local folder and on a real S3-compatible server
+OFFLINE_STORES = ("local", "s3")
 
 MakeStore = Callable[..., FeatureStore]
 
@@ -193,11 +197,11 @@ def test_crash_while_publishing_leaves_nothing_visible(
     store = make_store()
     store.ingest("driver_trips", batch(3))
     real = pl.LazyFrame.sink_parquet
-    written: list[Path] = []
+    written: list[str] = []
 
     def crash_after_writing(self: pl.LazyFrame, target: Any, *args: Any, **kwargs: Any) -> Any:
         real(self, target, *args, **kwargs)
-        written.extend((store.offline.root / "views").rglob("*.parquet"))
+        written.extend(f.path for f in store.offline.list_files("views"))
         raise OSError("disk full")
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", crash_after_writing)
@@ -224,13 +228,12 @@ def test_files_of_a_run_that_never_committed_are_invisible_and_swept(
     # a run whose process died after writing its files: opened, files written, never committed
     run_id, seq = store.registry.begin_ingestion("driver_trips", "crashed", owner="nohost:1")
     name = f"run-{seq:012d}-{run_id}"
-    orphan = store.offline.view_dir("driver_trips") / name / "date=2026-01-01"
-    orphan.mkdir(parents=True)
-    batch().write_parquet(orphan / "part.parquet")
+    orphan = f"{store.offline.view_dir('driver_trips')}/{name}"
+    store.offline.write_file(f"{orphan}/bucket=0000/date=2026-01-01/part.parquet", batch())
     assert offline_rows(store) == 3
     store.registry.finish_ingestion(run_id, {"status": "failed", "run_id": run_id})
     store.ingest("driver_trips", batch(4))
-    assert not orphan.exists()
+    assert not store.offline.list_files(orphan)
     assert offline_rows(store) == 7
 
 
@@ -308,3 +311,32 @@ def test_quarantined_rows_are_readable_per_run(make_store: MakeStore) -> None:
     mine = store.quarantined("driver_trips", run_id=first.run_id)
     assert mine["fare"].to_list() == [-1.0] and mine["__run_id"].to_list() == [first.run_id]
     assert mine["__reasons"].to_list()[0][0]["check"] == "greater_than_or_equal_to(0)"
+
+
+def test_bucket_count_is_fixed_by_the_first_ingestion(make_store: MakeStore) -> None:
+    """A view keeps the bucket count of its first ingestion whatever the config says later, and
+    every file lands in the bucket its keys hash to."""
+    store = make_store("[offline]\nbuckets = 3\n")
+    store.ingest("driver_trips", batch(30, driver_id=list(range(30))))
+    later = FeatureStore(
+        config=store.config.model_copy(
+            update={"offline": store.config.offline.model_copy(update={"buckets": 5})}
+        )
+    )
+    try:
+        later.ingest("driver_trips", batch(30, driver_id=list(range(30, 60))))
+        assert later.registry.view_buckets("driver_trips", 5) == 3
+        files, _ = later.registry.committed_files("driver_trips")
+        assert {f.bucket for f in files} == {0, 1, 2}
+        for f in files:
+            keys = later.offline.read(f.path).select("driver_id")
+            assert set(bucket_of(keys, ["driver_id"], 3).to_list()) == {f.bucket}
+            assert f"/bucket={f.bucket:04d}/" in f.path
+        spine = pl.DataFrame(
+            {"driver_id": list(range(60)), "event_timestamp": [T0 + timedelta(days=2)] * 60},
+            schema_overrides={"event_timestamp": pl.Datetime("us", "UTC")},
+        )
+        frame = later.get_training_frame(spine, features=["driver_trips:fare"])
+        assert frame["fare"].to_list() == [10.0 + (i % 30) for i in range(60)]
+    finally:
+        later.close()

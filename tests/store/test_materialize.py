@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from s3_server import s3_config
 from store_repo import T0, trips_view
 
 from featurestore import FeatureStore
@@ -49,12 +50,20 @@ def trips(rows: list[tuple[int, float | None, float, float | None]]) -> pl.DataF
     )
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "sqlite+s3"])
 def base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeatureStore]:
+    """Online: the embedded SQLite or the real Redis; offline: a folder, or the real S3-compatible
+    server for ``sqlite+s3``."""
     online = "sqlite:///.featurestore/online.db"
     if request.param == "redis":
         online = request.getfixturevalue("redis_url")
-    (tmp_path / "featurestore.toml").write_text(f'project = "m"\nonline_store = "{online}"\n')
+    top = table = ""
+    if request.param.endswith("+s3"):
+        bucket = f"b{uuid.uuid4().hex[:16]}"
+        top, table = s3_config(request.getfixturevalue("s3_endpoint"), bucket)
+    (tmp_path / "featurestore.toml").write_text(
+        f'project = "m"\nonline_store = "{online}"\n{top}{table}'
+    )
     with FeatureStore(tmp_path) as store:
         yield store
 

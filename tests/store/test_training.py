@@ -27,6 +27,9 @@ from featurestore.offline.windows import WindowSpec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "offline"))
 from oracle import oracle_join, oracle_windows
 
+#: the store contract: on a local folder and on a real S3-compatible server
+OFFLINE_STORES = ("local", "s3")
+
 MakeStore = Callable[..., FeatureStore]
 UTC_US = pl.Datetime("us", "UTC")
 

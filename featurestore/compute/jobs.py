@@ -1,0 +1,66 @@
+"""The per-bucket work of training frames and the skew check, spread over an engine and
+gathered back in the spine's order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Literal
+
+import polars as pl
+
+from featurestore.compute.engine import Engine
+from featurestore.offline.bucketed import POSITION, ViewLayout
+from featurestore.offline.recompute import Recomputed, SkewJob, skew_job
+from featurestore.offline.training import TrainingJob, training_job
+
+__all__ = ["skew_values", "training_values"]
+
+
+def training_values(
+    engine: Engine,
+    layout: ViewLayout,
+    names: list[str],
+    keys: pl.DataFrame,
+    point_in_time: Literal["known", "event"],
+) -> dict[str, pl.Series]:
+    """Feature values of one view for every spine row, one job per bucket the spine touches.
+
+    Each spine row lands in exactly one bucket, so the jobs' rows sorted by position are the
+    spine's rows in order.
+    """
+    jobs = [
+        TrainingJob(layout.bucket(bucket), tuple(names), part, point_in_time)
+        for bucket, part in layout.split(keys).items()
+    ]
+    frame = pl.concat(list(engine.map(training_job, jobs))).sort(POSITION)
+    return {n: frame.get_column(n) for n in names}
+
+
+def skew_values(
+    engine: Engine,
+    layout: ViewLayout,
+    spine: pl.DataFrame,
+    plain: list[str],
+    aggs: list[str],
+    seqs: Mapping[dt.datetime, int],
+) -> Recomputed:
+    """What offline knew for logged samples of one view, one job per bucket the samples touch;
+    each job reads only its samples' rows (``offline.recompute``)."""
+    jobs = [
+        SkewJob(layout.bucket(bucket), part, tuple(plain), tuple(aggs), tuple(seqs.items()))
+        for bucket, part in layout.split(spine).items()
+    ]
+    done = list(engine.map(skew_job, jobs))
+
+    def gather(frames: list[pl.DataFrame | None]) -> pl.DataFrame | None:
+        present = [f for f in frames if f is not None]
+        if not present:
+            return None
+        return pl.concat(present).sort(POSITION).drop(POSITION)
+
+    return Recomputed(
+        gather([d.plain for d in done]),
+        gather([d.now for d in done]),
+        gather([d.then for d in done]),
+    )
