@@ -188,14 +188,18 @@ def materialize_view(
     last_seq: int | None = None,
     progress: Progress | None = None,
     view_version: int = 0,
+    record: str | None = None,
 ) -> tuple[int, int | None]:
     """Write a view's values as of ``end`` to ``online``, bucket by bucket: each bucket's job
     computes its rows (on the engine) and they are written here as they come back.
 
+    ``record`` names the online record to write (default: the view's name; a rollout's
+    candidate writes its own, so the two versions' values never mix).
+
     Returns:
         The rows written and the greatest ingestion ``seq`` seen (to record with the run).
     """
-    view = layout.view
+    name = record or layout.view.name
     jobs = [
         MaterializeJob(part, project, start, end, last_seq, view_version)
         for part in layout.all_buckets()
@@ -203,9 +207,9 @@ def materialize_view(
     written, seen = 0, [last_seq] if not jobs else []
     for done in engine.map(materialize_job, jobs):
         if done.plain is not None:
-            written += _write(online, view.name, done.plain, progress)
+            written += _write(online, name, done.plain, progress)
         if done.windows is not None:
-            written += _write(online, view.name + WINDOW_SUFFIX, done.windows, progress)
+            written += _write(online, name + WINDOW_SUFFIX, done.windows, progress)
         seen.append(done.seen_seq)
     known = [s for s in seen if s is not None]
     return written, max(known) if known else None

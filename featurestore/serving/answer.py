@@ -8,12 +8,14 @@ read, and :func:`finish` (statuses, ttl, on-demand features, the immutable answe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
+from featurestore.errors import FeatureStoreError
 from featurestore.online import (
     Column,
     OnlineStore,
@@ -25,6 +27,7 @@ from featurestore.online.records import has_null
 from featurestore.serving.checks import check_entities, request_columns
 from featurestore.serving.requestids import new_request_id
 from featurestore.serving.response import OnlineResponse, Statuses
+from featurestore.serving.rollouts import Routing, canary_reads
 from featurestore.serving.state import Plan, ServingState
 
 __all__ = ["Filled", "Pending", "Request", "answer", "answer_async", "fill", "finish", "start"]
@@ -64,6 +67,10 @@ class Pending:
     now: dt.datetime
     request_id: str
     reads: list[ReadRequest]
+    routing: Routing | None = None
+
+
+_NO_ARMS: Mapping[str, Column[str]] = MappingProxyType({})
 
 
 def answer(
@@ -110,16 +117,74 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
                 state.project, read.namespace, columns
             )
         reads.append(ReadRequest(read.record, keys, read.features))
-    return Pending(
-        state,
-        plan,
-        entities,
-        n,
-        data,
-        now or dt.datetime.now(dt.UTC),
-        new_request_id(state.project),
-        reads,
-    )
+    now = now or dt.datetime.now(dt.UTC)
+    if plan.routed:
+        return _routed(state, plan, request, entities, n, data, now, reads)
+    return Pending(state, plan, entities, n, data, now, new_request_id(state.project), reads)
+
+
+def _routed(
+    state: ServingState,
+    plan: Plan,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    n: int,
+    data: Mapping[str, Column[Any]],
+    now: dt.datetime,
+    reads: list[ReadRequest],
+) -> Pending:
+    """:func:`start` for a request a rollout touches: the canary's candidate reads and the
+    shadow's reads join the same round trip (see :mod:`featurestore.serving.rollouts`)."""
+    main = len(reads)
+    canaries = [(i, r.canary) for i, r in enumerate(plan.reads) if r.canary is not None]
+    routed, arms, code = canary_reads(reads, canaries)
+    request_id = new_request_id(state.project, arm=code)
+    shadow = None
+    chosen = _shadow_rows(plan, reads[:main])
+    if chosen:
+        shadow = _shadow(state, request, entities, data, chosen, now, request_id)
+        if shadow is not None:
+            reads.extend(shadow.reads)
+    routing = Routing(main, routed, MappingProxyType(arms), code, shadow, chosen)
+    return Pending(state, plan, entities, n, data, now, request_id, reads, routing)
+
+
+def _shadow_rows(plan: Plan, reads: Sequence[ReadRequest]) -> list[int]:
+    """The entity rows a shadow computes the candidate for (any shadow view's sample)."""
+    chosen: set[int] = set()
+    for rollout in plan.shadows:
+        read = next((r for r, p in zip(reads, plan.reads, strict=True) if p.view == rollout.view))
+        chosen.update(i for i, hit in enumerate(rollout.in_shadow(read.entity_keys)) if hit)
+    return sorted(chosen)
+
+
+def _shadow(
+    state: ServingState,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    data: Mapping[str, Column[Any]],
+    rows: list[int],
+    now: dt.datetime,
+    request_id: str,
+) -> Pending | None:
+    """The candidate's pending answer for the shadow's ``rows`` (None when the candidate cannot
+    answer this request's shape, e.g. it dropped a requested feature: nothing to compare)."""
+    candidate = state.candidate_state()
+    try:
+        pending = start(
+            candidate,
+            Request(
+                features=request.features,
+                service=request.service,
+                entities={k: [v[i] for i in rows] for k, v in entities.items()},
+                request_data={k: [v[i] for i in rows] for k, v in data.items()},
+                full_feature_names=request.full_feature_names,
+            ),
+            now=now,
+        )
+    except FeatureStoreError:
+        return None
+    return dataclasses.replace(pending, request_id=request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +309,14 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
     """The answer to ``pending`` from the results of its reads (statuses, ttl, on-demand
     features)."""
     plan, entities, n, now = pending.plan, pending.entities, pending.n, pending.now
+    routing, arms, shadow = pending.routing, _NO_ARMS, None
+    if routing is not None:
+        if routing.shadow is not None:
+            shadow = dataclasses.replace(
+                finish(routing.shadow, routing.shadow_results(results)),
+                shadow_rows=Column(routing.shadow_rows),
+            )
+        results, arms = routing.merged(results), routing.arms
     present: Column[str] = Column([_PRESENT] * n)
     nothing: Column[Any] = Column([None] * n)
     values: dict[str, Column[Any]] = {k: Column(entities[k]) for k in plan.keys}
@@ -290,4 +363,6 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         request_data=MappingProxyType(dict(pending.request_data)),
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
+        arms=arms,
+        shadow=shadow,
     )

@@ -83,6 +83,11 @@ class OnlineResponse:
             version that computed each row's value (where no row was found, the version in
             force answered); the serving log records it, so the skew check can tell a value
             computed by an older version of its view.
+        arms: per view under a canary rollout, each row's arm (``"current"`` or
+            ``"candidate"``); empty otherwise.
+        shadow: under a shadow rollout, the candidate's answer for the shadow's sampled
+            entities (logged, never served); None otherwise.
+        shadow_rows: in a shadow answer, the row of each of its entities in the served answer.
     """
 
     names: Sequence[str]
@@ -99,11 +104,21 @@ class OnlineResponse:
     #: event time -> its ISO text: the serving state's memo (answers share few event times),
     #: or None for one kept per call
     iso_texts: dict[dt.datetime, str | None] | None = field(default=None, repr=False, compare=False)
+    arms: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    shadow: OnlineResponse | None = field(default=None, repr=False, compare=False)
+    shadow_rows: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         # Serving hands over frozen parts already; an answer built by hand is frozen here.
         set_field = object.__setattr__
-        for name in ("values", "statuses", "event_timestamps", "request_data", "view_versions"):
+        for name in (
+            "values",
+            "statuses",
+            "event_timestamps",
+            "request_data",
+            "view_versions",
+            "arms",
+        ):
             set_field(self, name, freeze(getattr(self, name)))
         for name in ("names", "join_keys", "refs"):
             value = getattr(self, name)
