@@ -6,6 +6,7 @@ promote putting the candidate in force, the arm in the serving log and in feedba
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from store_repo import T0, TripContract, driver, trips
 from featurestore import ConflictError, Feature, FeatureStore, FeatureView, RequestError, col
 from featurestore.online import encode_entity_keys
 from featurestore.serving.rollouts import candidate_record
+from tests.cli_helpers import run
 
 UTC_US = pl.Datetime("us", "UTC")
 DRIVERS = list(range(60))
@@ -51,23 +53,28 @@ def rows() -> pl.DataFrame:
     )
 
 
+def open_repo(repo: Path, project: str, online: str = "") -> FeatureStore:
+    """A store with version 1 materialized and version 2 applied (not yet served)."""
+    (repo / "data").mkdir(parents=True)
+    (repo / "featurestore.toml").write_text(
+        f'project = "{project}"\n{online}[serving]\nskew_sample_rate = 1.0\n'
+    )
+    store = FeatureStore(repo)
+    store.apply([driver, trips, view(1.0)])
+    store.ingest("v", rows())
+    store.materialize(end=T0 + timedelta(days=1))
+    store.apply([CANDIDATE])
+    return store
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, project_name: str
 ) -> Iterator[FeatureStore]:
-    """A store with version 1 materialized and version 2 applied (not yet served)."""
     online = ""
     if request.param == "redis":
         online = f'online_store = "{request.getfixturevalue("redis_url")}"\n'
-    (tmp_path / "data").mkdir()
-    (tmp_path / "featurestore.toml").write_text(
-        f'project = "{project_name}"\n{online}[serving]\nskew_sample_rate = 1.0\n'
-    )
-    with FeatureStore(tmp_path) as store:
-        store.apply([driver, trips, view(1.0)])
-        store.ingest("v", rows())
-        store.materialize(end=T0 + timedelta(days=1))
-        store.apply([CANDIDATE])
+    with open_repo(tmp_path, project_name, online) as store:
         yield store
 
 
@@ -209,3 +216,52 @@ def test_bad_rollouts_are_refused(store: FeatureStore) -> None:
         store.start_rollout("v", version=1)
     with pytest.raises(Exception, match="no version 7"):
         store.start_rollout("v", version=7)
+
+
+def test_each_step_raises_a_rollout_event(store: FeatureStore) -> None:
+    from featurestore.alerts import events_for
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    store.registry.add_listener(lambda kind, record: seen.append((kind, dict(record))))
+    store.start_rollout("v", version=2, stage="canary", fraction=0.25)
+    store.abort_rollout("v")
+    events = [e for kind, record in seen for e in events_for(kind, record)]
+    assert [e.event for e in events] == ["rollout", "rollout"]
+    assert "in canary for 25% of entities" in events[0].summary
+    assert "aborted" in events[1].summary
+
+
+def test_the_cli_runs_each_step(tmp_path: Path, project_name: str) -> None:
+    with open_repo(tmp_path, project_name) as store:
+        before = answer(store)
+        started = run(
+            "rollout",
+            "start",
+            "v",
+            "--version",
+            "2",
+            "--stage",
+            "canary",
+            "--fraction",
+            "0.5",
+            "--json",
+            cwd=tmp_path,
+        )
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout)["stage"] == "canary"
+        listed = run("rollout", "list", cwd=tmp_path)
+        assert "version 1 -> 2, canary (50% of entities), running" in listed.stdout
+        store.refresh()
+        assert answer(store) != before
+        report = run("rollout", "report", "v", "--json", cwd=tmp_path)
+        assert report.returncode == 0, report.stderr
+        assert json.loads(report.stdout)["rollout"]["status"] == "running"
+        bad = run("rollout", "start", "v", "--version", "2", "--stage", "full", cwd=tmp_path)
+        assert bad.returncode == 1 and "stage must be" in bad.stderr + bad.stdout
+        assert "Traceback" not in bad.stderr
+        aborted = run("rollout", "abort", "v", cwd=tmp_path)
+        assert aborted.returncode == 0 and "aborted" in aborted.stdout
+        store.refresh()
+        assert answer(store) == before
+        again = run("rollout", "promote", "v", cwd=tmp_path)
+        assert again.returncode == 1 and "no rollout of view 'v' is running" in again.stderr
