@@ -837,7 +837,7 @@ class FeatureStore:
         sample: float = 0.01,
     ) -> RolloutRecord:
         """Roll out ``version`` of ``view``: in ``"shadow"``, serving also computes the
-        candidate for a ``sample`` of entities and logs it without serving it; in ``"canary"``,
+        candidate for a ``sample`` of requests and logs it without serving it; in ``"canary"``,
         the entities whose key hash falls in ``fraction`` are served the candidate (always the
         same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
         or :meth:`abort_rollout`. Called again with the same version, it changes the stage,

@@ -45,11 +45,11 @@ def rollout_start(
     version: Annotated[int, typer.Option(help="The registered version to roll out.")],
     stage: Annotated[str, typer.Option(help="shadow or canary.")] = "shadow",
     fraction: Annotated[float, typer.Option(help="The canary's share of entities.")] = 0.1,
-    sample: Annotated[float, typer.Option(help="The shadow's share of entities.")] = 0.01,
+    sample: Annotated[float, typer.Option(help="The shadow's share of requests.")] = 0.01,
     as_json: JsonOption = False,
 ) -> None:
     """Start rolling out a version of a view, or move its rollout to another stage: in shadow,
-    serving also computes the candidate for a sample of entities and logs it; in canary, a
+    serving also computes the candidate for a sample of requests and logs it; in canary, a
     fraction of entities (by key hash, always the same) is served the candidate.
 
     Example: featurestore rollout start driver_trips --version 3 --stage canary --fraction 0.1

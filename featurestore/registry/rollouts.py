@@ -39,7 +39,7 @@ class RolloutRecord:
         candidate_version: the version rolled out.
         stage: ``"shadow"`` or ``"canary"`` (the last stage, once ended).
         fraction: the canary's share of entities (by key hash).
-        sample: the share of entities the shadow computes the candidate for.
+        sample: the share of requests the shadow computes the candidate for.
         status: ``"running"``, ``"promoted"`` or ``"aborted"``.
         started_at, updated_at, ended_at: when it started, last changed, ended (None: running).
         steps: every step, ``{stage|action, fraction, sample, at}``, oldest first.

@@ -53,7 +53,7 @@ def _share(value: Any, what: str, *, zero: bool) -> float:
     share = float(value)
     if not (0.0 <= share <= 1.0) or (share == 0.0 and not zero):
         bound = "0 <= x <= 1" if zero else "0 < x <= 1"
-        raise RequestError(f"{what} must be a share of entities ({bound}), got {value!r}")
+        raise RequestError(f"{what} must be a share ({bound}), got {value!r}")
     return share
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -118,7 +119,8 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
             )
         reads.append(ReadRequest(read.record, keys, read.features))
     now = now or dt.datetime.now(dt.UTC)
-    if plan.routed:
+    # a shadow costs the requests it does not draw one random number
+    if plan.canary or (plan.shadow_sample and random.random() < plan.shadow_sample):
         return _routed(state, plan, request, entities, n, data, now, reads)
     return Pending(state, plan, entities, n, data, now, new_request_id(state.project), reads)
 
@@ -140,8 +142,9 @@ def _routed(
     routed, arms, code = canary_reads(reads, canaries)
     request_id = new_request_id(state.project, arm=code)
     shadow = None
-    chosen = _shadow_rows(plan, reads[:main])
-    if chosen:
+    chosen: list[int] = []
+    if plan.shadow_sample and (not canaries or _drawn(plan)):
+        chosen = list(range(n))
         shadow = _shadow(state, request, entities, data, chosen, now, request_id)
         if shadow is not None:
             reads.extend(shadow.reads)
@@ -149,13 +152,10 @@ def _routed(
     return Pending(state, plan, entities, n, data, now, request_id, reads, routing)
 
 
-def _shadow_rows(plan: Plan, reads: Sequence[ReadRequest]) -> list[int]:
-    """The entity rows a shadow computes the candidate for (any shadow view's sample)."""
-    chosen: set[int] = set()
-    for rollout in plan.shadows:
-        read = next((r for r, p in zip(reads, plan.reads, strict=True) if p.view == rollout.view))
-        chosen.update(i for i, hit in enumerate(rollout.in_shadow(read.entity_keys)) if hit)
-    return sorted(chosen)
+def _drawn(plan: Plan) -> bool:
+    """Whether a shadow computes the candidate for a request a canary routed anyway (one the
+    shadow drew came here drawn)."""
+    return random.random() < plan.shadow_sample
 
 
 def _shadow(
@@ -167,7 +167,7 @@ def _shadow(
     now: dt.datetime,
     request_id: str,
 ) -> Pending | None:
-    """The candidate's pending answer for the shadow's ``rows`` (None when the candidate cannot
+    """The candidate's pending answer for the request's ``rows`` (None when the candidate cannot
     answer this request's shape, e.g. it dropped a requested feature: nothing to compare)."""
     candidate = state.candidate_state()
     try:

@@ -8,10 +8,11 @@ reads both and neither overwrites the other.
 - **Which arm.** An entity's place in ``[0, 1)`` is a keyed BLAKE2b hash of its online key
   (keyed by the view, so it does not change when a rollout of the view is aborted and started
   again): in a ``canary``, entities below ``fraction`` are served the candidate, always the same
-  ones; in a ``shadow``, entities below ``sample`` (another key) have the candidate computed too.
-- **Shadow** never changes the answer: the candidate's reads ride along in the same round trip
-  and the candidate answer is attached to the response (``OnlineResponse.shadow``) for the
-  serving log, nothing else.
+  ones.
+- **Shadow** computes the candidate for a ``sample`` of requests (drawn per request, so the
+  requests not drawn cost one random number) and never changes the answer: the candidate's
+  reads ride along in the same round trip and the candidate answer is attached to the response
+  (``OnlineResponse.shadow``) for the serving log, nothing else.
 - **Canary** reads both records of the canary's entities and serves each row from its arm; the
   response records each row's arm (``OnlineResponse.arms``), the stored rows their version, and
   the request id which arm the request fell in (:func:`arm_code`), so feedback finds it.
@@ -83,7 +84,7 @@ class ServingRollout:
         candidate: the candidate version.
         stage: ``"shadow"`` or ``"canary"``.
         fraction: the canary's share of entities.
-        sample: the shadow's share of entities.
+        sample: the shadow's share of requests.
         definition: the candidate version's definition.
     """
 
@@ -95,25 +96,21 @@ class ServingRollout:
     fraction: float
     sample: float
     definition: FeatureView
-    # online key -> (canary place, shadow place): entities come back again and again
-    _places: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+    # online key -> its canary place: entities come back again and again
+    _places: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def record(self) -> str:
         """The online record of the candidate's plain features."""
         return candidate_record(self.view, self.candidate)
 
-    def _place(self, key: str) -> tuple[float, float]:
+    def _place(self, key: str) -> float:
         place = self._places.get(key)
         if place is None:
-            data = key.encode()
-            salt = self.view.encode()[:48]
-            canary = hashlib.blake2b(data, key=b"canary:" + salt, digest_size=8).digest()
-            shadow = hashlib.blake2b(data, key=b"shadow:" + salt, digest_size=8).digest()
-            place = (
-                int.from_bytes(canary, "big") / _SCALE,
-                int.from_bytes(shadow, "big") / _SCALE,
-            )
+            digest = hashlib.blake2b(
+                key.encode(), key=b"canary:" + self.view.encode()[:48], digest_size=8
+            ).digest()
+            place = int.from_bytes(digest, "big") / _SCALE
             if len(self._places) > _MEMO_MAX:
                 self._places.clear()
             self._places[key] = place
@@ -122,12 +119,7 @@ class ServingRollout:
     def in_canary(self, keys: Sequence[str]) -> list[bool]:
         """Per online entity key: is it served the candidate (always the same answer)?"""
         fraction = self.fraction
-        return [self._place(k)[0] < fraction for k in keys]
-
-    def in_shadow(self, keys: Sequence[str]) -> list[bool]:
-        """Per online entity key: does the shadow compute the candidate for it?"""
-        sample = self.sample
-        return [self._place(k)[1] < sample for k in keys]
+        return [self._place(k) < fraction for k in keys]
 
 
 @dataclass(frozen=True, slots=True)

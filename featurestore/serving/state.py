@@ -156,8 +156,9 @@ class Plan:
         hidden: stored features read only as on-demand inputs.
         keep_columns: whether to keep per-feature columns (on-demand inputs or hidden ones).
         shadows: the shadow rollouts of the views it reads.
-        routed: whether a rollout (canary or shadow) touches it: only then is a request
-            routed (see :mod:`featurestore.serving.rollouts`).
+        shadow_sample: the share of its requests a shadow computes the candidate for.
+        canary: whether a canary touches it: every request is then routed (see
+            :mod:`featurestore.serving.rollouts`); else only those a shadow draws.
     """
 
     keys: Column[str]
@@ -171,7 +172,8 @@ class Plan:
     hidden: tuple[tuple[str, str], ...]
     keep_columns: bool
     shadows: tuple[ServingRollout, ...] = ()
-    routed: bool = False
+    shadow_sample: float = 0.0
+    canary: bool = False
 
 
 _NO_ROLLOUTS: Mapping[str, ServingRollout] = MappingProxyType({})
@@ -395,7 +397,8 @@ def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
         hidden=hidden,
         keep_columns=bool(resolved.on_demand or hidden),
         shadows=shadows,
-        routed=bool(touched),
+        shadow_sample=max((r.sample for r in shadows), default=0.0),
+        canary=any(r.stage == "canary" for r in touched),
     )
 
 

@@ -38,7 +38,7 @@ class RolloutBody(BaseModel):
     version: int = Field(description="The registered version to roll out.", ge=1)
     stage: Literal["shadow", "canary"] = "shadow"
     fraction: float = Field(default=0.1, description="The canary's share of entities.")
-    sample: float = Field(default=0.01, description="The shadow's share of entities.")
+    sample: float = Field(default=0.01, description="The shadow's share of requests.")
 
 
 def _store(request: Request) -> FeatureStore:
