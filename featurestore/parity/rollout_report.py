@@ -14,7 +14,8 @@ Inputs are the serving log and feedback of the rollout's time span:
 * **Performance per arm**, from feedback whose request id carries the rollout's arm (see
   :func:`featurestore.serving.rollouts.arm_code`): rows, outcome rate, metrics and prediction
   diversity per arm (the feedback-loop report's figures over the whole span), and the
-  two-proportion z-test of the candidate's outcome rate against the current arm's.
+  two-proportion z-test of the candidate's outcome rate against the current arm's. Feedback of
+  the ``"control"`` group (traffic served without the model) is left out.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from featurestore.parity.drift import DriftReport, DriftThresholds, feature_drif
 from featurestore.parity.feedback_loops import feedback_loop_report, two_proportion_ztest
 from featurestore.parity.loop_report import ZTest
 from featurestore.parity.skew import same_value
+from featurestore.registry.feedback import CONTROL
 
 __all__ = ["ArmPerformance", "RolloutReport", "ValueDifferences", "rollout_report"]
 
@@ -138,8 +140,8 @@ def rollout_report(
     Args:
         shadow: the serving log's shadow rows of the span (``read_serving_log(shadow=True)``).
         served: the served rows of the span (the canary's arms are in its ``arm`` column).
-        feedback: ``timestamp``, ``prediction``, ``label`` and ``arm`` (``"current"``,
-            ``"candidate"``; other rows are left out).
+        feedback: ``timestamp``, ``prediction``, ``label``, ``group`` and ``arm``
+            (``"current"``, ``"candidate"``; other rows are left out).
         thresholds: where drift flags.
     """
     view = str(rollout["view"])
@@ -223,7 +225,9 @@ def _number(value: Any) -> bool:
 def _performance(
     feedback: pl.DataFrame, notes: list[str]
 ) -> tuple[list[ArmPerformance], ZTest | None]:
-    rows = feedback.filter(pl.col("arm").is_in([CURRENT, CANDIDATE]))
+    # traffic served without the model (the "control" group) says nothing about either version
+    model = pl.col("group").is_null() | (pl.col("group") != CONTROL)
+    rows = feedback.filter(pl.col("arm").is_in([CURRENT, CANDIDATE]) & model)
     if rows.height == 0:
         notes.append("no feedback from the canary's arms: no performance per arm")
         return [], None
