@@ -89,6 +89,16 @@ class Rollouts:
             )
         return out
 
+    def in_force_from(self, view: str) -> dict[int, dt.datetime | None]:
+        """When each version of ``view`` that was a rollout's candidate came into force: its
+        promotion, or None (never: aborted, or still running). Other versions came into force
+        when they were applied."""
+        out: dict[int, dt.datetime | None] = {}
+        for record in reversed(self._rows.list(view)):  # oldest first: a later promotion wins
+            promoted = record.status == "promoted"
+            out[record.candidate] = record.ended_at if promoted else out.get(record.candidate)
+        return out
+
     def list(self, view: str | None = None) -> builtins.list[RolloutRecord]:
         """Every rollout (of ``view``), newest first."""
         return list(self._rows.list(view))
