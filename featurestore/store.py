@@ -750,6 +750,7 @@ class FeatureStore:
                     project=self.project,
                     view_version=self.state.view_versions.get(view.name, 0),
                 )
+                self.rollout_steps.push(view.name, stored, offline_has_rows=to != "online")
             reports.append(report)
         return reports[0]
 
