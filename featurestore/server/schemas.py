@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
+from featurestore.limits import quote
 from featurestore.server.errors import BadJSONError
 from featurestore.serving import Request
 
@@ -116,7 +117,7 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("the request body must be a JSON object")
     unknown = body.keys() - _ONLINE_FIELDS
     if unknown:
-        raise RequestError(f"the request body has an unknown field {sorted(unknown)[0]!r}")
+        raise RequestError(f"the request body has an unknown field {quote(sorted(unknown)[0])}")
     features = body.get("features")
     if features is not None and (
         not isinstance(features, list) or not all(isinstance(f, str) for f in features)
@@ -130,10 +131,10 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("field 'entities' must map each join key to a list of values")
     for key, values in entities.items():
         if not isinstance(values, list):
-            raise RequestError(f"entity key {key!r} must be a list of values")
+            raise RequestError(f"entity key {quote(key)} must be a list of values")
         if len(values) > max_entities:
             raise RequestError(
-                f"too many entities: {len(values)} for {key!r} (the limit is {max_entities})"
+                f"too many entities: {len(values)} for {quote(key)} (the limit is {max_entities})"
             )
     request_data = body.get("request_data")
     if request_data is not None and not isinstance(request_data, dict):
