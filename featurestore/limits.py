@@ -27,6 +27,7 @@ __all__ = [
     "check_int",
     "check_time",
     "check_values",
+    "clip",
     "quote",
 ]
 
@@ -39,6 +40,8 @@ MAX_DEPTH = 32
 MAX_WINDOW = dt.timedelta(days=3660)
 #: the most characters of input an error message repeats
 QUOTE_CHARS = 100
+#: the longest error message sent (input is quoted short already; this bounds the rest)
+_MESSAGE_CHARS = 1000
 
 
 class _Short(reprlib.Repr):
@@ -141,3 +144,11 @@ def check_fields(body: Any, what: str = "the request body", *, limit: int = MAX_
                 check_values(column, f"field {quote(f'{key}.{inner}')}", limit=limit, depth=3)
         else:
             check_values(field, name, limit=limit, depth=2)
+
+
+def clip(message: str) -> str:
+    """An error message safe to send: at most a thousand characters, lone surrogates escaped
+    (they cannot be written as UTF-8)."""
+    if len(message) > _MESSAGE_CHARS:
+        message = message[:_MESSAGE_CHARS] + "..."
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")

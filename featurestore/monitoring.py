@@ -373,6 +373,7 @@ class Monitor:
                 ``prediction`` columns) giving the reference class distributions; None: the
                 first window.
         """
+        width = parse_window(window)
         frame = self.feedback_frame(since, until)
         if frame.height == 0:
             raise NotFoundError("no feedback recorded yet: send predictions and labels first")
@@ -384,7 +385,7 @@ class Monitor:
                     ref = ref.with_columns(pl.lit(None).alias(column))
         report = performance_report(
             frame,
-            window=parse_window(window),
+            window=width,
             task=task,  # type: ignore[arg-type]
             threshold=threshold,
             reference=ref,

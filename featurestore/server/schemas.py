@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
 from featurestore.limits import quote
-from featurestore.server.errors import BadJSONError
+from featurestore.server import door
 from featurestore.serving import Request
 
 __all__ = [
@@ -96,13 +95,9 @@ _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
 
 
 def parse_json(raw: bytes) -> Any:
-    """The parsed body; RequestError (422) when missing, BadJSONError (400) when not JSON."""
-    if not raw:
-        raise RequestError("the request body is missing; send a JSON object")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
+    """The parsed body (see :func:`featurestore.server.door.parse_json`); RequestError (422)
+    when missing or nested too deep, BadJSONError (400) when not JSON."""
+    return door.parse_json(raw)
 
 
 def online_request(raw: bytes, max_entities: int) -> Request:
