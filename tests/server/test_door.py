@@ -243,3 +243,15 @@ def test_a_chunked_body_growing_past_the_limit_is_413(served: Served) -> None:
 
     reply = httpx.post(served.url + "/push", content=chunks(), timeout=60)
     reply_of(reply, 413, "max_body_bytes")
+
+
+def test_every_other_reader_of_a_body_is_held_to_the_limit(served: Served) -> None:
+    """The sign-in form reads its body itself; the BodyLimit middleware stops it at the limit."""
+
+    def chunks() -> Any:
+        yield b"token="
+        for _ in range(3 * LIMIT // (1024 * 1024)):
+            yield b"x" * (1024 * 1024)
+
+    reply = httpx.post(served.url + "/ui/login", content=chunks(), timeout=60)
+    reply_of(reply, 413, "max_body_bytes")
