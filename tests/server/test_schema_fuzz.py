@@ -42,6 +42,7 @@ def test_the_schema_documents_every_body(fuzzed: Served) -> None:
         "entities",
         "request_data",
         "full_feature_names",
+        "include_feature_view_version_metadata",
     }
 
 

@@ -7,7 +7,7 @@ minutes and must not hold up online reads.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from featurestore.server.errors import json_response
 from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody
 from featurestore.store import FeatureStore
 
-__all__ = ["router"]
+__all__ = ["router", "run_materialize"]
 
 router = APIRouter(tags=["write"])
 
@@ -46,13 +46,25 @@ async def push(body: PushBody, request: Request) -> Response:
 
 
 @router.post("/materialize", response_class=Response)
-async def materialize(body: MaterializeBody, request: Request) -> Response:
-    """Load the latest offline values into the online store (incremental by default)."""
+async def materialize(request: Request, body: MaterializeBody | None = None) -> Response:
+    """Load the latest offline values into the online store (incremental by default; an empty
+    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    start, end, views = (body or MaterializeBody()).window()
+    return await run_materialize(request, views, start=start, end=end)
+
+
+async def run_materialize(
+    request: Request,
+    views: list[str] | None,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Response:
+    """Materialize ``views`` in the thread pool and answer the report."""
     store = _store(request)
-    kwargs: dict[str, Any] = {"start": as_utc(body.start), "end": as_utc(body.end)}
 
     async def run() -> MaterializeReport:
-        return await run_in_threadpool(store.materialize, body.views, **kwargs)
+        return await run_in_threadpool(lambda: store.materialize(views, start=start, end=end))
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
