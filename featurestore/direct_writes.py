@@ -165,7 +165,7 @@ def _typed(name: str, values: Sequence[Any], dtype: Any) -> pl.Series:
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         want = f"{dtype} values" if dtype is not None else "values of one type"
         raise RequestError(f"column {_quote(name)} of df must hold {want}") from None
-    if dtype is not None and dtype.is_integer() and any(isinstance(v, bool) for v in values):
+    if dtype is not None and dtype.is_numeric() and any(isinstance(v, bool) for v in values):
         raise RequestError(f"column {_quote(name)} of df must hold {dtype} values, not booleans")
     return series
 

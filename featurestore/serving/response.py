@@ -16,7 +16,7 @@ list), which is safe only because no caller can change it; ``to_dict()`` hands o
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -135,10 +135,12 @@ class OnlineResponse:
         Raises:
             ImportError: pandas is not installed (``pip install 'featurestore[pandas]'``).
         """
-        if importlib.util.find_spec("pandas") is None:
+        try:
+            importlib.import_module("pandas")
+        except ImportError:
             raise ImportError(
                 "OnlineResponse.to_pandas() needs pandas: pip install 'featurestore[pandas]'"
-            )
+            ) from None
         return self.to_polars().to_pandas()
 
     def to_df(self) -> Any:
