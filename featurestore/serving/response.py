@@ -28,7 +28,7 @@ import polars as pl
 from featurestore.online import Column
 from featurestore.reports import iso
 
-__all__ = ["EPOCH", "OnlineResponse", "Statuses", "freeze"]
+__all__ = ["EPOCH", "OnlineResponse", "Statuses", "freeze", "need_pandas"]
 
 #: the event time Feast's feature server gives join keys and on-demand features
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -135,12 +135,7 @@ class OnlineResponse:
         Raises:
             ImportError: pandas is not installed (``pip install 'featurestore[pandas]'``).
         """
-        try:
-            importlib.import_module("pandas")
-        except ImportError:
-            raise ImportError(
-                "OnlineResponse.to_pandas() needs pandas: pip install 'featurestore[pandas]'"
-            ) from None
+        need_pandas("OnlineResponse.to_pandas()")
         return self.to_polars().to_pandas()
 
     def to_df(self) -> Any:
@@ -221,6 +216,14 @@ class OnlineResponse:
             )
         answer = {"metadata": self._metadata(view_versions), "results": results}
         return dumps(answer, default=_orjson_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def need_pandas(what: str) -> None:
+    """Raise an ImportError saying how to install pandas if it is missing (it is optional)."""
+    try:
+        importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(f"{what} needs pandas: pip install 'featurestore[pandas]'") from None
 
 
 _EPOCHS = -1  # the key of the epochs column among the ids of written columns (never negative)
