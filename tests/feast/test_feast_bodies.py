@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from server_helpers import Served
 
 EPOCH = "1970-01-01T00:00:00.000000Z"
@@ -214,3 +216,36 @@ def test_push_takes_feast_fields(feast_served: Served) -> None:
     assert reply.status_code == 200, reply.text
     answer = feast_served.store.get_online_features(RIDER, entities={"rider_id": [rider]})
     assert answer.to_dict()["rating_x2"] == [5.0]
+
+
+# Schemathesis (tests/server/test_schema_fuzz.py) rarely guesses a view or column name; these
+# bodies use the repo's own names around arbitrary JSON, to reach the write's deeper checks.
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON has no others
+    st.text(max_size=8),
+    st.sampled_from(["2026-01-01T00:00:00", "9999-12-31", "0001-01-01T00:00:00Z", "1e400"]),
+)
+_write_bodies = st.fixed_dictionaries(
+    {
+        "feature_view_name": st.sampled_from(["rider_stats", "driver_trips", "ride_features"]),
+        "df": st.dictionaries(
+            st.sampled_from(
+                ["rider_id", "driver_id", "rating", "rating_x2", "trips_1h", "event_timestamp"]
+            ),
+            st.lists(_scalars, min_size=0, max_size=3) | _scalars,
+            max_size=6,
+        ),
+    },
+    optional={"transform_on_write": st.booleans(), "allow_registry_cache": st.booleans()},
+)
+
+
+@given(body=_write_bodies)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_write_body_gets_a_server_error(feast_served: Served, body: dict[str, Any]) -> None:
+    reply = post(feast_served, "/write-to-online-store", body)
+    assert reply.status_code < 500, reply.text
+    assert reply.status_code == 200 or "detail" in reply.json()
