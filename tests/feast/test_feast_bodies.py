@@ -13,7 +13,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_helpers import Served
+from server_helpers import FeatureServer, Served
 
 EPOCH = "1970-01-01T00:00:00.000000Z"
 RIDER = ["rider_stats:rating", "rider_stats:rating_x2"]
@@ -249,3 +249,33 @@ def test_no_write_body_gets_a_server_error(feast_served: Served, body: dict[str,
     reply = post(feast_served, "/write-to-online-store", body)
     assert reply.status_code < 500, reply.text
     assert reply.status_code == 200 or "detail" in reply.json()
+
+
+def test_feast_endpoints_need_the_write_scope(
+    feast_served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    reader, writer = "feast-reader-0123", "feast-writer-4567"
+    tokens = (
+        f'[{{token = "{reader}", scopes = ["read"]}}, {{token = "{writer}", scopes = ["write"]}}]'
+    )
+    log = tmp_path_factory.mktemp("feast_auth") / "server.log"
+    server = FeatureServer(feast_served.repo, log, {"FEATURESTORE_SERVING_TOKENS": tokens})
+    server.start()
+    try:
+        rider = f"r-{uuid.uuid4().hex[:8]}"
+        end = dt.datetime.now(dt.UTC).isoformat()
+        calls = [
+            ("/write-to-online-store", _rider_write(rider)),
+            ("/materialize-incremental", {"end_ts": end, "feature_views": ["rider_stats"]}),
+        ]
+        for path, body in calls:
+            url = server.url + path
+            assert httpx.post(url, json=body, timeout=30).status_code == 401
+            denied = httpx.post(url, json=body, headers={"Authorization": f"Bearer {reader}"})
+            assert denied.status_code == 403 and "'write'" in denied.json()["detail"]
+            allowed = httpx.post(
+                url, json=body, headers={"Authorization": f"Bearer {writer}"}, timeout=60
+            )
+            assert allowed.status_code == 200, allowed.text
+    finally:
+        server.stop()

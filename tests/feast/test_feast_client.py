@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from conftest import run_feast
 from server_helpers import Served
 
@@ -46,6 +47,7 @@ def ours(served: Served, ids: list[Any], key: str, features: list[str]) -> dict[
     return {n: r["values"] for n, r in zip(names, answer["results"], strict=True)}
 
 
+@pytest.mark.timeout(1800)  # the first run installs Feast into its cached virtualenv (minutes)
 def test_feast_reads_and_writes_through_our_server(
     feast_python: Path, feast_served: Served, tmp_path: Path
 ) -> None:
