@@ -543,6 +543,29 @@ class FeatureStore:
             reports.append(report)
         return reports[0]
 
+    def write_to_online_store(self, view: str, data: Any) -> int:
+        """Write feature values of ``view`` online as given, as Feast's ``write_to_online_store``
+        does (no contract, no computation: see :mod:`featurestore.direct_writes`).
+
+        Args:
+            view: the feature view name.
+            data: the join keys, every feature and ``event_timestamp`` (optionally
+                ``created``): a mapping of column -> values, or a Polars/pandas/Arrow frame.
+
+        Returns:
+            How many rows were written.
+        """
+        from featurestore.direct_writes import write_feature_values
+
+        return write_feature_values(
+            self.get_feature_view(view),
+            data,
+            online=self.online,
+            project=self.project,
+            view_version=self.state.view_versions.get(view, 0),
+            max_future=self.config.ingestion.max_future,
+        )
+
     # -- parity monitoring (the monitor's work) -------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:

@@ -25,7 +25,7 @@ from featurestore.server.door import BodyLimit
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
-from featurestore.server.routes import ops, policies, reports, serving, ui, write
+from featurestore.server.routes import feast, ops, policies, reports, serving, ui, write
 from featurestore.store import FeatureStore
 
 __all__ = [
@@ -146,6 +146,7 @@ def create_app(
     app.include_router(reports.router, dependencies=read)
     app.include_router(policies.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
+    app.include_router(feast.router, dependencies=write_scope)
     app.include_router(ops.router)
     if store.config.serving.ui:
         app.include_router(ui.router)  # checks the read scope itself (header or sign-in cookie)

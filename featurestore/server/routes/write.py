@@ -7,7 +7,8 @@ minutes and must not hold up online reads.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +19,7 @@ from featurestore.server.errors import json_response
 from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody, body_schema
 from featurestore.store import FeatureStore
 
-__all__ = ["router"]
+__all__ = ["router", "run_materialize"]
 
 router = APIRouter(tags=["write"])
 
@@ -59,15 +60,27 @@ async def push(
 
 @router.post("/materialize", response_class=Response, openapi_extra=body_schema(MaterializeBody))
 async def materialize(
-    body: Annotated[MaterializeBody, Depends(json_body(MaterializeBody))],
+    body: Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))],
     request: Request,
 ) -> Response:
-    """Load the latest offline values into the online store (incremental by default)."""
+    """Load the latest offline values into the online store (incremental by default; an empty
+    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    start, end, views = body.window()
+    return await run_materialize(request, views, start=start, end=end)
+
+
+async def run_materialize(
+    request: Request,
+    views: list[str] | None,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Response:
+    """Materialize ``views`` in the thread pool and answer the report."""
     store = _store(request)
-    kwargs: dict[str, Any] = {"start": as_utc(body.start), "end": as_utc(body.end)}
 
     async def run() -> MaterializeReport:
-        return await run_in_threadpool(store.materialize, body.views, **kwargs)
+        return await run_in_threadpool(lambda: store.materialize(views, start=start, end=end))
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
