@@ -148,23 +148,35 @@ def materialize(
 
     Example: featurestore materialize --end 2026-11-01T00:00:00Z
     """
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with (
         open_store() as store,
         Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
-            TextColumn("{task.completed} rows"),
+            MofNCompleteColumn(),
+            TextColumn("buckets, {task.fields[rows]} rows", markup=False),
+            TimeRemainingColumn(),
             console=err,
         ) as bar,
     ):
         tasks: dict[str, Any] = {}
+        rows: dict[str, int] = {}
 
-        def tick(view: str, n: int) -> None:
+        def tick(view: str, n: int, done: int, total: int) -> None:
+            # the bar counts bucket jobs (known up front, so it has a total and an ETA); the
+            # rows are what the store took, so the last figure is the summary's
+            rows[view] = rows.get(view, 0) + n
             if view not in tasks:
-                tasks[view] = bar.add_task(view, total=None)
-            bar.advance(tasks[view], n)
+                tasks[view] = bar.add_task(view, total=total, rows=0)
+            bar.update(tasks[view], completed=done, total=total, rows=rows[view])
 
         report = store.materialize(
             views or None,
