@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
@@ -53,7 +53,8 @@ class Metrics:
 
     Attributes:
         registry: the app's own Prometheus registry (what ``GET /metrics`` renders).
-        request_latency: seconds per request, by endpoint (the route path).
+        request_latency: seconds per request, by endpoint: the route's template
+            (``/reports/skew/{view}``), never the raw path, so label values stay few.
         requests: requests by endpoint and HTTP status code.
         errors: errors answered, by error class (``NotFoundError``, ``StoreUnavailableError``...).
         online_store_errors: requests the online store failed to answer.
@@ -63,6 +64,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # process_* (resident memory, CPU seconds, open files, start time) of this worker
+        ProcessCollector(registry=self.registry)
         self.request_latency = Histogram(
             "featurestore_request_duration_seconds",
             "Time to answer a request, by endpoint.",
