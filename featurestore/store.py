@@ -29,7 +29,7 @@ from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.limits import check_time, quote
-from featurestore.materialize import materialize_view, write_pushed
+from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.bucketed import ViewLayout
 from featurestore.offline.compute import compute_rows_python, view_rows
@@ -38,8 +38,10 @@ from featurestore.offline.inputs import file_columns, read_file, read_sql, to_fr
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
 from featurestore.online import OnlineBackend, open_online_store
+from featurestore.online.marker import write_marker
 from featurestore.parity.log import ServingLogger
 from featurestore.registry import ObjectSpec, Plan, Registry
+from featurestore.registry.dryrun import dry_plan
 from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Resolved
@@ -210,8 +212,12 @@ class FeatureStore:
             if isinstance(definition, FeatureView):
                 self._check_columns(definition)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
+        if dry_run and self._registry is None:  # opening the registry would migrate it
+            url = self.config.sqlalchemy_url(self.config.registry, create_folder=False)
+            return dry_plan(url, self.project, specs, partial=partial)
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
-        self.refresh()
+        if not dry_run:
+            self.refresh()
         return plan
 
     def _check_columns(self, view: FeatureView) -> None:
@@ -392,7 +398,7 @@ class FeatureStore:
         *,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
-        progress: Callable[[str, int], None] | None = None,
+        progress: Callable[[str, int, int, int], None] | None = None,
     ) -> MaterializeReport:
         """Load the latest values as of ``end`` (default: now) into the online store.
 
@@ -403,7 +409,8 @@ class FeatureStore:
             views: the view names (None: every online view).
             start: recompute from here instead of each view's watermark.
             end: the time the values are as of (timezone-aware; default: now).
-            progress: called with (view, rows written) as batches land.
+            progress: called with (view, rows written, bucket jobs done, jobs in all) before a
+                view's first job and after each; the rows add up to the report's count.
         """
         now = dt.datetime.now(dt.UTC)
         end = _utc(end, "end") or now
@@ -416,15 +423,27 @@ class FeatureStore:
                 "values as of a future time would pin every window and block later runs"
             )
         chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
+        online_views = [v for v in self.list_feature_views() if v.online]
+        reloaded = lost_data(
+            self.online,
+            project=self.project,
+            materialized=lambda: any(self.registry.watermark(v.name) for v in online_views),
+        )
+        if reloaded:
+            chosen = online_views
         written: dict[str, int] = {}
         for view in chosen:
             if not view.online:
                 continue
             version = self.state.versions[("feature_view", view.name)]
-            # after a definition change every entity is rewritten, whatever the watermark
-            incremental = start is None and self.registry.materialized_version(view.name) == version
+            # after a definition change (or a lost store) every entity is rewritten
+            incremental = (
+                not reloaded
+                and start is None
+                and self.registry.materialized_version(view.name) == version
+            )
             since = start if not incremental else self.registry.watermark(view.name)
-            tick = (lambda n, v=view.name: progress(v, n)) if progress else None
+            tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
             written[view.name], seen_seq = materialize_view(
                 self.layout(view),
                 engine=self.engine,
@@ -439,8 +458,9 @@ class FeatureStore:
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )
+        write_marker(self.online, project=self.project)
         return MaterializeReport(
-            views=written, rows=sum(written.values()), watermark=end, start=start
+            views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
         )
 
     def get_online_features(

@@ -26,6 +26,7 @@ from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.routes import feast, ops, policies, reports, serving, ui, write
+from featurestore.server.routes.docs import install_docs
 from featurestore.store import FeatureStore
 
 __all__ = [
@@ -125,7 +126,10 @@ def create_app(
         version=featurestore.__version__,
         description="Online features with train-serve parity (a Feast-compatible API).",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by routes.docs, not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     metrics = Metrics()
 
     def count_samples(logged: int, dropped: int) -> None:
