@@ -50,7 +50,9 @@ from featurestore.serving import OnlineResponse, Request, ServingState, answer, 
 if TYPE_CHECKING:
     from featurestore.acting import Acting
     from featurestore.parity.decisions import PolicyDecision
+    from featurestore.parity.drift import DriftThresholds
     from featurestore.parity.feedback_loops import FeedbackLoopReport, FeedbackLoopThresholds
+    from featurestore.rollouts import RolloutRecord, RolloutReport, Rollouts
 
 __all__ = ["FeatureStore"]
 
@@ -107,6 +109,7 @@ class FeatureStore:
         )
         self.datasets = Datasets(self)
         self._acting: Acting | None = None
+        self._rollouts: Rollouts | None = None
         self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class FeatureStore:
             self.registry.list(),
             project=self.project,
             max_entities=self.config.serving.max_entities,
+            rollouts=self.rollout_steps.serving(),
         )
 
     # -- definitions --------------------------------------------------------------------------
@@ -215,6 +219,7 @@ class FeatureStore:
         if dry_run and self._registry is None:  # opening the registry would migrate it
             url = self.config.sqlalchemy_url(self.config.registry, create_folder=False)
             return dry_plan(url, self.project, specs, partial=partial)
+        specs = self.rollout_steps.keep_candidates(specs)  # a candidate waits for promote
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
         if not dry_run:
             self.refresh()
@@ -458,6 +463,7 @@ class FeatureStore:
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )
+        self.rollout_steps.materialize(list(written), end=end)  # candidates keep up
         write_marker(self.online, project=self.project)
         return MaterializeReport(
             views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
@@ -654,6 +660,55 @@ class FeatureStore:
         return self.acting.feedback_loop_report(
             parse_window(window), since=since, until=until, control=control, thresholds=thresholds
         )
+
+    # -- rollouts of a view version: shadow -> canary -> full (DESIGN.md §15) -------------------
+    @property
+    def rollout_steps(self) -> Rollouts:
+        """Rollouts of view versions (:mod:`featurestore.rollouts`)."""
+        if self._rollouts is None:
+            from featurestore.rollouts import Rollouts
+
+            self._rollouts = Rollouts(self)
+        return self._rollouts
+
+    def start_rollout(
+        self,
+        view: str,
+        *,
+        version: int,
+        stage: Literal["shadow", "canary"] = "shadow",
+        fraction: float = 0.1,
+        sample: float = 0.01,
+    ) -> RolloutRecord:
+        """Roll out ``version`` of ``view``: in ``"shadow"``, serving also computes the
+        candidate for a ``sample`` of requests and logs it without serving it; in ``"canary"``,
+        the entities whose key hash falls in ``fraction`` are served the candidate (always the
+        same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
+        or :meth:`abort_rollout`. Called again with the same version, it changes the stage,
+        fraction or sample. Rules: :mod:`featurestore.rollouts`.
+        """
+        return self.rollout_steps.start(
+            view, version=version, stage=stage, fraction=fraction, sample=sample
+        )
+
+    def promote_rollout(self, view: str) -> RolloutRecord:
+        """Make the rolled-out version the version in force and its values the served ones."""
+        return self.rollout_steps.promote(view)
+
+    def abort_rollout(self, view: str) -> RolloutRecord:
+        """Stop the rollout of ``view``: the baseline stays in force, the candidate's values go."""
+        return self.rollout_steps.abort(view)
+
+    def rollout_report(
+        self, view: str, *, thresholds: DriftThresholds | None = None
+    ) -> RolloutReport:
+        """Compare the arms of ``view``'s rollout: value differences (shadow), drift between the
+        arms and performance per arm from feedback (:mod:`featurestore.parity.rollout_report`)."""
+        return self.rollout_steps.report(view, thresholds=thresholds)
+
+    def rollouts(self, view: str | None = None) -> list[RolloutRecord]:
+        """Every rollout (of ``view``), newest first."""
+        return self.rollout_steps.list(view)
 
 
 def _request(
