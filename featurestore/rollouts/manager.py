@@ -187,7 +187,7 @@ class Rollouts:
         running = self._rows.running(view)
         candidate = self.serving_definition(running)
         end = now_utc()
-        layout = store._layout(candidate)
+        layout = store.layout(candidate)
         rows, seq = materialize_view(
             layout,
             engine=store.engine,
@@ -227,7 +227,7 @@ class Rollouts:
     def _write_candidate(self, candidate: FeatureView, version: int, *, end: dt.datetime) -> int:
         store = self._store
         rows, _ = materialize_view(
-            store._layout(candidate),
+            store.layout(candidate),
             engine=store.engine,
             online=store.online,
             project=store.project,

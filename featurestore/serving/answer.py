@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
-from featurestore.errors import FeatureStoreError
+from featurestore.errors import FeatureStoreError, RequestError
 from featurestore.online import (
     Column,
     OnlineStore,
@@ -31,7 +31,17 @@ from featurestore.serving.response import OnlineResponse, Statuses
 from featurestore.serving.rollouts import Routing, canary_reads
 from featurestore.serving.state import Plan, ServingState
 
-__all__ = ["Filled", "Pending", "Request", "answer", "answer_async", "fill", "finish", "start"]
+__all__ = [
+    "Filled",
+    "Pending",
+    "Request",
+    "answer",
+    "answer_async",
+    "fill",
+    "finish",
+    "split_request_data",
+    "start",
+]
 
 _PRESENT, _NULL = Statuses.PRESENT, Statuses.NULL_VALUE
 _NOT_FOUND, _TOO_OLD = Statuses.NOT_FOUND, Statuses.OUTSIDE_MAX_AGE
@@ -47,6 +57,11 @@ class Request:
         entities: join key -> one value per entity.
         request_data: request-data field -> one value per entity (or one for all).
         full_feature_names: name features ``view__feature``.
+        feature_view_metadata: answer each view's version in force too (Feast's
+            ``include_feature_view_version_metadata``; see ``OnlineResponse.to_feast``).
+
+    Feast's client sends the request-data fields of on-demand features inside ``entities``
+    (its server tells them apart); :func:`start` does the same.
     """
 
     features: Sequence[str] | None = None
@@ -54,6 +69,7 @@ class Request:
     entities: Mapping[str, Sequence[Any]]
     request_data: Mapping[str, Any] | None = None
     full_feature_names: bool = False
+    feature_view_metadata: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +121,13 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
         NotFoundError: an unknown view, feature or service.
     """
     plan = state.plan(request.features, request.service, request.full_feature_names)
-    entities = request.entities
+    entities, request_data = request.entities, request.request_data
+    if plan.request_fields and isinstance(entities, Mapping):
+        entities, request_data = split_request_data(
+            entities, request_data, plan.request_fields, keys=plan.keys
+        )
     n = check_entities(entities, plan.keys, plan.key_types, state.max_entities)
-    data = request_columns(request.request_data, plan.request_fields, n)
+    data = request_columns(request_data, plan.request_fields, n)
     encoded: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # plain and window reads share
     reads = []
     for read in plan.reads:
@@ -185,6 +205,32 @@ def _shadow(
     except FeatureStoreError:
         return None
     return dataclasses.replace(pending, request_id=request_id)
+
+
+def split_request_data(
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Any] | None,
+    fields: Mapping[str, str],
+    *,
+    keys: Sequence[str] = (),
+) -> tuple[Mapping[str, Sequence[Any]], Mapping[str, Any] | None]:
+    """Move the request-data ``fields`` found in ``entities`` (other than the join ``keys``) to
+    the request data, as Feast's feature server does (its client sends both in ``entities``).
+
+    Raises:
+        RequestError: a field is given both in ``entities`` and in ``request_data``.
+    """
+    moved = [name for name in entities if name in fields and name not in keys]
+    if not moved or not isinstance(request_data, Mapping | None):
+        return entities, request_data  # nothing to move, or request data the checks refuse
+    data = dict(request_data or {})
+    for name in moved:
+        if name in data:
+            raise RequestError(
+                f"request data {name!r} is given twice: in entities and in request_data"
+            )
+        data[name] = entities[name]
+    return {k: v for k, v in entities.items() if k not in fields}, data
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +409,7 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         request_data=MappingProxyType(dict(pending.request_data)),
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
+        on_demand=tuple(name for _, name in plan.on_demand_outputs),
         arms=arms,
         shadow=shadow,
     )
