@@ -675,8 +675,8 @@ class FeatureStore:
     def start_rollout(
         self,
         view: str,
-        *,
         version: int,
+        *,
         stage: Literal["shadow", "canary"] = "shadow",
         fraction: float = 0.1,
         sample: float = 0.01,
@@ -686,7 +686,8 @@ class FeatureStore:
         the entities whose key hash falls in ``fraction`` are served the candidate (always the
         same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
         or :meth:`abort_rollout`. Called again with the same version, it changes the stage,
-        fraction or sample. Rules: :mod:`featurestore.rollouts`.
+        fraction or sample. Rules: :mod:`featurestore.rollouts`. (``version`` may come by
+        position, as DESIGN.md §15 writes the call.)
         """
         return self.rollout_steps.start(
             view, version=version, stage=stage, fraction=fraction, sample=sample

@@ -215,7 +215,7 @@ def test_bad_rollouts_are_refused(store: FeatureStore) -> None:
     with pytest.raises(RequestError, match="older than"):
         store.start_rollout("v", version=1)
     with pytest.raises(Exception, match="no version 7"):
-        store.start_rollout("v", version=7)
+        store.start_rollout("v", 7)  # by position, as DESIGN §15 writes it
 
 
 def test_each_step_raises_a_rollout_event(store: FeatureStore) -> None:
