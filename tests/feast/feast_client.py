@@ -3,9 +3,11 @@ virtualenv (never in the product's), with a JSON plan on stdin; prints JSON resu
 
 The plan: ``{"repo": folder, "server": url, "trips": parquet path, "steps": [...]}``. Each step
 is ``{"op": "read", "features": [...] | "service": name, "rows": [{...}]}``, ``{"op":
-"write", "view": name, "df": {column: [...]}}`` or ``{"op": "push", "source": name, "df":
-{...}}``; timestamps in a ``df`` are ISO 8601 texts (made pandas datetimes here). The answer is
-one result per step: a read's ``to_dict()``, or ``"ok"``.
+"write", "view": name, "df": {column: [...]}}``, ``{"op": "push", "source": name, "df":
+{...}}`` or ``{"op": "materialize", "start": iso (none: incremental), "end": iso, "views":
+[...]}`` (with a remote online store, Feast has the server materialize); timestamps in a ``df``
+are ISO 8601 texts (made pandas datetimes here). The answer is one result per step: a read's
+``to_dict()``, or ``"ok"``.
 
 The Feast repo mirrors the quickstart sample plus the served rider view: the same names and
 types, with the remote online store pointing at our server. The definitions only tell Feast's
@@ -126,7 +128,7 @@ def main() -> None:
     repo.mkdir(parents=True, exist_ok=True)
     riders = repo / "riders.parquet"
     seed = {"rider_id": ["r0"], "rating": [1.0], "rating_x2": [2.0], "event_ts": ["2026-01-01"]}
-    frame(seed).to_parquet(riders)  # the push source's batch source must exist
+    frame(seed).to_parquet(riders)  # the rider view's batch source must exist
     (repo / "feature_store.yaml").write_text(
         CONFIG.format(registry=repo / "registry.db", server=plan["server"])
     )
@@ -144,6 +146,13 @@ def main() -> None:
             results.append({k: [plain(v) for v in vs] for k, vs in answer.to_dict().items()})
         elif step["op"] == "write":
             store.write_to_online_store(step["view"], frame(step["df"]))
+            results.append("ok")
+        elif step["op"] == "materialize":  # Feast posts it to our server's /materialize
+            end = pd.Timestamp(step["end"]).to_pydatetime()
+            if "start" in step:
+                store.materialize(pd.Timestamp(step["start"]).to_pydatetime(), end, step["views"])
+            else:
+                store.materialize_incremental(end, step["views"])
             results.append("ok")
         elif step["op"] == "push":
             store.push(step["source"], frame(step["df"]), to=PushMode.ONLINE)
