@@ -52,6 +52,11 @@ entity_key_serialization_version: 3
 """
 
 
+def fields(**dtypes: Any) -> list[Field]:
+    """Feast's schema of the named columns."""
+    return [Field(name=name, dtype=dtype) for name, dtype in dtypes.items()]
+
+
 def definitions(trips: str, riders: str) -> list[Any]:
     """Feast's twins of the served definitions (the quickstart sample and the rider view)."""
     driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
@@ -59,25 +64,23 @@ def definitions(trips: str, riders: str) -> list[Any]:
         name="driver_trips",
         entities=[driver],
         ttl=dt.timedelta(days=7),
-        schema=[
-            Field(name="driver_id", dtype=Int64),
-            Field(name="fare_log", dtype=Float64),
-            Field(name="is_night", dtype=Bool),
-            Field(name="last_fare", dtype=Float64),
-            Field(name="fare_sum_7d", dtype=Float64),
-            Field(name="trips_1h", dtype=Int64),
-        ],
+        schema=fields(
+            driver_id=Int64,
+            fare_log=Float64,
+            is_night=Bool,
+            last_fare=Float64,
+            fare_sum_7d=Float64,
+            trips_1h=Int64,
+        ),
         source=FileSource(
             path=trips, timestamp_field="event_ts", created_timestamp_column="created_ts"
         ),
     )
-    ride_request = RequestSource(
-        name="ride_request", schema=[Field(name="distance_km", dtype=Float64)]
-    )
+    ride_request = RequestSource(name="ride_request", schema=fields(distance_km=Float64))
 
     @on_demand_feature_view(
         sources=[driver_trips, ride_request],
-        schema=[Field(name="fare_per_km_est", dtype=Float64)],
+        schema=fields(fare_per_km_est=Float64),
         mode="python",
     )
     def ride_features(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -93,11 +96,7 @@ def definitions(trips: str, riders: str) -> list[Any]:
         name="rider_stats",
         entities=[rider],
         ttl=dt.timedelta(hours=1),
-        schema=[
-            Field(name="rider_id", dtype=String),
-            Field(name="rating", dtype=Float64),
-            Field(name="rating_x2", dtype=Float64),
-        ],
+        schema=fields(rider_id=String, rating=Float64, rating_x2=Float64),
         source=rider_events,
     )
     ranking_v1 = FeatureService(name="ranking_v1", features=[driver_trips, ride_features])
