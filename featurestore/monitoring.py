@@ -19,6 +19,7 @@ from featurestore.config import Config
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.durations import parse_duration
 from featurestore.errors import NotFoundError, RequestError
+from featurestore.limits import MAX_WINDOW, quote
 from featurestore.offline.inputs import to_frame
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
@@ -41,8 +42,19 @@ __all__ = ["Monitor", "parse_window"]
 
 
 def parse_window(window: str | dt.timedelta) -> dt.timedelta:
-    """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta."""
-    return parse_duration(window, "window")
+    """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta, longer than zero and
+    at most :data:`~featurestore.limits.MAX_WINDOW` (reports step through time window by
+    window; a wider window would step past the calendar).
+
+    Raises:
+        RequestError: anything else.
+    """
+    width = parse_duration(window, "window")
+    if not dt.timedelta(0) < width <= MAX_WINDOW:
+        raise RequestError(
+            f"window {quote(window)} must be longer than 0s and at most {MAX_WINDOW.days}d"
+        )
+    return width
 
 
 def _kind(value: Any, what: str) -> str:
@@ -52,7 +64,7 @@ def _kind(value: Any, what: str) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    raise RequestError(f"{what} must be a number, a bool or a string, got {value!r}")
+    raise RequestError(f"{what} must be a number, a bool or a string, got {quote(value)}")
 
 
 class Monitor:
@@ -279,7 +291,9 @@ class Monitor:
         if not isinstance(request_id, str) or not request_id:
             raise RequestError("request_id must be the request_id of an online answer")
         if prediction is None and label is None:
-            raise RequestError(f"feedback for request {request_id!r} needs a prediction or a label")
+            raise RequestError(
+                f"feedback for request {quote(request_id)} needs a prediction or a label"
+            )
         kinds = self._known_kinds()
         for field, value in (("prediction", prediction), ("label", label)):
             if value is None:
@@ -291,10 +305,12 @@ class Monitor:
                 and not {kind, kinds[field]} <= {"number", "bool"}
             ):
                 raise RequestError(
-                    f"{field} {value!r} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
+                    f"{field} {quote(value)} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
                 )
         if not is_request_id(self.config.project, request_id):
-            raise NotFoundError(f"unknown request_id {request_id!r}: no online answer carried it")
+            raise NotFoundError(
+                f"unknown request_id {quote(request_id)}: no online answer carried it"
+            )
         self.registry.add_feedback(
             [
                 {
@@ -357,6 +373,7 @@ class Monitor:
                 ``prediction`` columns) giving the reference class distributions; None: the
                 first window.
         """
+        width = parse_window(window)
         frame = self.feedback_frame(since, until)
         if frame.height == 0:
             raise NotFoundError("no feedback recorded yet: send predictions and labels first")
@@ -368,7 +385,7 @@ class Monitor:
                     ref = ref.with_columns(pl.lit(None).alias(column))
         report = performance_report(
             frame,
-            window=parse_window(window),
+            window=width,
             task=task,  # type: ignore[arg-type]
             threshold=threshold,
             reference=ref,

@@ -28,6 +28,7 @@ from featurestore.definitions import (
 from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
+from featurestore.limits import check_time, quote
 from featurestore.materialize import materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.bucketed import ViewLayout
@@ -406,7 +407,8 @@ class FeatureStore:
         """
         now = dt.datetime.now(dt.UTC)
         end = _utc(end, "end") or now
-        start = _utc(start, "start")
+        start = check_time(_utc(start, "start"), "start")
+        check_time(end, "end")  # a time before 1900 has no window start before it
         limit = now + self.config.ingestion.max_future
         if end > limit:
             raise RequestError(
@@ -513,8 +515,8 @@ class FeatureStore:
             if isinstance(v.source, PushSource) and v.source.name == push_source
         ]
         if not views:
-            raise NotFoundError(f"no feature view reads push source {push_source!r}")
-        frame = to_frame(rows, f"rows pushed to {push_source!r}")
+            raise NotFoundError(f"no feature view reads push source {quote(push_source)}")
+        frame = to_frame(rows, f"rows pushed to {quote(push_source)}")
         reports: list[IngestReport] = []
         for view in views:
             report, stored = ingest_frame(
@@ -654,5 +656,5 @@ def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
     if value is None:
         return None
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise RequestError(f"{what} must be a timezone-aware datetime, got {value!r}")
+        raise RequestError(f"{what} must be a timezone-aware datetime, got {quote(value)}")
     return value.astimezone(dt.UTC)

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 import featurestore
 from featurestore.server.auth import TokenTable, require_scope
+from featurestore.server.door import BodyLimit
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
@@ -149,6 +150,7 @@ def create_app(
     app.include_router(ops.router)
     if store.config.serving.ui:
         app.include_router(ui.router)  # checks the read scope itself (header or sign-in cookie)
+    app.add_middleware(BodyLimit, limit=store.config.serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if fast_path:  # timed by the metrics middleware as the routed requests are
         route = next(r for r in serving.router.routes if getattr(r, "path", None) == serving.PATH)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
+from featurestore.limits import quote
 from featurestore.reports import as_utc
-from featurestore.server.errors import BadJSONError
+from featurestore.server import door
 from featurestore.serving import Request
 
 __all__ = [
@@ -192,13 +192,9 @@ _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
 
 
 def parse_json(raw: bytes) -> Any:
-    """The parsed body; RequestError (422) when missing, BadJSONError (400) when not JSON."""
-    if not raw:
-        raise RequestError("the request body is missing; send a JSON object")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
+    """The parsed body (see :func:`featurestore.server.door.parse_json`); RequestError (422)
+    when missing or nested too deep, BadJSONError (400) when not JSON."""
+    return door.parse_json(raw)
 
 
 def online_request(raw: bytes, max_entities: int) -> Request:
@@ -213,7 +209,7 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("the request body must be a JSON object")
     unknown = body.keys() - _ONLINE_FIELDS
     if unknown:
-        raise RequestError(f"the request body has an unknown field {sorted(unknown)[0]!r}")
+        raise RequestError(f"the request body has an unknown field {quote(sorted(unknown)[0])}")
     features = body.get("features")
     if features is not None and (
         not isinstance(features, list) or not all(isinstance(f, str) for f in features)
@@ -227,10 +223,10 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("field 'entities' must map each join key to a list of values")
     for key, values in entities.items():
         if not isinstance(values, list):
-            raise RequestError(f"entity key {key!r} must be a list of values")
+            raise RequestError(f"entity key {quote(key)} must be a list of values")
         if len(values) > max_entities:
             raise RequestError(
-                f"too many entities: {len(values)} for {key!r} (the limit is {max_entities})"
+                f"too many entities: {len(values)} for {quote(key)} (the limit is {max_entities})"
             )
     request_data = body.get("request_data")
     if request_data is not None and not isinstance(request_data, dict):

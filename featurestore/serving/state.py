@@ -28,6 +28,7 @@ from featurestore.definitions import (
 )
 from featurestore.errors import NotFoundError
 from featurestore.expr import to_python
+from featurestore.limits import quote
 from featurestore.online import Column, Selection, entity_namespace, window_record
 from featurestore.resolve import Lookup, Resolved, resolve
 
@@ -215,7 +216,7 @@ class ServingState:
         """
         found = self.definitions.get((kind, name))
         if found is None:
-            raise NotFoundError(f"unknown {what} {name!r} (run `featurestore apply` first?)")
+            raise NotFoundError(f"unknown {what} {quote(name)} (run `featurestore apply` first?)")
         return found
 
     def view_or_on_demand(self, name: str) -> FeatureView | OnDemandFeatureView:
@@ -224,7 +225,7 @@ class ServingState:
             ("on_demand_feature_view", name)
         )
         if not isinstance(found, FeatureView | OnDemandFeatureView):
-            raise NotFoundError(f"unknown feature view {name!r}")
+            raise NotFoundError(f"unknown feature view {quote(name)}")
         return found
 
     def service(self, name: str) -> FeatureService:

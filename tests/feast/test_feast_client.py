@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import run_feast
+from feast_helpers import run_feast
 from server_helpers import Served
 
 DRIVERS = [3, 7, 11, 100_000]  # the last has no trips

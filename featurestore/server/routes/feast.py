@@ -9,15 +9,19 @@ materialize from each view's watermark.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import as_utc
+from featurestore.server.door import json_body
 from featurestore.server.errors import json_response
 from featurestore.server.routes.write import run_materialize
 from featurestore.server.schemas import (
     MaterializeIncrementalBody,
     WriteToOnlineStoreBody,
+    body_schema,
     refuse_version,
 )
 from featurestore.store import FeatureStore
@@ -27,8 +31,16 @@ __all__ = ["router"]
 router = APIRouter(tags=["write"])
 
 
-@router.post("/materialize-incremental", response_class=Response)
-async def materialize_incremental(body: MaterializeIncrementalBody, request: Request) -> Response:
+# Bodies come through the door (featurestore.server.door), as in routes/write.py.
+@router.post(
+    "/materialize-incremental",
+    response_class=Response,
+    openapi_extra=body_schema(MaterializeIncrementalBody),
+)
+async def materialize_incremental(
+    body: Annotated[MaterializeIncrementalBody, Depends(json_body(MaterializeIncrementalBody))],
+    request: Request,
+) -> Response:
     """Feast's incremental materialization: from each view's watermark up to ``end_ts``."""
     refuse_version(body.version)
     return await run_materialize(request, body.feature_views, start=None, end=as_utc(body.end_ts))
@@ -40,8 +52,16 @@ _WRITE = {
 }
 
 
-@router.post("/write-to-online-store", response_class=Response, responses=_WRITE)  # type: ignore[arg-type]
-async def write_to_online_store(body: WriteToOnlineStoreBody, request: Request) -> Response:
+@router.post(
+    "/write-to-online-store",
+    response_class=Response,
+    responses=_WRITE,  # type: ignore[arg-type]
+    openapi_extra=body_schema(WriteToOnlineStoreBody),
+)
+async def write_to_online_store(
+    body: Annotated[WriteToOnlineStoreBody, Depends(json_body(WriteToOnlineStoreBody))],
+    request: Request,
+) -> Response:
     """Write feature values of one view online as given (Feast's ``write_to_online_store``).
 
     The values bypass the view's contract and definition; the skew check compares them with

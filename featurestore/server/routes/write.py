@@ -8,13 +8,15 @@ minutes and must not hold up online reads.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import IngestReport, MaterializeReport, as_utc
+from featurestore.server.door import check_push_times, json_body
 from featurestore.server.errors import json_response
-from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody
+from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody, body_schema
 from featurestore.store import FeatureStore
 
 __all__ = ["router", "run_materialize"]
@@ -31,25 +33,39 @@ def _store(request: Request) -> FeatureStore:
     return store
 
 
-@router.post("/push", response_class=Response, responses=_REJECTED)  # type: ignore[arg-type]
-async def push(body: PushBody, request: Request) -> Response:
+# Bodies come through the door (featurestore.server.door): read after the token is checked,
+# bounded, JSON whatever the Content-Type; body_schema documents them in the OpenAPI schema.
+@router.post(
+    "/push",
+    response_class=Response,
+    responses=_REJECTED,  # type: ignore[arg-type]
+    openapi_extra=body_schema(PushBody),
+)
+async def push(
+    body: Annotated[PushBody, Depends(json_body(PushBody))], request: Request
+) -> Response:
     """Validate pushed rows with the view's contract and write their features (Feast's push)."""
     store = _store(request)
 
+    def checked_push() -> IngestReport:
+        check_push_times(store, body)
+        return store.push(body.push_source_name, body.df, to=body.to)
+
     async def run() -> IngestReport:
-        return await run_in_threadpool(
-            lambda: store.push(body.push_source_name, body.df, to=body.to)
-        )
+        return await run_in_threadpool(checked_push)
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
 
 
-@router.post("/materialize", response_class=Response)
-async def materialize(request: Request, body: MaterializeBody | None = None) -> Response:
-    """Load the latest offline values into the online store (incremental by default; an empty
-    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
-    start, end, views = (body or MaterializeBody()).window()
+@router.post("/materialize", response_class=Response, openapi_extra=body_schema(MaterializeBody))
+async def materialize(
+    body: Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))],
+    request: Request,
+) -> Response:
+    """Load the latest offline values into the online store (incremental by default; no body
+    means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    start, end, views = body.window()
     return await run_materialize(request, views, start=start, end=end)
 
 
@@ -77,8 +93,15 @@ _FEEDBACK = {
 }
 
 
-@router.post("/feedback", response_class=Response, responses=_FEEDBACK)  # type: ignore[arg-type]
-async def feedback(body: FeedbackBody, request: Request) -> Response:
+@router.post(
+    "/feedback",
+    response_class=Response,
+    responses=_FEEDBACK,  # type: ignore[arg-type]
+    openapi_extra=body_schema(FeedbackBody),
+)
+async def feedback(
+    body: Annotated[FeedbackBody, Depends(json_body(FeedbackBody))], request: Request
+) -> Response:
     """Record a prediction and/or a label for a served request (``metadata.request_id``)."""
     store = _store(request)
     await run_in_threadpool(
