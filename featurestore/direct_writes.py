@@ -4,8 +4,9 @@ Feast's client writes *computed* feature values (its remote online store posts t
 ``/write-to-online-store``, and its ``push`` and ``materialize`` go the same way), where our
 ``push`` takes source rows and computes the features itself. Such values bypass the view's
 contract and definition, so they are checked only for shape and type here; the skew check
-compares them with what the definition computes offline, so a writer that computes differently
-shows up there as a mismatch.
+compares them with what the definition computes offline, so such values show up there
+(``missing_offline`` for an event the offline store never saw, ``mismatch`` for another value
+at an event it knows).
 
 Rows are written as the view version in force computed them. Among rows of one event time, a
 later write wins (its ``seq`` is the write's clock time in microseconds), as in Feast.
