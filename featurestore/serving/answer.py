@@ -8,13 +8,15 @@ read, and :func:`finish` (statuses, ttl, on-demand features, the immutable answe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
-from featurestore.errors import RequestError
+from featurestore.errors import FeatureStoreError, RequestError
 from featurestore.online import (
     Column,
     OnlineStore,
@@ -26,6 +28,7 @@ from featurestore.online.records import has_null
 from featurestore.serving.checks import check_entities, request_columns
 from featurestore.serving.requestids import new_request_id
 from featurestore.serving.response import OnlineResponse, Statuses
+from featurestore.serving.rollouts import Routing, canary_reads
 from featurestore.serving.state import Plan, ServingState
 
 __all__ = [
@@ -81,6 +84,10 @@ class Pending:
     now: dt.datetime
     request_id: str
     reads: list[ReadRequest]
+    routing: Routing | None = None
+
+
+_NO_ARMS: Mapping[str, Column[str]] = MappingProxyType({})
 
 
 def answer(
@@ -131,16 +138,73 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
                 state.project, read.namespace, columns
             )
         reads.append(ReadRequest(read.record, keys, read.features))
-    return Pending(
-        state,
-        plan,
-        entities,
-        n,
-        data,
-        now or dt.datetime.now(dt.UTC),
-        new_request_id(state.project),
-        reads,
-    )
+    now = now or dt.datetime.now(dt.UTC)
+    # a shadow costs the requests it does not draw one random number
+    if plan.canary or (plan.shadow_sample and random.random() < plan.shadow_sample):
+        return _routed(state, plan, request, entities, n, data, now, reads)
+    return Pending(state, plan, entities, n, data, now, new_request_id(state.project), reads)
+
+
+def _routed(
+    state: ServingState,
+    plan: Plan,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    n: int,
+    data: Mapping[str, Column[Any]],
+    now: dt.datetime,
+    reads: list[ReadRequest],
+) -> Pending:
+    """:func:`start` for a request a rollout touches: the canary's candidate reads and the
+    shadow's reads join the same round trip (see :mod:`featurestore.serving.rollouts`)."""
+    main = len(reads)
+    canaries = [(i, r.canary) for i, r in enumerate(plan.reads) if r.canary is not None]
+    routed, arms, code = canary_reads(reads, canaries)
+    request_id = new_request_id(state.project, arm=code)
+    shadow = None
+    chosen: list[int] = []
+    if plan.shadow_sample and (not canaries or _drawn(plan)):
+        chosen = list(range(n))
+        shadow = _shadow(state, request, entities, data, chosen, now, request_id)
+        if shadow is not None:
+            reads.extend(shadow.reads)
+    routing = Routing(main, routed, MappingProxyType(arms), code, shadow, chosen)
+    return Pending(state, plan, entities, n, data, now, request_id, reads, routing)
+
+
+def _drawn(plan: Plan) -> bool:
+    """Whether a shadow computes the candidate for a request a canary routed anyway (one the
+    shadow drew came here drawn)."""
+    return random.random() < plan.shadow_sample
+
+
+def _shadow(
+    state: ServingState,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    data: Mapping[str, Column[Any]],
+    rows: list[int],
+    now: dt.datetime,
+    request_id: str,
+) -> Pending | None:
+    """The candidate's pending answer for the request's ``rows`` (None when the candidate cannot
+    answer this request's shape, e.g. it dropped a requested feature: nothing to compare)."""
+    candidate = state.candidate_state()
+    try:
+        pending = start(
+            candidate,
+            Request(
+                features=request.features,
+                service=request.service,
+                entities={k: [v[i] for i in rows] for k, v in entities.items()},
+                request_data={k: [v[i] for i in rows] for k, v in data.items()},
+                full_feature_names=request.full_feature_names,
+            ),
+            now=now,
+        )
+    except FeatureStoreError:
+        return None
+    return dataclasses.replace(pending, request_id=request_id)
 
 
 def split_request_data(
@@ -291,6 +355,14 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
     """The answer to ``pending`` from the results of its reads (statuses, ttl, on-demand
     features)."""
     plan, entities, n, now = pending.plan, pending.entities, pending.n, pending.now
+    routing, arms, shadow = pending.routing, _NO_ARMS, None
+    if routing is not None:
+        if routing.shadow is not None:
+            shadow = dataclasses.replace(
+                finish(routing.shadow, routing.shadow_results(results)),
+                shadow_rows=Column(routing.shadow_rows),
+            )
+        results, arms = routing.merged(results), routing.arms
     present: Column[str] = Column([_PRESENT] * n)
     nothing: Column[Any] = Column([None] * n)
     values: dict[str, Column[Any]] = {k: Column(entities[k]) for k in plan.keys}
@@ -338,4 +410,6 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
         on_demand=tuple(name for _, name in plan.on_demand_outputs),
+        arms=arms,
+        shadow=shadow,
     )

@@ -90,6 +90,11 @@ class OnlineResponse:
             force answered); the serving log records it, so the skew check can tell a value
             computed by an older version of its view.
         on_demand: the output names of the features computed on demand.
+        arms: per view under a canary rollout, each row's arm (``"current"`` or
+            ``"candidate"``); empty otherwise.
+        shadow: under a shadow rollout, the candidate's answer for the shadow's sampled
+            entities (logged, never served); None otherwise.
+        shadow_rows: in a shadow answer, the row of each of its entities in the served answer.
     """
 
     names: Sequence[str]
@@ -107,11 +112,21 @@ class OnlineResponse:
     #: or None for one kept per call
     iso_texts: dict[dt.datetime, str | None] | None = field(default=None, repr=False, compare=False)
     on_demand: Sequence[str] = ()
+    arms: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    shadow: OnlineResponse | None = field(default=None, repr=False, compare=False)
+    shadow_rows: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         # Serving hands over frozen parts already; an answer built by hand is frozen here.
         set_field = object.__setattr__
-        for name in ("values", "statuses", "event_timestamps", "request_data", "view_versions"):
+        for name in (
+            "values",
+            "statuses",
+            "event_timestamps",
+            "request_data",
+            "view_versions",
+            "arms",
+        ):
             set_field(self, name, freeze(getattr(self, name)))
         for name in ("names", "join_keys", "refs", "on_demand"):
             value = getattr(self, name)

@@ -31,7 +31,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["write"])
 
 
-# Bodies come through the door (featurestore.server.door), as in routes/write.py.
+# Bodies come through the door (featurestore.server.door), as the other write endpoints' do.
 @router.post(
     "/materialize-incremental",
     response_class=Response,

@@ -63,8 +63,8 @@ async def materialize(
     body: Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))],
     request: Request,
 ) -> Response:
-    """Load the latest offline values into the online store (incremental by default; no body
-    means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    """Load the latest offline values into the online store (incremental by default; an empty
+    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
     start, end, views = body.window()
     return await run_materialize(request, views, start=start, end=end)
 
