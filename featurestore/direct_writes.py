@@ -150,10 +150,9 @@ def _values(name: str, values: Any) -> Sequence[Any]:
 def _typed(name: str, values: Sequence[Any], dtype: Any) -> pl.Series:
     """``values`` as a Series of ``dtype`` (inferred when None); RequestError naming the column
     when a value does not fit."""
-    if dtype is not None and dtype.is_float():
-        # JSON writes whole floats as integers; a bool is no number here
-        values = [float(v) if type(v) is int else v for v in values]
     try:
+        if dtype is not None and dtype.is_float():  # JSON writes whole floats as integers
+            values = [float(v) if type(v) is int else v for v in values]
         series = pl.Series(name, values, dtype=dtype, strict=True)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         want = f"{dtype} values" if dtype is not None else "values of one type"

@@ -3,9 +3,9 @@
 The answer mirrors Feast's: join keys first, then the features in the requested order, each with
 values, statuses and event timestamps. Over HTTP the join keys and the on-demand features carry
 the Unix epoch as their event times, as Feast's feature server writes them (a zero protobuf
-``Timestamp``); in Python they are None, as no stored row timed them. Statuses: ``PRESENT``, ``NOT_FOUND`` (no row for the
-entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older than the view's ttl at request
-time: the value is withheld as null, unlike Feast).
+``Timestamp``); in Python they are None, as no stored row timed them. Statuses: ``PRESENT``,
+``NOT_FOUND`` (no row for the entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older
+than the view's ttl at request time: the value is withheld as null, unlike Feast).
 
 An answer is immutable: its mappings are read-only views and every column is a
 :class:`~featurestore.online.Column` (a list that refuses changes). Features may share a column

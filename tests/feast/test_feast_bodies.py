@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_helpers import FeatureServer, Served
 
+from featurestore import RequestError
+
 EPOCH = "1970-01-01T00:00:00.000000Z"
 RIDER = ["rider_stats:rating", "rider_stats:rating_x2"]
 
@@ -310,3 +312,14 @@ def test_values_written_as_given_show_up_in_the_skew_check(feast_served: Served)
     # an event offline never saw (or, at an event it knows, a different value)
     assert row["missing_offline"] + row["mismatch"] >= 1, row
     assert wrong in [e["served"] for e in row["examples"]], row["examples"]
+
+
+def test_the_python_write_refuses_a_huge_integer_for_a_float(feast_served: Served) -> None:
+    rows = {
+        "rider_id": ["r"],
+        "rating": [10**400],
+        "rating_x2": [1.0],
+        "event_ts": [dt.datetime.now(dt.UTC)],
+    }
+    with pytest.raises(RequestError, match="rating"):
+        feast_served.store.write_to_online_store("rider_stats", rows)
