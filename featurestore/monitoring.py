@@ -37,6 +37,8 @@ from featurestore.parity.logstore import flush_serving_log, read_serving_log
 from featurestore.parity.skew import SkewReport, check_skew
 from featurestore.registry import Registry
 from featurestore.serving import OnlineResponse, ServingState, is_request_id
+from featurestore.serving.requestids import request_arm
+from featurestore.serving.rollouts import decode_arm
 
 __all__ = ["Monitor", "parse_window"]
 
@@ -123,9 +125,14 @@ class Monitor:
         return self._serving_logger
 
     def log_served(self, response: OnlineResponse, state: ServingState) -> None:
-        """Sample an answer into the serving log (never raises, never blocks)."""
+        """Sample an answer into the serving log (never raises, never blocks); a shadow
+        rollout's candidate answer riding on it is logged whole."""
         if self.config.serving.skew_sample_rate > 0:
             self.serving_logger.log(response, state.view_versions)
+        if response.shadow is not None:
+            self.serving_logger.log(
+                response.shadow, state.view_versions, shadow=True, served=response
+            )
 
     def close(self, *, ship: bool) -> None:
         """Stop the shipping thread, first shipping queued samples when ``ship``."""
@@ -142,10 +149,15 @@ class Monitor:
         )
 
     def serving_log(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        shadow: bool = False,
     ) -> pl.DataFrame:
-        """The flushed serving log, one row per served value."""
-        return read_serving_log(self.offline, since, until)
+        """The flushed serving log, one row per served value (with ``shadow``: the values a
+        shadow rollout computed beside them instead)."""
+        return read_serving_log(self.offline, since, until, shadow=shadow)
 
     # -- skew -----------------------------------------------------------------------------------
     def check_skew(
@@ -338,11 +350,18 @@ class Monitor:
         return self._feedback_kinds
 
     def feedback_frame(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        arms: bool = False,
     ) -> pl.DataFrame:
-        """Recorded feedback: request_id, timestamp, prediction, label, group."""
+        """Recorded feedback: request_id, timestamp, prediction, label, group; with ``arms``,
+        also the rollout arm each request id carries: ``arm`` (``"current"``,
+        ``"candidate"``, ``"mixed"``; null when no canary served it) and ``arm_slot`` (see
+        :func:`featurestore.serving.rollouts.arm_code`)."""
         rows = self.registry.feedback(since=since, until=until)
-        return pl.DataFrame(
+        frame = pl.DataFrame(
             {
                 "request_id": [r["request_id"] for r in rows],
                 "timestamp": pl.Series(
@@ -352,6 +371,13 @@ class Monitor:
                 "label": pl.Series([r["label"] for r in rows], strict=False),
                 "group": pl.Series([r["group"] for r in rows], dtype=pl.String),
             }
+        )
+        if not arms:
+            return frame
+        decoded = [decode_arm(request_arm(self.config.project, r["request_id"]) or 0) for r in rows]
+        return frame.with_columns(
+            pl.Series("arm", [d and d[1] for d in decoded], dtype=pl.String),
+            pl.Series("arm_slot", [d and d[0] for d in decoded], dtype=pl.Int64),
         )
 
     def performance(

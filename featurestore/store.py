@@ -29,7 +29,7 @@ from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.limits import check_time, quote
-from featurestore.materialize import materialize_view, write_pushed
+from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.bucketed import ViewLayout
 from featurestore.offline.compute import compute_rows_python, view_rows
@@ -38,8 +38,10 @@ from featurestore.offline.inputs import file_columns, read_file, read_sql, to_fr
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
 from featurestore.online import OnlineBackend, open_online_store
+from featurestore.online.marker import write_marker
 from featurestore.parity.log import ServingLogger
 from featurestore.registry import ObjectSpec, Plan, Registry
+from featurestore.registry.dryrun import dry_plan
 from featurestore.repo import collect, load_repo
 from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Resolved
@@ -48,7 +50,9 @@ from featurestore.serving import OnlineResponse, Request, ServingState, answer, 
 if TYPE_CHECKING:
     from featurestore.acting import Acting
     from featurestore.parity.decisions import PolicyDecision
+    from featurestore.parity.drift import DriftThresholds
     from featurestore.parity.feedback_loops import FeedbackLoopReport, FeedbackLoopThresholds
+    from featurestore.rollouts import RolloutRecord, RolloutReport, Rollouts
 
 __all__ = ["FeatureStore"]
 
@@ -105,6 +109,7 @@ class FeatureStore:
         )
         self.datasets = Datasets(self)
         self._acting: Acting | None = None
+        self._rollouts: Rollouts | None = None
         self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -190,6 +195,7 @@ class FeatureStore:
             self.registry.list(),
             project=self.project,
             max_entities=self.config.serving.max_entities,
+            rollouts=self.rollout_steps.serving(),
         )
 
     # -- definitions --------------------------------------------------------------------------
@@ -210,8 +216,13 @@ class FeatureStore:
             if isinstance(definition, FeatureView):
                 self._check_columns(definition)
         specs = [ObjectSpec(d.kind, d.name, d.to_spec()) for d in defs]
+        if dry_run and self._registry is None:  # opening the registry would migrate it
+            url = self.config.sqlalchemy_url(self.config.registry, create_folder=False)
+            return dry_plan(url, self.project, specs, partial=partial)
+        specs = self.rollout_steps.keep_candidates(specs)  # a candidate waits for promote
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
-        self.refresh()
+        if not dry_run:
+            self.refresh()
         return plan
 
     def _check_columns(self, view: FeatureView) -> None:
@@ -392,7 +403,7 @@ class FeatureStore:
         *,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
-        progress: Callable[[str, int], None] | None = None,
+        progress: Callable[[str, int, int, int], None] | None = None,
     ) -> MaterializeReport:
         """Load the latest values as of ``end`` (default: now) into the online store.
 
@@ -403,7 +414,8 @@ class FeatureStore:
             views: the view names (None: every online view).
             start: recompute from here instead of each view's watermark.
             end: the time the values are as of (timezone-aware; default: now).
-            progress: called with (view, rows written) as batches land.
+            progress: called with (view, rows written, bucket jobs done, jobs in all) before a
+                view's first job and after each; the rows add up to the report's count.
         """
         now = dt.datetime.now(dt.UTC)
         end = _utc(end, "end") or now
@@ -416,15 +428,27 @@ class FeatureStore:
                 "values as of a future time would pin every window and block later runs"
             )
         chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
+        online_views = [v for v in self.list_feature_views() if v.online]
+        reloaded = lost_data(
+            self.online,
+            project=self.project,
+            materialized=lambda: any(self.registry.watermark(v.name) for v in online_views),
+        )
+        if reloaded:
+            chosen = online_views
         written: dict[str, int] = {}
         for view in chosen:
             if not view.online:
                 continue
             version = self.state.versions[("feature_view", view.name)]
-            # after a definition change every entity is rewritten, whatever the watermark
-            incremental = start is None and self.registry.materialized_version(view.name) == version
+            # after a definition change (or a lost store) every entity is rewritten
+            incremental = (
+                not reloaded
+                and start is None
+                and self.registry.materialized_version(view.name) == version
+            )
             since = start if not incremental else self.registry.watermark(view.name)
-            tick = (lambda n, v=view.name: progress(v, n)) if progress else None
+            tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
             written[view.name], seen_seq = materialize_view(
                 self.layout(view),
                 engine=self.engine,
@@ -439,8 +463,10 @@ class FeatureStore:
             self.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )
+        self.rollout_steps.materialize(list(written), end=end)  # candidates keep up
+        write_marker(self.online, project=self.project)
         return MaterializeReport(
-            views=written, rows=sum(written.values()), watermark=end, start=start
+            views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
         )
 
     def get_online_features(
@@ -543,6 +569,29 @@ class FeatureStore:
             reports.append(report)
         return reports[0]
 
+    def write_to_online_store(self, view: str, data: Any) -> int:
+        """Write feature values of ``view`` online as given, as Feast's ``write_to_online_store``
+        does (no contract, no computation: see :mod:`featurestore.direct_writes`).
+
+        Args:
+            view: the feature view name.
+            data: the join keys, every feature and ``event_timestamp`` (optionally
+                ``created``): a mapping of column -> values, or a Polars/pandas/Arrow frame.
+
+        Returns:
+            How many rows were written.
+        """
+        from featurestore.direct_writes import write_feature_values
+
+        return write_feature_values(
+            self.get_feature_view(view),
+            data,
+            online=self.online,
+            project=self.project,
+            view_version=self.state.view_versions.get(view, 0),
+            max_future=self.config.ingestion.max_future,
+        )
+
     # -- parity monitoring (the monitor's work) -------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:
@@ -611,6 +660,55 @@ class FeatureStore:
         return self.acting.feedback_loop_report(
             parse_window(window), since=since, until=until, control=control, thresholds=thresholds
         )
+
+    # -- rollouts of a view version: shadow -> canary -> full (DESIGN.md §15) -------------------
+    @property
+    def rollout_steps(self) -> Rollouts:
+        """Rollouts of view versions (:mod:`featurestore.rollouts`)."""
+        if self._rollouts is None:
+            from featurestore.rollouts import Rollouts
+
+            self._rollouts = Rollouts(self)
+        return self._rollouts
+
+    def start_rollout(
+        self,
+        view: str,
+        *,
+        version: int,
+        stage: Literal["shadow", "canary"] = "shadow",
+        fraction: float = 0.1,
+        sample: float = 0.01,
+    ) -> RolloutRecord:
+        """Roll out ``version`` of ``view``: in ``"shadow"``, serving also computes the
+        candidate for a ``sample`` of requests and logs it without serving it; in ``"canary"``,
+        the entities whose key hash falls in ``fraction`` are served the candidate (always the
+        same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
+        or :meth:`abort_rollout`. Called again with the same version, it changes the stage,
+        fraction or sample. Rules: :mod:`featurestore.rollouts`.
+        """
+        return self.rollout_steps.start(
+            view, version=version, stage=stage, fraction=fraction, sample=sample
+        )
+
+    def promote_rollout(self, view: str) -> RolloutRecord:
+        """Make the rolled-out version the version in force and its values the served ones."""
+        return self.rollout_steps.promote(view)
+
+    def abort_rollout(self, view: str) -> RolloutRecord:
+        """Stop the rollout of ``view``: the baseline stays in force, the candidate's values go."""
+        return self.rollout_steps.abort(view)
+
+    def rollout_report(
+        self, view: str, *, thresholds: DriftThresholds | None = None
+    ) -> RolloutReport:
+        """Compare the arms of ``view``'s rollout: value differences (shadow), drift between the
+        arms and performance per arm from feedback (:mod:`featurestore.parity.rollout_report`)."""
+        return self.rollout_steps.report(view, thresholds=thresholds)
+
+    def rollouts(self, view: str | None = None) -> list[RolloutRecord]:
+        """Every rollout (of ``view``), newest first."""
+        return self.rollout_steps.list(view)
 
 
 def _request(

@@ -226,9 +226,8 @@ def _write_buckets(
     if rows.height == 0:
         return []
     count = registry.view_buckets(view.name, buckets)
-    timestamp = view.source.timestamp_field
     jobs = [
-        WriteJob(storage.location, view.name, run, bucket, part, timestamp)
+        WriteJob(storage.location, view.name, run, bucket, part)
         for bucket, part in split_by_bucket(rows, view.join_keys, count).items()
     ]
     runner = engine.map if engine is not None else _in_process

@@ -40,7 +40,7 @@ def test_feast_shape_join_keys_first_features_in_requested_order(served: Served)
     assert result["driver_id"] == {
         "values": [3, 7, 100_000],
         "statuses": ["PRESENT"] * 3,
-        "event_timestamps": [None] * 3,
+        "event_timestamps": ["1970-01-01T00:00:00.000000Z"] * 3,  # as Feast's server writes
     }
     for name in ("trips_1h", "fare_log", "last_fare"):
         assert result[name]["statuses"][:2] == ["PRESENT", "PRESENT"]

@@ -31,7 +31,7 @@ from featurestore.server.door import read_body
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
-from featurestore.serving import OnlineResponse, answer_async
+from featurestore.serving import answer_async
 from featurestore.store import FeatureStore
 
 __all__ = ["PATH", "OnlineFastPath", "answer", "is_fast", "router"]
@@ -55,14 +55,14 @@ async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) ->
     its monitor samples it into the serving log."""
     request = online_request(raw, store.config.serving.max_entities)
 
-    async def serve() -> OnlineResponse:
+    async def serve() -> bytes:
         state = store.state
         response = await answer_async(state, request, store.online)
         store.monitor.log_served(response, state)
-        return response
+        versions = state.view_versions if request.feature_view_metadata else None
+        return response.to_feast_json(view_versions=versions)
 
-    response = await watcher.retry_on_miss(serve)
-    return response.to_feast_json()
+    return await watcher.retry_on_miss(serve)
 
 
 @router.post(

@@ -7,6 +7,7 @@ minutes and must not hold up online reads.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -20,7 +21,7 @@ from featurestore.server.errors import json_response
 from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody, body_schema
 from featurestore.store import FeatureStore
 
-__all__ = ["router"]
+__all__ = ["router", "run_materialize"]
 
 router = APIRouter(tags=["write"])
 
@@ -52,7 +53,7 @@ def _post(
 
 
 PushIn = Annotated[PushBody, Depends(json_body(PushBody))]
-MaterializeIn = Annotated[MaterializeBody, Depends(json_body(MaterializeBody))]
+MaterializeIn = Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))]
 FeedbackIn = Annotated[FeedbackBody, Depends(json_body(FeedbackBody))]
 
 
@@ -74,12 +75,24 @@ async def push(body: PushIn, request: Request) -> Response:
 
 @_post("/materialize", MaterializeBody)
 async def materialize(body: MaterializeIn, request: Request) -> Response:
-    """Load the latest offline values into the online store (incremental by default)."""
+    """Load the latest offline values into the online store (incremental by default; an empty
+    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    start, end, views = body.window()
+    return await run_materialize(request, views, start=start, end=end)
+
+
+async def run_materialize(
+    request: Request,
+    views: list[str] | None,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Response:
+    """Materialize ``views`` in the thread pool and answer the report."""
     store = _store(request)
-    kwargs: dict[str, Any] = {"start": as_utc(body.start), "end": as_utc(body.end)}
 
     async def run() -> MaterializeReport:
-        return await run_in_threadpool(store.materialize, body.views, **kwargs)
+        return await run_in_threadpool(lambda: store.materialize(views, start=start, end=end))
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
