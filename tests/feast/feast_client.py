@@ -2,7 +2,8 @@
 virtualenv (never in the product's), with a JSON plan on stdin; prints JSON results.
 
 The plan: ``{"repo": folder, "server": url, "trips": parquet path, "steps": [...]}``. Each step
-is ``{"op": "read", "features": [...] | "service": name, "rows": [{...}]}``, ``{"op":
+is ``{"op": "read", "features": [...] | "service": name, "rows": [{...}], "metadata": bool}``
+(with ``metadata``, the read's ``feature_view_metadata`` as ``[[name, version], ...]`` too), ``{"op":
 "write", "view": name, "df": {column: [...]}}``, ``{"op": "push", "source": name, "df":
 {...}}`` or ``{"op": "materialize", "start": iso (none: incremental), "end": iso, "views":
 [...]}`` (with a remote online store, Feast has the server materialize); timestamps in a ``df``
@@ -141,8 +142,16 @@ def main() -> None:
                 if "service" in step
                 else step["features"]
             )
-            answer = store.get_online_features(features=features, entity_rows=step["rows"])
-            results.append({k: [plain(v) for v in vs] for k, vs in answer.to_dict().items()})
+            answer = store.get_online_features(
+                features=features,
+                entity_rows=step["rows"],
+                include_feature_view_version_metadata=step.get("metadata", False),
+            )
+            result = {k: [plain(v) for v in vs] for k, vs in answer.to_dict().items()}
+            if step.get("metadata"):
+                views = answer.proto.metadata.feature_view_metadata
+                result["feature_view_metadata"] = [[m.name, m.version] for m in views]
+            results.append(result)
         elif step["op"] == "write":
             store.write_to_online_store(step["view"], frame(step["df"]))
             results.append("ok")

@@ -83,7 +83,7 @@ def test_feast_reads_and_writes_through_our_server(
             tmp_path / "feast_repo",
             [
                 {"op": "read", "features": FEATURES, "rows": rows},
-                {"op": "read", "service": "ranking_v1", "rows": rows},
+                {"op": "read", "service": "ranking_v1", "rows": rows, "metadata": True},
                 {
                     "op": "write",
                     "view": "rider_stats",
@@ -134,6 +134,11 @@ def test_feast_reads_and_writes_through_our_server(
     service = served.store.get_online_features(
         service="ranking_v1", entities=entities, request_data=request_data
     )
+    versions = served.store.state.view_versions
+    assert by_service.pop("feature_view_metadata") == [
+        ["driver_trips", versions["driver_trips"]],
+        ["ride_features", versions["ride_features"]],
+    ]
     assert by_service == service.to_dict()
     assert list(by_service) == ["driver_id", *(f.split(":")[1] for f in FEATURES)]
 
