@@ -9,8 +9,8 @@ does), and:
   read, and a body that grows past it while streaming (chunked) is a 413 when it does;
   :class:`BodyLimit` holds every other reader of the app (the sign-in form) to the same bound;
 - parsed as JSON whatever its ``Content-Type`` (``curl -d`` sends form-urlencoded, and Feast's
-  documentation does that), with orjson, which also refuses lone surrogates and nesting past
-  1024 levels;
+  documentation does that), with orjson, which also refuses lone surrogates and stops at 1024
+  levels of nesting;
 - walked (without recursion) for nesting deeper than :data:`~featurestore.limits.MAX_DEPTH` and,
   in the bodies that change data, integers beyond int64 (:func:`featurestore.limits.check_fields`);
 - validated by the route's pydantic model, refused with one sentence naming the field.
@@ -133,6 +133,9 @@ def parse_json(raw: bytes, *, empty: Any = _NO_DEFAULT) -> Any:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if exc.msg == "depth limit exceeded":  # orjson's own limit (1024): the same refusal
+            nested = f"the request body nests deeper than {MAX_DEPTH} levels of JSON"
+            raise RequestError(nested) from None
         raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         check_fields(body)

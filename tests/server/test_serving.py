@@ -219,7 +219,7 @@ def test_materialize_and_contract_reports(served: Served) -> None:
     reply = served.post("/materialize", {"views": ["driver_trips"], "end": served.end.isoformat()})
     assert reply.status_code == 200, reply.text
     report = reply.json()
-    assert set(report) == {"views", "rows", "start", "watermark"}
+    assert set(report) == {"views", "rows", "start", "watermark", "reloaded"}
     assert report["watermark"] == served.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     reports = httpx_get(served, "/reports/contracts?view=driver_trips&limit=5")
     assert reports[0]["view"] == "driver_trips" and reports[0]["status"] == "quarantined"

@@ -43,6 +43,7 @@ class Tab:
 def tab(browser: Any) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.set_default_timeout(90_000)  # a page with many charts takes long on a loaded machine
     found = Tab(page)
     page.on("console", lambda m: found.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: found.errors.append(str(e)))

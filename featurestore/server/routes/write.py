@@ -8,9 +8,11 @@ minutes and must not hold up online reads.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import IngestReport, MaterializeReport, as_utc
@@ -33,17 +35,30 @@ def _store(request: Request) -> FeatureStore:
     return store
 
 
-# Bodies come through the door (featurestore.server.door): read after the token is checked,
-# bounded, JSON whatever the Content-Type; body_schema documents them in the OpenAPI schema.
-@router.post(
-    "/push",
-    response_class=Response,
-    responses=_REJECTED,  # type: ignore[arg-type]
-    openapi_extra=body_schema(PushBody),
-)
-async def push(
-    body: Annotated[PushBody, Depends(json_body(PushBody))], request: Request
-) -> Response:
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+
+
+def _post(
+    path: str, model: type[BaseModel], responses: dict[int, Any] | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """``router.post`` for an endpoint whose body (``model``) comes through the door
+    (:mod:`featurestore.server.door`: read after the token is checked, bounded, JSON whatever
+    the Content-Type), documented as the JSON request body in the OpenAPI schema."""
+    return router.post(
+        path,
+        response_class=Response,
+        responses=responses or {},  # type: ignore[arg-type]
+        openapi_extra=body_schema(model),
+    )
+
+
+PushIn = Annotated[PushBody, Depends(json_body(PushBody))]
+MaterializeIn = Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))]
+FeedbackIn = Annotated[FeedbackBody, Depends(json_body(FeedbackBody))]
+
+
+@_post("/push", PushBody, _REJECTED)
+async def push(body: PushIn, request: Request) -> Response:
     """Validate pushed rows with the view's contract and write their features (Feast's push)."""
     store = _store(request)
 
@@ -58,11 +73,8 @@ async def push(
     return json_response(report.to_dict())
 
 
-@router.post("/materialize", response_class=Response, openapi_extra=body_schema(MaterializeBody))
-async def materialize(
-    body: Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))],
-    request: Request,
-) -> Response:
+@_post("/materialize", MaterializeBody)
+async def materialize(body: MaterializeIn, request: Request) -> Response:
     """Load the latest offline values into the online store (incremental by default; an empty
     body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
     start, end, views = body.window()
@@ -93,15 +105,8 @@ _FEEDBACK = {
 }
 
 
-@router.post(
-    "/feedback",
-    response_class=Response,
-    responses=_FEEDBACK,  # type: ignore[arg-type]
-    openapi_extra=body_schema(FeedbackBody),
-)
-async def feedback(
-    body: Annotated[FeedbackBody, Depends(json_body(FeedbackBody))], request: Request
-) -> Response:
+@_post("/feedback", FeedbackBody, _FEEDBACK)
+async def feedback(body: FeedbackIn, request: Request) -> Response:
     """Record a prediction and/or a label for a served request (``metadata.request_id``)."""
     store = _store(request)
     await run_in_threadpool(
