@@ -259,7 +259,7 @@ class Rollouts:
         write_pushed(
             candidate,
             compute_rows_python(candidate, stored),
-            offline=store._rows_for(candidate, stored),
+            offline=store.rows_for(candidate, stored),
             offline_has_rows=offline_has_rows,
             online=store.online,
             project=store.project,
