@@ -5,12 +5,22 @@ the ``[serving]``, ``[ingestion]``, ``[offline]`` and ``[compute]`` tables by
 ``FEATURESTORE_<TABLE>_<KEY>`` (``FEATURESTORE_SERVING_SKEW_SAMPLE_RATE``,
 ``FEATURESTORE_COMPUTE_ENGINE``);
 values are read as TOML scalars/arrays when they parse, else as plain strings. Relative paths
-(``sqlite:///rel.db``, ``offline_store``) are resolved against the repo folder.
+(``sqlite:///rel.db``, ``offline_store``) are resolved against the repo folder. A
+``FEATURESTORE_*`` variable that names no setting is warned about (logged once, with the
+closest name), and a refused value is blamed on its variable, not on the file.
+
+The layering is our own rather than pydantic-settings': the variables follow the TOML tables
+with one underscore (``FEATURESTORE_SERVING_MAX_ENTITIES``, no nested delimiter), a value is read
+as a TOML literal, and the file and the environment merge table by table; pydantic-settings
+would need a ``__`` delimiter (renaming every documented variable) and still reports neither
+unknown variables nor which source gave a bad value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +34,7 @@ from featurestore.errors import ConfigError, FeatureStoreError
 __all__ = [
     "ALERT_EVENTS",
     "CONFIG_FILE",
+    "OTHER_VARIABLES",
     "AlertConfig",
     "ComputeConfig",
     "Config",
@@ -31,10 +42,13 @@ __all__ = [
     "OfflineConfig",
     "ServingConfig",
     "TokenConfig",
+    "known_variables",
     "load_config",
 ]
 
 CONFIG_FILE = "featurestore.toml"
+
+logger = logging.getLogger("featurestore.config")
 
 
 class TokenConfig(BaseModel):
@@ -86,6 +100,8 @@ class ServingConfig(BaseModel):
         default=None, gt=0, description="seconds between evaluations of the retraining policies"
     )
     max_entities: int = Field(default=1000, ge=1)
+    #: the largest request body the server reads (bytes); larger ones get 413
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_buffer_size: int = Field(default=100_000, ge=1)
     tokens: tuple[TokenConfig, ...] = ()
     ui: bool = True
@@ -158,12 +174,14 @@ class Config(BaseModel):
             return self.offline_store.rstrip("/")
         return str(_resolve_path(self.repo_path, self.offline_store.removeprefix("file://")))
 
-    def sqlalchemy_url(self, url: str) -> str:
-        """Resolve a relative ``sqlite:///`` path against the repo folder and create its folder."""
+    def sqlalchemy_url(self, url: str, *, create_folder: bool = True) -> str:
+        """Resolve a relative ``sqlite:///`` path against the repo folder and (unless
+        ``create_folder`` is False) create its folder."""
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             path = _resolve_path(self.repo_path, url[len(prefix) :])
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if create_folder:
+                path.parent.mkdir(parents=True, exist_ok=True)
             return prefix + str(path)
         return url
 
@@ -180,29 +198,87 @@ def _env_value(text: str) -> Any:
         return text
 
 
-def _overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    tables: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
-        "serving": (ServingConfig, {}),
-        "ingestion": (IngestionConfig, {}),
-        "offline": (OfflineConfig, {}),
-        "compute": (ComputeConfig, {}),
+#: ``FEATURESTORE_*`` variables that are read elsewhere, not configuration keys
+OTHER_VARIABLES = frozenset(
+    {
+        "FEATURESTORE_REPO",
+        "FEATURESTORE_FAULT",
+        "FEATURESTORE_EXPR_PROFILE",
+        "FEATURESTORE_SERVER_REFRESH_SECONDS",
+        "FEATURESTORE_SERVER_FREEZE_GC",
     }
+)
+_PREFIX = "FEATURESTORE_"
+_TEST_PREFIX = "FEATURESTORE_TEST_"  # the test suite's own (service ports, artifacts)
+_TABLES: dict[str, type[BaseModel]] = {
+    "serving": ServingConfig,
+    "ingestion": IngestionConfig,
+    "offline": OfflineConfig,
+    "compute": ComputeConfig,
+}
+_warned: set[str] = set()
+
+
+def known_variables() -> list[str]:
+    """Every ``FEATURESTORE_*`` variable featurestore reads (settings and the others)."""
     # alerts is a list of tables: no variable overrides it
-    top = {k for k in Config.model_fields if k not in (*tables, "alerts", "repo_path")}
+    top = [k for k in Config.model_fields if k not in (*_TABLES, "alerts", "repo_path")]
+    names = [_PREFIX + k.upper() for k in top]
+    for table, model in _TABLES.items():
+        names += [f"{_PREFIX}{table.upper()}_{k.upper()}" for k in model.model_fields]
+    return sorted({*names, *OTHER_VARIABLES})
+
+
+def _warn_unknown(key: str) -> None:
+    """Log once per process that ``key`` is ignored, with the closest known name."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    close = difflib.get_close_matches(key.upper(), known_variables(), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else " (see `featurestore.config` for the names)"
+    logger.warning(
+        "environment variable %s is not a featurestore setting and is ignored%s", key, hint
+    )
+
+
+def _overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The settings the environment gives, and which variable gave each (by config location)."""
+    out: dict[str, Any] = {}
+    origins: dict[tuple[str, ...], str] = {}
+    tables: dict[str, dict[str, Any]] = {t: {} for t in _TABLES}
+    top = {k for k in Config.model_fields if k not in (*_TABLES, "alerts", "repo_path")}
     for key, text in env.items():
-        if not key.startswith("FEATURESTORE_"):
+        if not key.startswith(_PREFIX):
             continue
-        name = key[len("FEATURESTORE_") :].lower()
-        table = next((t for t in tables if name.startswith(t + "_")), None)
-        if table is not None and name[len(table) + 1 :] in tables[table][0].model_fields:
-            tables[table][1][name[len(table) + 1 :]] = _env_value(text)
+        name = key[len(_PREFIX) :].lower()
+        table = next((t for t in _TABLES if name.startswith(t + "_")), None)
+        field = name[len(table) + 1 :] if table is not None else ""
+        if table is not None and field in _TABLES[table].model_fields:
+            tables[table][field] = _env_value(text)
+            origins[(table, field)] = key
         elif name in top:
             out[name] = text if name != "project" else text.strip()
-    for table, (_, values) in tables.items():
+            origins[(name,)] = key
+        elif key not in OTHER_VARIABLES and not key.startswith(_TEST_PREFIX):
+            _warn_unknown(key)
+    for table, values in tables.items():
         if values:
             out[table] = values
-    return out
+    return out, origins
+
+
+def _blame(
+    file: Path, error: Any, origins: Mapping[tuple[str, ...], str], env: Mapping[str, str]
+) -> str:
+    """The message of a refused setting, naming the variable that gave it, else the file."""
+    location = tuple(str(p) for p in error["loc"])
+    where = ".".join(location) or "config"
+    for size in range(len(location), 0, -1):
+        variable = origins.get(location[:size])
+        if variable is not None:
+            shown = " ".join(env.get(variable, "").split())[:100]
+            return f"environment variable {variable}={shown!r} ({where}): {error['msg']}"
+    return f"{file}: {where}: {error['msg']}"
 
 
 def load_config(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
@@ -223,16 +299,12 @@ def load_config(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None
         data = tomllib.loads(file.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    overrides = _overrides(os.environ if env is None else env)
-    tables = {
-        table: {**data.get(table, {}), **overrides.pop(table, {})}
-        for table in ("serving", "ingestion", "offline", "compute")
-    }
+    environ = os.environ if env is None else env
+    overrides, origins = _overrides(environ)
+    tables = {table: {**data.get(table, {}), **overrides.pop(table, {})} for table in _TABLES}
     data = {**data, **overrides, "repo_path": root}
     data |= {table: values for table, values in tables.items() if values}
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(f"{file}: {where}: {err['msg']}") from None
+        raise ConfigError(_blame(file, exc.errors()[0], origins, environ)) from None

@@ -26,12 +26,14 @@ from featurestore.online import (
     encode_entity_keys,
     entity_namespace,
 )
+from featurestore.online.marker import has_marker
 
 __all__ = [
     "WINDOW_SUFFIX",
     "MaterializeJob",
     "Materialized",
     "entity_name",
+    "lost_data",
     "materialize_job",
     "materialize_rows",
     "materialize_view",
@@ -41,7 +43,8 @@ __all__ = [
 
 BATCH = 50_000
 
-Progress = Callable[[int], None]
+#: called after each bucket job is written: (rows it wrote, jobs done, jobs in all)
+Progress = Callable[[int, int, int], None]
 
 
 def entity_name(view: FeatureView) -> str:
@@ -188,36 +191,62 @@ def materialize_view(
     last_seq: int | None = None,
     progress: Progress | None = None,
     view_version: int = 0,
+    record: str | None = None,
 ) -> tuple[int, int | None]:
     """Write a view's values as of ``end`` to ``online``, bucket by bucket: each bucket's job
     computes its rows (on the engine) and they are written here as they come back.
 
+    ``progress`` hears of each bucket once it is written, with the rows the store took (a row
+    older than the stored one is not written), so its counts add up to the rows returned.
+    ``record`` names the online record to write (default: the view's name; a rollout's
+    candidate writes its own, so the two versions' values never mix).
+
     Returns:
         The rows written and the greatest ingestion ``seq`` seen (to record with the run).
     """
-    view = layout.view
+    name = record or layout.view.name
     jobs = [
         MaterializeJob(part, project, start, end, last_seq, view_version)
         for part in layout.all_buckets()
     ]
     written, seen = 0, [last_seq] if not jobs else []
-    for done in engine.map(materialize_job, jobs):
+    if progress is not None:
+        progress(0, 0, len(jobs))
+    for finished, done in enumerate(engine.map(materialize_job, jobs), 1):
+        step = 0
         if done.plain is not None:
-            written += _write(online, view.name, done.plain, progress)
+            step += _write(online, name, done.plain)
         if done.windows is not None:
-            written += _write(online, view.name + WINDOW_SUFFIX, done.windows, progress)
+            step += _write(online, name + WINDOW_SUFFIX, done.windows)
+        written += step
         seen.append(done.seen_seq)
+        if progress is not None:
+            progress(step, finished, len(jobs))
     known = [s for s in seen if s is not None]
     return written, max(known) if known else None
 
 
-def _write(online: OnlineStore, name: str, rows: pl.DataFrame, progress: Progress | None) -> int:
+def lost_data(online: OnlineStore, *, project: str, materialized: Callable[[], bool]) -> str | None:
+    """Why every view must be reloaded in full, or None when the online store kept its data.
+
+    Args:
+        online: the online store.
+        project: the project whose marker to look for.
+        materialized: whether any view was materialized before (asked only when the marker is
+            missing: a store that never had data has lost nothing).
+    """
+    if has_marker(online, project=project) or not materialized():
+        return None
+    return (
+        "the online store lost its data (its materialization marker is missing, as after a "
+        "restart without persistence or a flush): reloading every view in full"
+    )
+
+
+def _write(online: OnlineStore, name: str, rows: pl.DataFrame) -> int:
     written = 0
     for offset in range(0, rows.height, BATCH):
-        chunk = rows.slice(offset, BATCH)
-        written += online.write(name, chunk)
-        if progress is not None:
-            progress(chunk.height)
+        written += online.write(name, rows.slice(offset, BATCH))
     return written
 
 

@@ -23,6 +23,8 @@ def _import(path: Path, index: int) -> dict[str, object]:
     added = str(path.parent) not in sys.path
     if added:
         sys.path.insert(0, str(path.parent))  # definition files may import their neighbours
+    # the repo folder is the user's: loading it (for a dry run too) leaves no __pycache__ there
+    wrote_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except FeatureStoreError as exc:
@@ -34,6 +36,7 @@ def _import(path: Path, index: int) -> dict[str, object]:
             f"{where}: failed to import: {type(exc).__name__}: {' '.join(str(exc).split())}"
         ) from exc
     finally:
+        sys.dont_write_bytecode = wrote_bytecode
         sys.modules.pop(module_name, None)
         if added:
             sys.path.remove(str(path.parent))

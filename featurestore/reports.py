@@ -141,6 +141,8 @@ class MaterializeReport:
     rows: int
     watermark: dt.datetime
     start: dt.datetime | None = None
+    #: why every view was reloaded in full (the online store lost its data), or None
+    reloaded: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,8 +150,10 @@ class MaterializeReport:
             "rows": self.rows,
             "start": iso(self.start),
             "watermark": iso(self.watermark),
+            "reloaded": self.reloaded,
         }
 
     def __str__(self) -> str:
         per_view = ", ".join(f"{v}: {n}" for v, n in self.views.items()) or "no views"
-        return f"materialized {self.rows} rows up to {iso(self.watermark)} ({per_view})"
+        line = f"materialized {self.rows} rows up to {iso(self.watermark)} ({per_view})"
+        return line if self.reloaded is None else f"{self.reloaded}\n{line}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +25,22 @@ from featurestore.cli.common import (
 from featurestore.errors import FeatureStoreError
 
 __all__: list[str] = []
+
+
+class LogLevel(enum.StrEnum):
+    """``serve --log-level``."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormat(enum.StrEnum):
+    """``serve --log-format``."""
+
+    text = "text"
+    json = "json"
 
 
 @app.callback()
@@ -148,23 +165,35 @@ def materialize(
 
     Example: featurestore materialize --end 2026-11-01T00:00:00Z
     """
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with (
         open_store() as store,
         Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
-            TextColumn("{task.completed} rows"),
+            MofNCompleteColumn(),
+            TextColumn("buckets, {task.fields[rows]} rows", markup=False),
+            TimeRemainingColumn(),
             console=err,
         ) as bar,
     ):
         tasks: dict[str, Any] = {}
+        rows: dict[str, int] = {}
 
-        def tick(view: str, n: int) -> None:
+        def tick(view: str, n: int, done: int, total: int) -> None:
+            # the bar counts bucket jobs (known up front, so it has a total and an ETA); the
+            # rows are what the store took, so the last figure is the summary's
+            rows[view] = rows.get(view, 0) + n
             if view not in tasks:
-                tasks[view] = bar.add_task(view, total=None)
-            bar.advance(tasks[view], n)
+                tasks[view] = bar.add_task(view, total=total, rows=0)
+            bar.update(tasks[view], completed=done, total=total, rows=rows[view])
 
         report = store.materialize(
             views or None,
@@ -232,14 +261,41 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 6566,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="Log this level and above.")
+    ] = LogLevel.info,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text, or one JSON object per line.")
+    ] = LogFormat.text,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")
+    ] = False,
 ) -> None:
-    """Start the feature server (Feast-compatible HTTP API).
+    """Start the feature server (Feast-compatible HTTP API). Logs go to stderr: a startup line,
+    one line per error answered (a traceback for a 500), the access log with --access-log.
 
-    Example: featurestore serve --port 6566
+    Example: featurestore serve --port 6566 --log-format json --access-log
     """
+    import logging
+    import logging.config
+
     import uvicorn
 
-    open_store().close()  # fail fast, with one clear line, on a bad repo or config
+    from featurestore.logs import log_config, startup_line
+
+    config = log_config(level=log_level.value, fmt=log_format.value)
+    logging.config.dictConfig(config)
+    store = open_store()  # fail fast, with one clear line, on a bad repo or config
+    store.close()
+    line = startup_line(
+        address=f"http://{host}:{port}",
+        project=store.project,
+        workers=workers,
+        registry=store.config.registry,
+        online=store.config.online_store,
+        offline=store.config.offline_store,
+    )
+    logging.getLogger("featurestore.server").info(line)
     os.environ["FEATURESTORE_REPO"] = str(Path(state["repo"]).resolve())
     uvicorn.run(
         "featurestore.server.app:app_from_env",
@@ -247,7 +303,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_config=config,
+        log_level=log_level.value,
+        access_log=access_log,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from featurestore.errors import ContractError, FeatureStoreError
 from featurestore.reports import parse_iso
@@ -49,7 +50,7 @@ app = typer.Typer(
         "Example: featurestore quickstart"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -63,13 +64,20 @@ reports_app = typer.Typer(
 app.add_typer(parity_app, name="parity")
 app.add_typer(reports_app, name="reports")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No markup: what the commands print holds users' names, paths and values, which may contain
+# brackets ("[/tmp/x]"); styles are given as Text styles instead.
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
 state: dict[str, Any] = {"repo": Path("."), "debug": False}
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print ``error: <message>`` on stderr and return the exit to raise.
+
+    The message is printed as plain text, never as Rich markup: a message holding ``[/path]``
+    or ``[bold]`` (a file name, a user's value) is shown as it is.
+    """
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from featurestore.cli.render import contract_table, plan_table
 from featurestore.errors import ContractError, FeatureStoreError
@@ -81,7 +82,7 @@ def _fresh(directory: Path) -> Path:
 
 def run_demo(directory: Path, console: Console) -> None:
     def step(title: str) -> None:
-        console.rule(f"[bold]{title}")
+        console.rule(Text(title, style="bold"))
 
     repo = _fresh(directory.resolve())
     step(f"1. a sample feature repo in {repo}")

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
@@ -44,6 +44,8 @@ _LATENCY_BUCKETS = (
     60.0,
 )
 _UNMATCHED = "unmatched"
+_LOGGED_BODY = 2048  # bytes of an error answer kept for its log line
+_LOGGED_DETAIL = 300  # characters of its detail logged
 
 
 class Metrics:
@@ -51,7 +53,8 @@ class Metrics:
 
     Attributes:
         registry: the app's own Prometheus registry (what ``GET /metrics`` renders).
-        request_latency: seconds per request, by endpoint (the route path).
+        request_latency: seconds per request, by endpoint: the route's template
+            (``/reports/skew/{view}``), never the raw path, so label values stay few.
         requests: requests by endpoint and HTTP status code.
         errors: errors answered, by error class (``NotFoundError``, ``StoreUnavailableError``...).
         online_store_errors: requests the online store failed to answer.
@@ -61,6 +64,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # process_* (resident memory, CPU seconds, open files, start time) of this worker
+        ProcessCollector(registry=self.registry)
         self.request_latency = Histogram(
             "featurestore_request_duration_seconds",
             "Time to answer a request, by endpoint.",
@@ -119,7 +124,8 @@ _INTERNAL = orjson.dumps({"detail": "internal error"})
 
 
 class MetricsMiddleware:
-    """Times every HTTP request and answers unexpected exceptions with a logged 500.
+    """Times every HTTP request, logs every error answered (one line; a traceback for an
+    unexpected exception) and answers unexpected exceptions with a 500.
 
     Args:
         app: the inner ASGI app.
@@ -137,18 +143,25 @@ class MetricsMiddleware:
         start = time.perf_counter()
         status = 500
         started = False
+        error_body = b""  # the start of an error answer, for its one log line
 
         async def send_and_note(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, started, error_body
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+            elif status >= 400 and len(error_body) < _LOGGED_BODY:
+                error_body += message.get("body", b"")[:_LOGGED_BODY]
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_and_note)
         except Exception as exc:  # anything a handler did not turn into an answer
-            logger.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            failed = True
+            logger.exception(
+                "500 %s %s: unexpected %s", scope["method"], _clip(scope), type(exc).__name__
+            )
             self.metrics.error(type(exc).__name__)
             if not started:
                 await _send_internal_error(send)
@@ -157,6 +170,25 @@ class MetricsMiddleware:
             route = scope.get("route")
             endpoint = getattr(route, "path", _UNMATCHED)
             self.metrics.observe(endpoint, status, time.perf_counter() - start)
+        if status >= 400 and not failed:
+            _log_answered_error(scope, status, error_body)
+
+
+def _log_answered_error(scope: Scope, status: int, body: bytes) -> None:
+    """One line for an error the app answered itself: a 5xx (a store down) as an error, a
+    4xx (the client's mistake) as a warning, each with the answer's detail."""
+    try:
+        detail = str(orjson.loads(body).get("detail", ""))
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = body.decode("utf-8", "replace")
+    detail = " ".join(detail.split())[:_LOGGED_DETAIL]
+    level = logging.ERROR if status >= 500 else logging.WARNING
+    logger.log(level, "%d %s %s: %s", status, scope["method"], _clip(scope), detail)
+
+
+def _clip(scope: Scope) -> str:
+    path = str(scope.get("path", ""))
+    return path if len(path) <= _LOGGED_DETAIL else path[:_LOGGED_DETAIL] + "..."
 
 
 async def _send_internal_error(send: Send) -> None:
