@@ -4,8 +4,9 @@ Feast's client writes *computed* feature values (its remote online store posts t
 ``/write-to-online-store``, and its ``push`` and ``materialize`` go the same way), where our
 ``push`` takes source rows and computes the features itself. Such values bypass the view's
 contract and definition, so they are checked only for shape and type here; the skew check
-compares them with what the definition computes offline, so a writer that computes differently
-shows up there as a mismatch.
+compares them with what the definition computes offline, so such values show up there
+(``missing_offline`` for an event the offline store never saw, ``mismatch`` for another value
+at an event it knows).
 
 Rows are written as the view version in force computed them. Among rows of one event time, a
 later write wins (its ``seq`` is the write's clock time in microseconds), as in Feast.
@@ -22,19 +23,17 @@ import polars as pl
 
 from featurestore.definitions import FeatureView
 from featurestore.errors import RequestError
+from featurestore.limits import check_time, quote
 from featurestore.materialize import WINDOW_SUFFIX, online_rows
 from featurestore.offline.inputs import to_frame
 from featurestore.online import OnlineStore
-from featurestore.reports import iso
 from featurestore.serving import key_types
 
-__all__ = ["EARLIEST", "TIMESTAMP_COLUMNS", "feature_rows", "write_feature_values"]
+__all__ = ["TIMESTAMP_COLUMNS", "feature_rows", "write_feature_values"]
 
 #: Feast's names of the event and created time columns it posts, before the source's own
 EVENT_COLUMN, CREATED_COLUMN = "event_timestamp", "created"
 TIMESTAMP_COLUMNS = (EVENT_COLUMN, CREATED_COLUMN, "created_timestamp")
-#: no event time before this is taken (no report could place it)
-EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _UTC_US = pl.Datetime("us", "UTC")
 _KEY_DTYPES = {"int64": pl.Int64(), "str": pl.String()}
 
@@ -107,7 +106,7 @@ def feature_rows(
     unknown = [name for name in columns if name not in known]
     if unknown:
         raise RequestError(
-            f"df has column {_quote(unknown[0])}, which is neither a join key nor a feature of "
+            f"df has column {quote(unknown[0])}, which is neither a join key nor a feature of "
             f"view {view.name!r}"
         )
     missing = [name for name in (*view.join_keys, *view.feature_names) if name not in columns]
@@ -144,29 +143,22 @@ def _first_present(columns: Mapping[str, Any], names: Sequence[str | None]) -> s
 
 def _values(name: str, values: Any) -> Sequence[Any]:
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise RequestError(f"column {_quote(name)} of df must be a list of values")
+        raise RequestError(f"column {quote(name)} of df must be a list of values")
     return values
-
-
-def _quote(value: Any) -> str:
-    """At most 100 characters of an input, quoted."""
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text[:100])
 
 
 def _typed(name: str, values: Sequence[Any], dtype: Any) -> pl.Series:
     """``values`` as a Series of ``dtype`` (inferred when None); RequestError naming the column
     when a value does not fit."""
-    if dtype is not None and dtype.is_float():
-        # JSON writes whole floats as integers; a bool is no number here
-        values = [float(v) if type(v) is int else v for v in values]
     try:
+        if dtype is not None and dtype.is_float():  # JSON writes whole floats as integers
+            values = [float(v) if type(v) is int else v for v in values]
         series = pl.Series(name, values, dtype=dtype, strict=True)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         want = f"{dtype} values" if dtype is not None else "values of one type"
-        raise RequestError(f"column {_quote(name)} of df must hold {want}") from None
+        raise RequestError(f"column {quote(name)} of df must hold {want}") from None
     if dtype is not None and dtype.is_numeric() and any(isinstance(v, bool) for v in values):
-        raise RequestError(f"column {_quote(name)} of df must hold {dtype} values, not booleans")
+        raise RequestError(f"column {quote(name)} of df must hold {dtype} values, not booleans")
     return series
 
 
@@ -175,18 +167,7 @@ def _times(
 ) -> list[dt.datetime | None]:
     """Timestamps (datetimes or ISO 8601 texts; naive is UTC) as UTC datetimes, checked to lie
     between 1900 and ``latest``."""
-    out: list[dt.datetime | None] = []
-    for value in values:
-        stamp = _time(name, value)
-        if stamp is not None and stamp < EARLIEST:
-            raise RequestError(f"column {name!r} holds {iso(stamp)}, before 1900")
-        if stamp is not None and latest is not None and stamp > latest:
-            raise RequestError(
-                f"column {name!r} holds {iso(stamp)}, later than now plus "
-                f"ingestion.max_future ({iso(latest)})"
-            )
-        out.append(stamp)
-    return out
+    return [check_time(_time(name, value), f"column {name!r}", latest=latest) for value in values]
 
 
 def _time(name: str, value: Any) -> dt.datetime | None:
@@ -199,6 +180,6 @@ def _time(name: str, value: Any) -> dt.datetime | None:
         except ValueError:
             parsed = None
     if not isinstance(parsed, dt.datetime):
-        raise RequestError(f"column {name!r} must hold ISO 8601 timestamps, got {_quote(value)}")
+        raise RequestError(f"column {name!r} must hold ISO 8601 timestamps, got {quote(value)}")
     stamp: dt.datetime = parsed
     return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)

@@ -14,6 +14,8 @@ import reprlib
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from featurestore.errors import RequestError
 
 __all__ = [
@@ -147,8 +149,11 @@ def check_fields(body: Any, what: str = "the request body", *, limit: int = MAX_
 
 
 def clip(message: str) -> str:
-    """An error message safe to send: at most a thousand characters, lone surrogates escaped
-    (they cannot be written as UTF-8)."""
-    if len(message) > _MESSAGE_CHARS:
-        message = message[:_MESSAGE_CHARS] + "..."
-    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+    """An error message safe to send: at most a thousand characters once written as JSON
+    (control characters grow sixfold there), lone surrogates escaped (they cannot be written as
+    UTF-8)."""
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    cut = len(text)
+    while (written := len(orjson.dumps(text[:cut])) - 2) > _MESSAGE_CHARS:
+        cut = cut * _MESSAGE_CHARS // written  # shrinks every turn, as written > the bound
+    return text if cut == len(text) else text[:cut] + "..."

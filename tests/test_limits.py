@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 import pytest
 
 from featurestore.errors import RequestError
@@ -17,6 +18,7 @@ from featurestore.limits import (
     check_int,
     check_time,
     check_values,
+    clip,
     quote,
 )
 from featurestore.monitoring import parse_window
@@ -122,3 +124,9 @@ def test_windows_beyond_the_bound_are_refused(window: str) -> None:
     with pytest.raises(RequestError, match="window"):
         parse_window(window)
     assert parse_window("520w") == dt.timedelta(weeks=520)
+
+
+@pytest.mark.parametrize("text", ["x" * 5000, "\x00" * 5000, "\ud800" * 3000, "é" * 3000])
+def test_a_clipped_message_stays_short_once_written_as_json(text: str) -> None:
+    # control characters are written \u0000 in JSON: six bytes each
+    assert len(orjson.dumps(clip(text))) <= 1010

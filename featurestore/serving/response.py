@@ -3,9 +3,9 @@
 The answer mirrors Feast's: join keys first, then the features in the requested order, each with
 values, statuses and event timestamps. Over HTTP the join keys and the on-demand features carry
 the Unix epoch as their event times, as Feast's feature server writes them (a zero protobuf
-``Timestamp``); in Python they are None, as no stored row timed them. Statuses: ``PRESENT``, ``NOT_FOUND`` (no row for the
-entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older than the view's ttl at request
-time: the value is withheld as null, unlike Feast).
+``Timestamp``); in Python they are None, as no stored row timed them. Statuses: ``PRESENT``,
+``NOT_FOUND`` (no row for the entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older
+than the view's ttl at request time: the value is withheld as null, unlike Feast).
 
 An answer is immutable: its mappings are read-only views and every column is a
 :class:`~featurestore.online.Column` (a list that refuses changes). Features may share a column
@@ -32,6 +32,7 @@ __all__ = ["EPOCH", "OnlineResponse", "Statuses", "freeze", "need_pandas"]
 
 #: the event time Feast's feature server gives join keys and on-demand features
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH_TEXT = iso(EPOCH)
 
 
 class Statuses:
@@ -157,9 +158,10 @@ class OnlineResponse:
         """:meth:`to_pandas` under Feast's name."""
         return self.to_pandas()
 
-    def _timeless(self) -> frozenset[str]:
-        """The names whose event times Feast writes as the epoch: join keys, on-demand."""
-        return frozenset((*self.join_keys, *self.on_demand))
+    def _timeless(self, name: str) -> bool:
+        """Whether Feast writes the epoch as ``name``'s event times (join keys, on-demand; both
+        lists are short, shorter than a set would be to build)."""
+        return name in self.join_keys or name in self.on_demand
 
     def _metadata(self, view_versions: Mapping[str, int] | None) -> dict[str, Any]:
         metadata: dict[str, Any] = {"feature_names": self.names, "request_id": self.request_id}
@@ -178,8 +180,6 @@ class OnlineResponse:
                 ``metadata.feature_view_metadata`` lists ``{name, version}`` of each view of
                 the requested features (Feast's ``include_feature_view_version_metadata``).
         """
-        timeless = self._timeless()
-        epoch = iso(EPOCH)
         return {
             "metadata": {**self._metadata(view_versions), "feature_names": list(self.names)},
             "results": [
@@ -187,7 +187,7 @@ class OnlineResponse:
                     "values": [_json_value(v) for v in self.values[name]],
                     "statuses": list(self.statuses[name]),
                     "event_timestamps": [
-                        epoch if name in timeless and t is None else iso(t)
+                        EPOCH_TEXT if t is None and self._timeless(name) else iso(t)
                         for t in self.event_timestamps[name]
                     ],
                 }
@@ -208,18 +208,18 @@ class OnlineResponse:
         if texts is None or len(texts) > 100_000:
             texts = {} if texts is None else _cleared(texts)
         dumps, fragment = orjson.dumps, orjson.Fragment
-        timeless = self._timeless()
+        keys, on_demand = self.join_keys, self.on_demand  # see _timeless
         results = []
         for name in self.names:
             statuses, stamps = self.statuses[name], self.event_timestamps[name]
             status_json = written.get(id(statuses))
             if status_json is None:
                 status_json = written[id(statuses)] = fragment(dumps(statuses))
-            key = _EPOCHS if name in timeless else id(stamps)
+            key = _EPOCHS if name in keys or name in on_demand else id(stamps)
             stamps_json = written.get(key)
             if stamps_json is None:
                 texts_of = (
-                    [iso(EPOCH)] * len(stamps) if key == _EPOCHS else _iso_texts(stamps, texts)
+                    [EPOCH_TEXT] * len(stamps) if key == _EPOCHS else _iso_texts(stamps, texts)
                 )
                 stamps_json = written[key] = fragment(dumps(texts_of))
             results.append(

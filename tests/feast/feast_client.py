@@ -2,10 +2,13 @@
 virtualenv (never in the product's), with a JSON plan on stdin; prints JSON results.
 
 The plan: ``{"repo": folder, "server": url, "trips": parquet path, "steps": [...]}``. Each step
-is ``{"op": "read", "features": [...] | "service": name, "rows": [{...}]}``, ``{"op":
-"write", "view": name, "df": {column: [...]}}`` or ``{"op": "push", "source": name, "df":
-{...}}``; timestamps in a ``df`` are ISO 8601 texts (made pandas datetimes here). The answer is
-one result per step: a read's ``to_dict()``, or ``"ok"``.
+is ``{"op": "read", "features": [...] | "service": name, "rows": [{...}], "metadata": bool}``
+(with ``metadata``, the read's ``feature_view_metadata`` as ``[[name, version], ...]`` too), ``{"op":
+"write", "view": name, "df": {column: [...]}}``, ``{"op": "push", "source": name, "df":
+{...}}`` or ``{"op": "materialize", "start": iso (none: incremental), "end": iso, "views":
+[...]}`` (with a remote online store, Feast has the server materialize); timestamps in a ``df``
+are ISO 8601 texts (made pandas datetimes here). The answer is one result per step: a read's
+``to_dict()``, or ``"ok"``.
 
 The Feast repo mirrors the quickstart sample plus the served rider view: the same names and
 types, with the remote online store pointing at our server. The definitions only tell Feast's
@@ -50,6 +53,11 @@ entity_key_serialization_version: 3
 """
 
 
+def fields(**dtypes: Any) -> list[Field]:
+    """Feast's schema of the named columns."""
+    return [Field(name=name, dtype=dtype) for name, dtype in dtypes.items()]
+
+
 def definitions(trips: str, riders: str) -> list[Any]:
     """Feast's twins of the served definitions (the quickstart sample and the rider view)."""
     driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
@@ -57,25 +65,23 @@ def definitions(trips: str, riders: str) -> list[Any]:
         name="driver_trips",
         entities=[driver],
         ttl=dt.timedelta(days=7),
-        schema=[
-            Field(name="driver_id", dtype=Int64),
-            Field(name="fare_log", dtype=Float64),
-            Field(name="is_night", dtype=Bool),
-            Field(name="last_fare", dtype=Float64),
-            Field(name="fare_sum_7d", dtype=Float64),
-            Field(name="trips_1h", dtype=Int64),
-        ],
+        schema=fields(
+            driver_id=Int64,
+            fare_log=Float64,
+            is_night=Bool,
+            last_fare=Float64,
+            fare_sum_7d=Float64,
+            trips_1h=Int64,
+        ),
         source=FileSource(
             path=trips, timestamp_field="event_ts", created_timestamp_column="created_ts"
         ),
     )
-    ride_request = RequestSource(
-        name="ride_request", schema=[Field(name="distance_km", dtype=Float64)]
-    )
+    ride_request = RequestSource(name="ride_request", schema=fields(distance_km=Float64))
 
     @on_demand_feature_view(
         sources=[driver_trips, ride_request],
-        schema=[Field(name="fare_per_km_est", dtype=Float64)],
+        schema=fields(fare_per_km_est=Float64),
         mode="python",
     )
     def ride_features(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -91,11 +97,7 @@ def definitions(trips: str, riders: str) -> list[Any]:
         name="rider_stats",
         entities=[rider],
         ttl=dt.timedelta(hours=1),
-        schema=[
-            Field(name="rider_id", dtype=String),
-            Field(name="rating", dtype=Float64),
-            Field(name="rating_x2", dtype=Float64),
-        ],
+        schema=fields(rider_id=String, rating=Float64, rating_x2=Float64),
         source=rider_events,
     )
     ranking_v1 = FeatureService(name="ranking_v1", features=[driver_trips, ride_features])
@@ -126,7 +128,7 @@ def main() -> None:
     repo.mkdir(parents=True, exist_ok=True)
     riders = repo / "riders.parquet"
     seed = {"rider_id": ["r0"], "rating": [1.0], "rating_x2": [2.0], "event_ts": ["2026-01-01"]}
-    frame(seed).to_parquet(riders)  # the push source's batch source must exist
+    frame(seed).to_parquet(riders)  # the rider view's batch source must exist
     (repo / "feature_store.yaml").write_text(
         CONFIG.format(registry=repo / "registry.db", server=plan["server"])
     )
@@ -140,10 +142,25 @@ def main() -> None:
                 if "service" in step
                 else step["features"]
             )
-            answer = store.get_online_features(features=features, entity_rows=step["rows"])
-            results.append({k: [plain(v) for v in vs] for k, vs in answer.to_dict().items()})
+            answer = store.get_online_features(
+                features=features,
+                entity_rows=step["rows"],
+                include_feature_view_version_metadata=step.get("metadata", False),
+            )
+            result = {k: [plain(v) for v in vs] for k, vs in answer.to_dict().items()}
+            if step.get("metadata"):
+                views = answer.proto.metadata.feature_view_metadata
+                result["feature_view_metadata"] = [[m.name, m.version] for m in views]
+            results.append(result)
         elif step["op"] == "write":
             store.write_to_online_store(step["view"], frame(step["df"]))
+            results.append("ok")
+        elif step["op"] == "materialize":  # Feast posts it to our server's /materialize
+            end = pd.Timestamp(step["end"]).to_pydatetime()
+            if "start" in step:
+                store.materialize(pd.Timestamp(step["start"]).to_pydatetime(), end, step["views"])
+            else:
+                store.materialize_incremental(end, step["views"])
             results.append("ok")
         elif step["op"] == "push":
             store.push(step["source"], frame(step["df"]), to=PushMode.ONLINE)

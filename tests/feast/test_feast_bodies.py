@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_helpers import FeatureServer, Served
 
+from featurestore import RequestError
+
 EPOCH = "1970-01-01T00:00:00.000000Z"
 RIDER = ["rider_stats:rating", "rider_stats:rating_x2"]
 
@@ -279,3 +281,45 @@ def test_feast_endpoints_need_the_write_scope(
             assert allowed.status_code == 200, allowed.text
     finally:
         server.stop()
+
+
+def test_values_written_as_given_show_up_in_the_skew_check(feast_served: Served) -> None:
+    """Values a Feast writer computed itself are caught by the skew check."""
+    store, driver = feast_served.store, 50
+    before = store.get_online_features(["driver_trips:last_fare"], entities={"driver_id": [driver]})
+    assert before.statuses["last_fare"] == ["PRESENT"]
+    wrong = before.to_dict()["last_fare"][0] + 1000.0
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    body = {
+        "feature_view_name": "driver_trips",
+        "df": {
+            "driver_id": [driver],
+            "fare_log": [0.0],
+            "is_night": [False],
+            "last_fare": [wrong],
+            "fare_sum_7d": [0.0],
+            "trips_1h": [0],
+            "event_timestamp": [stamp],
+        },
+    }
+    assert post(feast_served, "/write-to-online-store", body).status_code == 200
+    served = store.get_online_features(["driver_trips:last_fare"], entities={"driver_id": [driver]})
+    assert served.to_dict()["last_fare"] == [wrong]  # sampled into the serving log (rate 1.0)
+    report = store.check_skew().to_dict()
+    (row,) = [
+        f for f in report["features"] if (f["view"], f["feature"]) == ("driver_trips", "last_fare")
+    ]
+    # an event offline never saw (or, at an event it knows, a different value)
+    assert row["missing_offline"] + row["mismatch"] >= 1, row
+    assert wrong in [e["served"] for e in row["examples"]], row["examples"]
+
+
+def test_the_python_write_refuses_a_huge_integer_for_a_float(feast_served: Served) -> None:
+    rows = {
+        "rider_id": ["r"],
+        "rating": [10**400],
+        "rating_x2": [1.0],
+        "event_ts": [dt.datetime.now(dt.UTC)],
+    }
+    with pytest.raises(RequestError, match="rating"):
+        feast_served.store.write_to_online_store("rider_stats", rows)

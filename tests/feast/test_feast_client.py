@@ -2,7 +2,8 @@
 
 A Feast repo whose ``online_store`` is ``type: remote`` pointing at a live server of ours reads
 features and a feature service (request data included, which Feast sends among the entities),
-and writes through ``write_to_online_store`` and ``push``; every value equals our own API's.
+writes through ``write_to_online_store`` and ``push``, and has our server materialize
+(``materialize``, ``materialize_incremental``); every value equals our own API's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import run_feast
+from feast_helpers import run_feast
 from server_helpers import Served
 
 DRIVERS = [3, 7, 11, 100_000]  # the last has no trips
@@ -54,7 +55,15 @@ def test_feast_reads_and_writes_through_our_server(
     served = feast_served
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = (now - dt.timedelta(minutes=5)).isoformat()
-    written, pushed, by_us = (f"r-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    written, pushed, by_us, loaded = (f"r-{uuid.uuid4().hex[:8]}" for _ in range(4))
+    # a rider known only offline, until Feast's materialize (run by our server) loads it
+    offline = {
+        "push_source_name": "rider_events",
+        "df": {"rider_id": [loaded], "rating": [1.5], "event_ts": [stamp]},
+        "to": "offline",
+    }
+    assert served.post("/push", offline).status_code == 200
+    latest = dt.datetime.now(dt.UTC).isoformat()  # after every watermark other tests left
     new_driver = 900_001
     rows = [{"driver_id": d, "distance_km": km} for d, km in zip(DRIVERS, DISTANCES, strict=True)]
     driver_values = {
@@ -74,7 +83,7 @@ def test_feast_reads_and_writes_through_our_server(
             tmp_path / "feast_repo",
             [
                 {"op": "read", "features": FEATURES, "rows": rows},
-                {"op": "read", "service": "ranking_v1", "rows": rows},
+                {"op": "read", "service": "ranking_v1", "rows": rows, "metadata": True},
                 {
                     "op": "write",
                     "view": "rider_stats",
@@ -97,15 +106,22 @@ def test_feast_reads_and_writes_through_our_server(
                 },
                 {"op": "write", "view": "driver_trips", "df": driver_values},
                 {
+                    "op": "materialize",
+                    "start": (now - dt.timedelta(hours=1)).isoformat(),
+                    "end": latest,
+                    "views": ["rider_stats"],
+                },
+                {"op": "materialize", "end": latest, "views": ["driver_trips"]},
+                {
                     "op": "read",
                     "features": ["rider_stats:rating", "rider_stats:rating_x2"],
-                    "rows": [{"rider_id": r} for r in (written, pushed)],
+                    "rows": [{"rider_id": r} for r in (written, pushed, loaded)],
                 },
             ],
         ),
     )
     by_features, by_service, *oks, riders_by_feast = results
-    assert oks == ["ok", "ok", "ok"]
+    assert oks == ["ok"] * 5
 
     # reads: Feast's to_dict() is our Python API's to_dict(), value for value
     entities = {"driver_id": DRIVERS}
@@ -118,6 +134,11 @@ def test_feast_reads_and_writes_through_our_server(
     service = served.store.get_online_features(
         service="ranking_v1", entities=entities, request_data=request_data
     )
+    versions = served.store.state.view_versions
+    assert by_service.pop("feature_view_metadata") == [
+        ["driver_trips", versions["driver_trips"]],
+        ["ride_features", versions["ride_features"]],
+    ]
     assert by_service == service.to_dict()
     assert list(by_service) == ["driver_id", *(f.split(":")[1] for f in FEATURES)]
 
@@ -132,16 +153,16 @@ def test_feast_reads_and_writes_through_our_server(
     assert push.status_code == 200, push.text
     riders = ours(
         served,
-        [written, pushed, by_us],
+        [written, pushed, loaded, by_us],
         "rider_id",
         ["rider_stats:rating", "rider_stats:rating_x2"],
     )
     assert riders == {
-        "rider_id": [written, pushed, by_us],
-        "rating": [4.5, 2.0, 4.5],
-        "rating_x2": [9.0, 4.0, 9.0],
+        "rider_id": [written, pushed, loaded, by_us],
+        "rating": [4.5, 2.0, 1.5, 4.5],
+        "rating_x2": [9.0, 4.0, 3.0, 9.0],
     }
-    assert riders_by_feast == {k: v[:2] for k, v in riders.items()}
+    assert riders_by_feast == {k: v[:3] for k, v in riders.items()}
     answer = served.store.get_online_features(
         ["rider_stats:rating"], entities={"rider_id": [written, by_us]}
     )

@@ -189,6 +189,16 @@ def mutated(draw: st.DrawFn, base: Any) -> Any:
     return body
 
 
+BODY_PATHS = [
+    "/get-online-features",
+    "/push",
+    "/feedback",
+    "/materialize",
+    "/materialize-incremental",
+    "/write-to-online-store",
+]
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -218,16 +228,29 @@ def bases(client: httpx.Client, path: str) -> list[Any]:
         return [
             {"request_id": rid, "prediction": 0.5, "label": 1.0, "timestamp": now(), "group": "b"}
         ]
+    if path == "/write-to-online-store":  # Feast's write: feature values as given
+        rows = {"rider_id": ["a"], "rating": [2.0], "rating_x2": [4.0], "event_timestamp": [now()]}
+        driver = {"driver_id": [1], "fare_log": [0.5], "is_night": [True], "last_fare": [2.0]}
+        driver |= {"fare_sum_7d": [9.5], "trips_1h": [1], "event_timestamp": [now()]}
+        return [
+            {"feature_view_name": "rider_stats", "df": rows, "allow_registry_cache": False},
+            {"feature_view_name": "driver_trips", "df": driver},  # windows too
+        ]
     start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    return [{"views": ["driver_trips"], "start": start, "end": now()}]
+    if path == "/materialize-incremental":
+        return [{"end_ts": now(), "feature_views": ["driver_trips"]}]
+    return [
+        {"views": ["driver_trips"], "start": start, "end": now()},
+        {"feature_views": ["driver_trips"], "start_ts": start, "end_ts": now()},  # Feast's names
+    ]
 
 
-@pytest.mark.parametrize("path", ["/get-online-features", "/push", "/feedback", "/materialize"])
+@pytest.mark.parametrize("path", BODY_PATHS)
 def test_hostile_bodies_never_get_a_server_error(
     hostile: tuple[Served, httpx.Client], path: str
 ) -> None:
     _, client = hostile
-    examples = 15 if path == "/materialize" else 50
+    examples = 15 if path.startswith("/materialize") else 50
 
     @settings(FUZZ, max_examples=examples)
     @given(data=st.data())
@@ -257,7 +280,7 @@ def test_hostile_bodies_never_get_a_server_error(
             ]
         ),
     ),
-    path=st.sampled_from(["/get-online-features", "/push", "/feedback", "/materialize"]),
+    path=st.sampled_from(BODY_PATHS),
     content_type=st.sampled_from(
         [
             None,

@@ -2,9 +2,10 @@
 ``/write-to-online-store``.
 
 A Feast repo whose ``online_store`` is ``type: remote`` pointing at this server writes through
-``/write-to-online-store`` (its ``write_to_online_store``, ``push`` and ``materialize`` all
-post computed feature values there); ``/materialize-incremental`` is Feast's HTTP way to
-materialize from each view's watermark.
+``/write-to-online-store`` (its ``write_to_online_store`` and ``push`` post computed feature
+values there) and has this server materialize: its ``materialize`` posts to ``/materialize``
+(:mod:`~featurestore.server.routes.write`), its ``materialize_incremental`` here, from each
+view's watermark.
 """
 
 from __future__ import annotations
