@@ -32,16 +32,18 @@ def health(frame: pl.DataFrame) -> dict[str, dict[str, HealthFigure]]:
     Returns:
         ``{column: {"null_rate": ..., "min": ..., "max": ..., "mean": ...}}`` in column order.
     """
-    exprs: list[pl.Expr] = []
-    for name, dtype in frame.schema.items():
-        exprs.append(pl.col(name).null_count().alias(f"{name}\0nulls"))
-        values = _comparable(pl.col(name), dtype)
-        if values is None:
-            continue
-        exprs += [values.min().alias(f"{name}\0min"), values.max().alias(f"{name}\0max")]
-        if dtype.is_numeric() or dtype == pl.Boolean:
-            exprs.append(values.mean().alias(f"{name}\0mean"))
-    row = frame.select(exprs).row(0, named=True) if exprs else {}
+    schema = frame.schema
+    floats = [name for name, dtype in schema.items() if dtype.is_float()]
+    # NaN is rare: count it in the same pass and only give the columns that have any the
+    # NaN-free copy (``fill_nan``) their figures need
+    nans = [pl.col(name).is_nan().sum().alias(f"{name}\0nans") for name in floats]
+    exprs = [pl.col(name).null_count().alias(f"{name}\0nulls") for name in schema]
+    figures = [e for name, dtype in schema.items() for e in _figures(name, dtype, nan=False)]
+    row = frame.select(exprs + figures + nans).row(0, named=True) if schema else {}
+    with_nan = [name for name in floats if row[f"{name}\0nans"]]
+    if with_nan:
+        exprs = [e for name in with_nan for e in _figures(name, schema[name], nan=True)]
+        row |= frame.select(exprs).row(0, named=True)
     rows = frame.height
     return {
         name: {
@@ -54,10 +56,22 @@ def health(frame: pl.DataFrame) -> dict[str, dict[str, HealthFigure]]:
     }
 
 
+def _figures(name: str, dtype: pl.DataType, *, nan: bool) -> list[pl.Expr]:
+    """The min, max (and mean) of column ``name``; ``nan``: it holds NaN, which they skip."""
+    column = pl.col(name).fill_nan(None) if nan else pl.col(name)
+    values = _comparable(column, dtype)
+    if values is None:
+        return []
+    exprs = [values.min().alias(f"{name}\0min"), values.max().alias(f"{name}\0max")]
+    if dtype.is_numeric() or dtype == pl.Boolean:
+        exprs.append(values.mean().alias(f"{name}\0mean"))
+    return exprs
+
+
 def _comparable(column: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     """``column`` ready for min/max/mean, or None when those mean nothing for ``dtype``."""
     if dtype.is_float():
-        return column.fill_nan(None)
+        return column
     if dtype.is_numeric() or dtype.is_temporal():
         return column
     if dtype == pl.Boolean:

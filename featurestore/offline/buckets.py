@@ -133,5 +133,9 @@ def split_by_bucket(
         return {0: frame} if frame.height else {}
     bucket = bucket_of(frame, keys, buckets)
     counts = np.bincount(bucket.to_numpy(), minlength=buckets)
-    # one filter per bucket: a third less CPU than partition_by on a 2M-row batch
-    return {b: frame.filter(bucket == b) for b in range(buckets) if counts[b]}
+    present = [b for b in range(buckets) if counts[b]]
+    # one filter per bucket (a third less CPU than partition_by on a 2M-row batch), run as
+    # lazy queries that collect_all evaluates in parallel: a lone filter uses one core
+    rows = frame.lazy()
+    parts = pl.collect_all([rows.filter(bucket == b) for b in present])
+    return dict(zip(present, parts, strict=True))

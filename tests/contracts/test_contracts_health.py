@@ -7,6 +7,8 @@ import math
 from datetime import UTC, date, datetime
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from featurestore.contracts import health
 
@@ -57,3 +59,29 @@ def test_infinities_and_empty_batches_stay_json() -> None:
     }
     assert health(pl.DataFrame()) == {}
     json.dumps(figures, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=64)),
+        max_size=30,
+    ),
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=False, width=64)), max_size=30),
+)
+def test_float_figures_skip_nan_whether_or_not_a_column_has_any(
+    with_nan: list[float | None], without_nan: list[float | None]
+) -> None:
+    """NaN-free columns skip the ``fill_nan`` copy; the figures equal the copy's anyway."""
+    height = min(len(with_nan), len(without_nan))
+    frame = pl.DataFrame(
+        {"a": with_nan[:height], "b": without_nan[:height]},
+        schema={"a": pl.Float64, "b": pl.Float64},
+    )
+    figures = health(frame)
+    for name in frame.columns:
+        values = frame.get_column(name).fill_nan(None)
+        expected = [values.min(), values.max(), values.mean()]
+        got = [figures[name][k] for k in ("min", "max", "mean")]
+        want = [float(v) if v is not None and math.isfinite(v) else None for v in expected]
+        assert got == want
