@@ -233,9 +233,14 @@ def version_lookups(store: FeatureStore) -> dict[str, Any]:
             histories[name] = store.registry.history(kind, name)
         return histories[name]
 
+    held: dict[str, dict[int, dt.datetime | None]] = {}
+
     def in_force(name: str, at: dt.datetime) -> int:
         versions = history(name)
-        applied = [v.version for v in versions if v.created_at <= at]
+        if name not in held:  # a rollout's candidate is in force from its promotion only
+            held[name] = store.rollout_steps.in_force_from(name)
+        since = {v.version: held[name].get(v.version, v.created_at) for v in versions}
+        applied = [n for n, t in since.items() if t is not None and t <= at]
         return int(max(applied) if applied else versions[0].version)
 
     def definition(name: str, version: int) -> FeatureView | OnDemandFeatureView:

@@ -259,19 +259,19 @@ def write_pushed(
     online: OnlineStore,
     project: str,
     view_version: int = 0,
+    record: str | None = None,
 ) -> None:
     """Write pushed rows online: their row-level features, and the windows they move (as
-    computed by ``view_version``).
+    computed by ``view_version``), under ``record`` (default: the view's name).
 
     The windows of the pushed entities are re-evaluated at the newest pushed event time over the
     offline rows plus (when the push did not go offline) the pushed rows themselves.
     """
     keys = view.join_keys
+    name = record or view.name
     plain = [f.name for f in view.row_features]
     if plain:
-        online.write(
-            view.name, online_rows(project, view, computed, plain, view_version=view_version)
-        )
+        online.write(name, online_rows(project, view, computed, plain, view_version=view_version))
     if not view.aggregates:
         return
     inputs = [a.name for a in view.aggregates]
@@ -293,6 +293,6 @@ def write_pushed(
         pl.lit(0, dtype=pl.Int64).alias("seq"),
     )
     online.write(
-        view.name + WINDOW_SUFFIX,
+        name + WINDOW_SUFFIX,
         online_rows(project, view, values, inputs, view_version=view_version),
     )

@@ -1,7 +1,10 @@
 """``FeatureStore``: the facade users call. It wires definitions, registry, stores and jobs.
 
-Serving state is built aside and swapped whole (:class:`~featurestore.serving.ServingState`);
-parity monitoring is a :class:`~featurestore.monitoring.Monitor` the store owns.
+Serving state is built aside and swapped whole (:class:`~featurestore.serving.ServingState`).
+The store owns one part per job and its facade methods call them: data coming in
+(:class:`~featurestore.writes.Writes`), training frames (:class:`~featurestore.datasets.Datasets`),
+parity monitoring (:class:`~featurestore.monitoring.Monitor`), retraining policies and feedback
+loops (:class:`~featurestore.acting.Acting`) and rollouts (:class:`~featurestore.rollouts.Rollouts`).
 """
 
 from __future__ import annotations
@@ -23,29 +26,23 @@ from featurestore.definitions import (
     FeatureView,
     FileSource,
     OnDemandFeatureView,
-    PushSource,
 )
 from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
-from featurestore.errors import NotFoundError, RequestError
-from featurestore.limits import check_time, quote
-from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.bucketed import ViewLayout
-from featurestore.offline.compute import compute_rows_python, view_rows
-from featurestore.offline.ingest import ingest_frame
-from featurestore.offline.inputs import file_columns, read_file, read_sql, to_frame
+from featurestore.offline.compute import view_rows
+from featurestore.offline.inputs import file_columns
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
 from featurestore.online import OnlineBackend, open_online_store
-from featurestore.online.marker import write_marker
 from featurestore.parity.log import ServingLogger
 from featurestore.registry import ObjectSpec, Plan, Registry
 from featurestore.registry.dryrun import dry_plan
 from featurestore.repo import collect, load_repo
-from featurestore.reports import IngestReport, MaterializeReport, iso
 from featurestore.resolve import Resolved
 from featurestore.serving import OnlineResponse, Request, ServingState, answer, answer_async
+from featurestore.writes import Writes
 
 if TYPE_CHECKING:
     from featurestore.acting import Acting
@@ -56,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FeatureStore"]
 
-PushTarget = Literal["online", "offline", "online_and_offline"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -108,6 +104,7 @@ class FeatureStore:
             version_lookups=lambda: version_lookups(self),
         )
         self.datasets = Datasets(self)
+        self.writes = Writes(self)
         self._acting: Acting | None = None
         self._rollouts: Rollouts | None = None
         self._alerts: Alerts | None = None
@@ -266,88 +263,13 @@ class FeatureStore:
     ) -> Resolved:
         return self.state.resolve(features, service, full_feature_names)
 
-    # -- ingestion ----------------------------------------------------------------------------
-    def ingest(
-        self,
-        view: str | FeatureView,
-        data: Any = None,
-        *,
-        query: str | None = None,
-        url: str | None = None,
-        force: bool = False,
-    ) -> IngestReport:
-        """Validate a batch against the view's contract and commit its rows to the offline store.
-
-        The batch becomes visible all at once when its run commits in the registry; a crash
-        before that leaves nothing visible. A batch equal to one committed before is skipped
-        (status ``"duplicate"``) unless ``force``.
-
-        Args:
-            view: the view (or its name).
-            data: a Parquet/CSV path or a Polars/pandas/Arrow frame; None reads the view's source.
-            query: a SQL query to run instead (with ``url`` or the source's URL).
-            url: the database URL for ``query``.
-            force: ingest the batch even if the same rows were committed before.
-
-        Raises:
-            ContractError: the batch was rejected; ``.report`` is the recorded report.
-        """
-        fv = self.get_feature_view(view) if isinstance(view, str) else view
-        frame, label = self._read_batch(fv, data, query, url)
-        report, _ = ingest_frame(
-            fv,
-            frame,
-            registry=self.registry,
-            storage=self.offline,
-            source=label,
-            force=force,
-            max_future=self.config.ingestion.max_future,
-            buckets=self.config.offline.buckets,
-            engine=self.engine,
-        )
-        return report
-
-    def _read_batch(
-        self, view: FeatureView, data: Any, query: str | None, url: str | None
-    ) -> tuple[pl.DataFrame, str]:
-        source = view.source
-        if query is not None or (data is None and source.source_type == "sql"):
-            sql = query or getattr(source, "query", None)
-            db = url or getattr(source, "url", None)
-            if not sql or not db:
-                raise RequestError(f"view {view.name!r}: a SQL ingestion needs a query and a --url")
-            return read_sql(sql, db), f"sql: {sql[:80]}"
-        if data is None:
-            if not isinstance(source, FileSource):
-                raise RequestError(f"view {view.name!r}: its source has no file; pass the data")
-            # the source's own file is read in its declared format
-            return read_file(self.repo_path / source.path, source.file_format), source.path
-        if isinstance(data, str | Path):
-            file = Path(data) if Path(data).is_absolute() else self.repo_path / data
-            return read_file(file), str(data)
-        label = type(data).__module__.split(".")[0] + " frame"
-        return to_frame(data, f"data for view {view.name!r}"), label
-
-    def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
-        """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
-
-        Batches that disagree on a column's type (naive and aware timestamps, say) are read
-        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
-        from featurestore.offline.quarantine import read_quarantine
-
-        self.get_feature_view(view)
-        files, _ = self.registry.committed_files(view, "quarantine")
-        return read_quarantine(
-            [(f.path, f.run_id) for f in files if run_id is None or f.run_id == run_id],
-            read=self.offline.read,
-        )
-
-    def contract_reports(
-        self, view: str | None = None, limit: int | None = None
-    ) -> list[IngestReport]:
-        """Every recorded ingestion run (newest first), optionally of one view."""
-        return [IngestReport.from_dict(r) for r in self.registry.ingestion_reports(view, limit)]
+    # -- data coming in (the store's Writes answer; the docstrings are its own) -----------------
+    ingest = _delegate("writes", Writes.ingest)
+    quarantined = _delegate("writes", Writes.quarantined)
+    contract_reports = _delegate("writes", Writes.contract_reports)
+    push = _delegate("writes", Writes.push)
+    materialize = _delegate("writes", Writes.materialize)
+    write_to_online_store = _delegate("writes", Writes.write_to_online_store)
 
     # -- training frames (the store's Datasets answer; the docstrings are its own) -------------
     get_training_frame = _delegate("datasets", Datasets.get_training_frame)
@@ -384,7 +306,7 @@ class FeatureStore:
 
         return skew_values(self.engine, self.layout(view), spine, plain, aggs, seqs)
 
-    def _rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
+    def rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
         """The rows of ``view`` of some entities only: their buckets, filtered on their keys."""
         layout = self.layout(view)
         if layout.schema is None:
@@ -397,78 +319,6 @@ class FeatureStore:
         return pl.concat(frames) if frames else None
 
     # -- online -------------------------------------------------------------------------------
-    def materialize(
-        self,
-        views: Sequence[str] | None = None,
-        *,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        progress: Callable[[str, int, int, int], None] | None = None,
-    ) -> MaterializeReport:
-        """Load the latest values as of ``end`` (default: now) into the online store.
-
-        Incremental: each view starts from its watermark unless ``start`` is given. Idempotent,
-        and a newer online value is never replaced by an older one.
-
-        Args:
-            views: the view names (None: every online view).
-            start: recompute from here instead of each view's watermark.
-            end: the time the values are as of (timezone-aware; default: now).
-            progress: called with (view, rows written, bucket jobs done, jobs in all) before a
-                view's first job and after each; the rows add up to the report's count.
-        """
-        now = dt.datetime.now(dt.UTC)
-        end = _utc(end, "end") or now
-        start = check_time(_utc(start, "start"), "start")
-        check_time(end, "end")  # a time before 1900 has no window start before it
-        limit = now + self.config.ingestion.max_future
-        if end > limit:
-            raise RequestError(
-                f"end {iso(end)} is later than now plus ingestion.max_future ({iso(limit)}): "
-                "values as of a future time would pin every window and block later runs"
-            )
-        chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
-        online_views = [v for v in self.list_feature_views() if v.online]
-        reloaded = lost_data(
-            self.online,
-            project=self.project,
-            materialized=lambda: any(self.registry.watermark(v.name) for v in online_views),
-        )
-        if reloaded:
-            chosen = online_views
-        written: dict[str, int] = {}
-        for view in chosen:
-            if not view.online:
-                continue
-            version = self.state.versions[("feature_view", view.name)]
-            # after a definition change (or a lost store) every entity is rewritten
-            incremental = (
-                not reloaded
-                and start is None
-                and self.registry.materialized_version(view.name) == version
-            )
-            since = start if not incremental else self.registry.watermark(view.name)
-            tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
-            written[view.name], seen_seq = materialize_view(
-                self.layout(view),
-                engine=self.engine,
-                online=self.online,
-                project=self.project,
-                start=since,
-                end=end,
-                last_seq=self.registry.materialized_seq(view.name) if incremental else None,
-                progress=tick,
-                view_version=version,
-            )
-            self.registry.record_materialization(
-                view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
-            )
-        self.rollout_steps.materialize(list(written), end=end)  # candidates keep up
-        write_marker(self.online, project=self.project)
-        return MaterializeReport(
-            views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
-        )
-
     def get_online_features(
         self,
         features: Sequence[str] | None = None,
@@ -518,79 +368,6 @@ class FeatureStore:
         response = await answer_async(state, request, self.online)
         self.monitor.log_served(response, state)
         return response
-
-    def push(self, push_source: str, rows: Any, *, to: PushTarget = "online") -> IngestReport:
-        """Validate pushed events with the view's contract, compute its features with the Python
-        compiler and write them online, offline or both.
-
-        Args:
-            push_source: the push source's name.
-            rows: the events (a Polars/pandas/Arrow frame or a list of dicts).
-            to: ``"online"``, ``"offline"`` or ``"online_and_offline"``.
-
-        Returns:
-            The report of the (first) view fed by ``push_source``; every view's run is recorded.
-        """
-        if to not in ("online", "offline", "online_and_offline"):
-            raise RequestError(
-                f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}"
-            )
-        views = [
-            v
-            for v in self.list_feature_views()
-            if isinstance(v.source, PushSource) and v.source.name == push_source
-        ]
-        if not views:
-            raise NotFoundError(f"no feature view reads push source {quote(push_source)}")
-        frame = to_frame(rows, f"rows pushed to {quote(push_source)}")
-        reports: list[IngestReport] = []
-        for view in views:
-            report, stored = ingest_frame(
-                view,
-                frame,
-                registry=self.registry,
-                storage=self.offline,
-                source=f"push:{push_source}",
-                publish=to != "online",
-                max_future=self.config.ingestion.max_future,
-                buckets=self.config.offline.buckets,
-                engine=self.engine,
-            )
-            if to != "offline" and stored.height:
-                write_pushed(
-                    view,
-                    compute_rows_python(view, stored),
-                    offline=self._rows_for(view, stored),
-                    offline_has_rows=to != "online",
-                    online=self.online,
-                    project=self.project,
-                    view_version=self.state.view_versions.get(view.name, 0),
-                )
-            reports.append(report)
-        return reports[0]
-
-    def write_to_online_store(self, view: str, data: Any) -> int:
-        """Write feature values of ``view`` online as given, as Feast's ``write_to_online_store``
-        does (no contract, no computation: see :mod:`featurestore.direct_writes`).
-
-        Args:
-            view: the feature view name.
-            data: the join keys, every feature and ``event_timestamp`` (optionally
-                ``created``): a mapping of column -> values, or a Polars/pandas/Arrow frame.
-
-        Returns:
-            How many rows were written.
-        """
-        from featurestore.direct_writes import write_feature_values
-
-        return write_feature_values(
-            self.get_feature_view(view),
-            data,
-            online=self.online,
-            project=self.project,
-            view_version=self.state.view_versions.get(view, 0),
-            max_future=self.config.ingestion.max_future,
-        )
 
     # -- parity monitoring (the monitor's work) -------------------------------------------------
     @property
@@ -674,8 +451,8 @@ class FeatureStore:
     def start_rollout(
         self,
         view: str,
-        *,
         version: int,
+        *,
         stage: Literal["shadow", "canary"] = "shadow",
         fraction: float = 0.1,
         sample: float = 0.01,
@@ -685,7 +462,8 @@ class FeatureStore:
         the entities whose key hash falls in ``fraction`` are served the candidate (always the
         same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
         or :meth:`abort_rollout`. Called again with the same version, it changes the stage,
-        fraction or sample. Rules: :mod:`featurestore.rollouts`.
+        fraction or sample. Rules: :mod:`featurestore.rollouts`. (``version`` may come by
+        position, as DESIGN.md §15 writes the call.)
         """
         return self.rollout_steps.start(
             view, version=version, stage=stage, fraction=fraction, sample=sample
@@ -725,11 +503,3 @@ def _request(
         request_data=request_data,
         full_feature_names=full_feature_names,
     )
-
-
-def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise RequestError(f"{what} must be a timezone-aware datetime, got {quote(value)}")
-    return value.astimezone(dt.UTC)

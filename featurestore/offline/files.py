@@ -104,20 +104,28 @@ class Location:
         return pl.read_parquet(url, storage_options=self.storage_options)
 
     # -- writing ------------------------------------------------------------------------------
-    def write(self, relative: str, frame: pl.DataFrame, *, compression: Codec = "zstd") -> str:
+    def write(
+        self,
+        relative: str,
+        frame: pl.DataFrame,
+        *,
+        compression: Codec = "zstd",
+        row_group_size: int | None = None,
+    ) -> str:
         """Write one Parquet file whole: locally beside it then renamed over it; on an object
         store one PUT, which is atomic. Returns its full path or URL."""
         url = self.url(relative)
+        options: dict[str, Any] = dict(
+            statistics=True, compression=compression, row_group_size=row_group_size
+        )
         if self.remote:
-            frame.write_parquet(
-                url, storage_options=self.storage_options, statistics=True, compression=compression
-            )
+            frame.write_parquet(url, storage_options=self.storage_options, **options)
             return url
         path = Path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            frame.write_parquet(tmp, statistics=True, compression=compression)
+            frame.write_parquet(tmp, **options)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

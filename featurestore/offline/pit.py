@@ -198,6 +198,9 @@ def prepare_rows(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(RIDX),
         *(pl.col(v) for v in dict.fromkeys(values) if v not in keys),
     ).collect()
+    # several batches read as several chunks; the winners are gathered at random positions,
+    # several times slower across chunks than from one
+    frame = frame.rechunk()
     known = pl.max_horizontal(EV, EC) if point_in_time == "known" else pl.col(EV)
     frame = frame.with_columns(known.alias(KA))
     late = bool(frame.select((pl.col(KA) > pl.col(EV)).any()).item())
@@ -313,20 +316,21 @@ def packed_winners(
         return None
     base = (row_key - low_key) * width
     by_event = base + (event - low_t)
-    order = np.argsort(by_event, kind="stable")
+    order = np.argsort(by_event)
     ordered = by_event[order]
+    # No tie on (key, event): any sort is the tie order. A tie: Polars' sort on every column.
     if bool((ordered[1:] == ordered[:-1]).any()):
         tied = valid.select(pl.arg_sort_by(tie_order(list(table.keys)), maintain_order=True))
         order = tied.to_series().to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     by_known = base + (known - low_t)
-    visible = np.argsort(by_known, kind="stable")
+    visible = np.argsort(by_known)
     lookup = by_known[visible]
     best = np.maximum.accumulate(rank[visible])  # ranks grow with the key: no leak across keys
     spine_base = (spine_key - low_key) * width
     asked = spine_base + (spine_t - low_t)
-    spine_order = np.argsort(asked, kind="stable")
+    spine_order = np.argsort(asked)
     at = np.searchsorted(lookup, asked[spine_order], side="right") - 1
     found = at >= 0
     at = np.where(found, at, 0)

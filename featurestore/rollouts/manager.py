@@ -6,9 +6,9 @@ The store owns one :class:`Rollouts`; its facade methods (``start_rollout``, ``p
 * **start** (``stage="shadow"`` or ``"canary"``): records the rollout in the registry with the
   baseline (the version served until now) in force, and writes the candidate version's values
   online under its own record (:func:`~featurestore.serving.rollouts.candidate_record`), as of
-  the baseline's watermark; both versions' values are then kept apart until the rollout ends.
+  now (pushed rows included); both versions' values are then kept apart until the rollout ends.
   Starting again with the same candidate moves the running rollout to another stage, fraction
-  or sample. ``materialize`` keeps the candidate's values up to date while it runs.
+  or sample. ``materialize`` and ``push`` keep the candidate's values up to date while it runs.
 * **promote**: the candidate's values are written over the baseline's (a newer version's row
   replaces an older one's), then the candidate becomes the version in force, then its own
   record is deleted: at every instant an entity is served one version's values.
@@ -30,7 +30,8 @@ import polars as pl
 
 from featurestore.definitions import FeatureView, from_spec
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.materialize import materialize_view
+from featurestore.materialize import materialize_view, write_pushed
+from featurestore.offline.compute import compute_rows_python
 from featurestore.online import entity_namespace, window_record
 from featurestore.parity.drift import DriftThresholds
 from featurestore.parity.rollout_report import RolloutReport, rollout_report
@@ -89,6 +90,16 @@ class Rollouts:
             )
         return out
 
+    def in_force_from(self, view: str) -> dict[int, dt.datetime | None]:
+        """When each version of ``view`` that was a rollout's candidate came into force: its
+        promotion, or None (never: aborted, or still running). Other versions came into force
+        when they were applied."""
+        out: dict[int, dt.datetime | None] = {}
+        for record in reversed(self._rows.list(view)):  # oldest first: a later promotion wins
+            promoted = record.status == "promoted"
+            out[record.candidate] = record.ended_at if promoted else out.get(record.candidate)
+        return out
+
     def list(self, view: str | None = None) -> builtins.list[RolloutRecord]:
         """Every rollout (of ``view``), newest first."""
         return list(self._rows.list(view))
@@ -144,7 +155,7 @@ class Rollouts:
             now=now_utc(),
         )
         if fresh:
-            self._write_candidate(candidate, version, end=store.registry.watermark(view))
+            self._write_candidate(candidate, version, end=now_utc())
         store.refresh()
         return record
 
@@ -175,7 +186,7 @@ class Rollouts:
         store = self._store
         running = self._rows.running(view)
         candidate = self.serving_definition(running)
-        end = store.registry.watermark(view) or now_utc()
+        end = now_utc()
         layout = store.layout(candidate)
         rows, seq = materialize_view(
             layout,
@@ -213,9 +224,7 @@ class Rollouts:
         return definition
 
     # -- online values ----------------------------------------------------------------------------
-    def _write_candidate(
-        self, candidate: FeatureView, version: int, *, end: dt.datetime | None
-    ) -> int:
+    def _write_candidate(self, candidate: FeatureView, version: int, *, end: dt.datetime) -> int:
         store = self._store
         rows, _ = materialize_view(
             store.layout(candidate),
@@ -223,7 +232,7 @@ class Rollouts:
             online=store.online,
             project=store.project,
             start=None,
-            end=end or now_utc(),
+            end=end,
             view_version=version,
             record=candidate_record(candidate.name, version),
         )
@@ -238,6 +247,25 @@ class Rollouts:
                 candidate = self.serving_definition(record)
                 written += self._write_candidate(candidate, record.candidate, end=end)
         return written
+
+    def push(self, view: str, stored: pl.DataFrame, *, offline_has_rows: bool) -> None:
+        """Write pushed rows of ``view`` to its running rollout's candidate too (computed by the
+        candidate version), so both arms see a push at once."""
+        rollout = self._store.state.rollouts.get(view)
+        if rollout is None:
+            return
+        store = self._store
+        candidate = rollout.definition
+        write_pushed(
+            candidate,
+            compute_rows_python(candidate, stored),
+            offline=store.rows_for(candidate, stored),
+            offline_has_rows=offline_has_rows,
+            online=store.online,
+            project=store.project,
+            view_version=rollout.candidate,
+            record=rollout.record,
+        )
 
     def _drop_candidate(self, view: str, version: int) -> None:
         record = candidate_record(view, version)

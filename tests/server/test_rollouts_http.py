@@ -112,6 +112,25 @@ def test_shadow_canary_abort_promote_over_http(
     assert 5 < sum(tripled) < 35
     assert all(f == pytest.approx(b) or t for f, b, t in zip(fares, base, tripled, strict=True))
 
+    # a push reaches both arms, each computed by its own version
+    pushed_at = dt.datetime.now(dt.UTC).isoformat()
+    rows = {
+        "driver_id": DRIVERS,
+        "fare": [100.0 + d for d in DRIVERS],
+        "ts": [pushed_at] * len(DRIVERS),
+    }
+    push = httpx.post(
+        url + "/push", json={"push_source_name": "events", "df": rows, "to": "online_and_offline"}
+    )
+    assert push.status_code == 200, push.text
+    now_served = httpx.post(
+        url + "/get-online-features",
+        json={"features": ["trips:fare"], "entities": {"driver_id": DRIVERS}},
+        timeout=30,
+    ).json()["results"][1]["values"]
+    expected = [(100.0 + d) * (3 if t else 1) for d, t in zip(DRIVERS, tripled, strict=True)]
+    assert now_served == pytest.approx(expected)
+
     other = httpx.post(url + "/rollouts", json=dict(start, version=3), timeout=30)
     assert other.status_code == 404  # no version 3
     bad = httpx.post(url + "/rollouts", json=dict(start, stage="full"), timeout=30)
@@ -122,7 +141,12 @@ def test_shadow_canary_abort_promote_over_http(
 
     aborted = httpx.post(url + "/rollouts/trips/abort", timeout=60)
     assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
-    assert served(url) == before  # the old state exactly
+    after_abort = httpx.post(
+        url + "/get-online-features",
+        json={"features": ["trips:fare"], "entities": {"driver_id": DRIVERS}},
+        timeout=30,
+    ).json()["results"][1]["values"]
+    assert after_abort == pytest.approx([100.0 + d for d in DRIVERS])  # the baseline's values
     again = httpx.post(url + "/rollouts/trips/abort", timeout=30)
     assert again.status_code == 404 and "no rollout" in again.json()["detail"]
 
@@ -134,6 +158,6 @@ def test_shadow_canary_abort_promote_over_http(
         json={"features": ["trips:fare"], "entities": {"driver_id": DRIVERS}},
         timeout=30,
     ).json()
-    assert after["results"][1]["values"] == pytest.approx(list(3 * base))
+    assert after["results"][1]["values"] == pytest.approx([3 * (100.0 + d) for d in DRIVERS])
     store.refresh()
     assert store.state.versions[("feature_view", "trips")] == 2

@@ -215,7 +215,7 @@ def test_bad_rollouts_are_refused(store: FeatureStore) -> None:
     with pytest.raises(RequestError, match="older than"):
         store.start_rollout("v", version=1)
     with pytest.raises(Exception, match="no version 7"):
-        store.start_rollout("v", version=7)
+        store.start_rollout("v", 7)  # by position, as DESIGN §15 writes it
 
 
 def test_each_step_raises_a_rollout_event(store: FeatureStore) -> None:
@@ -265,3 +265,18 @@ def test_the_cli_runs_each_step(tmp_path: Path, project_name: str) -> None:
         assert answer(store) == before
         again = run("rollout", "promote", "v", cwd=tmp_path)
         assert again.returncode == 1 and "no rollout of view 'v' is running" in again.stderr
+
+
+def test_the_skew_check_judges_each_arm_by_its_version(store: FeatureStore) -> None:
+    store.start_rollout("v", version=2, stage="canary", fraction=0.5)
+    chosen = in_canary(store, 0.5)
+    answer(store)
+    report = store.check_skew()
+    (scaled,) = [f for f in report.features if f.feature == "scaled"]
+    # the current arm by version 1 (in force), the canary by version 2: every value matches
+    assert (scaled.total, scaled.match) == (len(DRIVERS), len(DRIVERS)), scaled
+    assert sum(chosen) < len(DRIVERS)
+    store.abort_rollout("v")
+    answer(store)
+    again = next(f for f in store.check_skew().features if f.feature == "scaled")
+    assert again.outdated == 0 and again.match == again.total  # version 2 never came into force

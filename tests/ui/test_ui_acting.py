@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_ui_browser import Tab, drawn_charts, tab  # noqa: F401  (the fixture)
-from ui_helpers import UiServer
+from ui_helpers import UiServer, artifacts
 
 from featurestore import FeatureStore
 from featurestore.ui.export import export_html, render_page
@@ -80,4 +80,5 @@ def test_the_pages_draw_their_charts_in_a_browser(
             total, drawn = drawn_charts(tab)
             assert total >= 1 and drawn == total, (slug, total, drawn)
             assert text in tab.page.locator("main").inner_text()
+            tab.page.screenshot(path=artifacts() / f"{slug}-recsys.png", full_page=True)
         assert tab.errors == []
