@@ -306,6 +306,7 @@ def main() -> None:
             "training_frame_ratio_to_duckdb": round(store["seconds"] / duck["seconds"], 3),
             "runs": RUNS,
             "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "polars": pl.__version__,
         }
     print(json.dumps(figures))

@@ -7,7 +7,7 @@ ttl 7 days, the known-at rule. ``--scales 1,5,10`` multiplies entities, rows and
 scale the rows are ingested into a repo (``[offline] buckets``, default 8) and the training frame
 (``FeatureStore.get_training_frame``) is timed in its own subprocess, whose peak RSS is its own;
 the floor is DuckDB's ``ASOF LEFT JOIN`` over the same rows and spine Parquet files (reading
-included), in its own subprocess. Figures are medians of ``--runs`` runs.
+included), in its own subprocess. Figures are medians of ``--runs`` runs, the two taking turns.
 
 At the largest scale it also measures:
 
@@ -49,16 +49,25 @@ import offline_pit
 from offline_pit import N_ENTITIES, N_FEATURES, N_SPINE, REPO, make_data, write_repo
 
 
-def measure(kind: str, workdir: Path, runs: int) -> dict[str, float]:
-    results = []
+def measure(kinds: list[str], workdir: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Median seconds and peak RSS of ``runs`` subprocess runs of each kind, taking turns (round
+    robin), so a machine whose load drifts over minutes slows every kind alike."""
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for _ in range(runs):
-        # offline_pit's own child runs: the same measurement at every scale
-        cmd = [sys.executable, offline_pit.__file__, "--child", kind, "--workdir", str(workdir)]
-        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for kind in kinds:
+            # offline_pit's own child runs: the same measurement at every scale
+            cmd = [
+                *(sys.executable, offline_pit.__file__),
+                *("--child", kind, "--workdir", str(workdir)),
+            ]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            results[kind].append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {
-        "seconds": statistics.median(r["seconds"] for r in results),
-        "peak_mib": statistics.median(r["peak_mib"] for r in results),
+        kind: {
+            "seconds": statistics.median(r["seconds"] for r in done_runs),
+            "peak_mib": statistics.median(r["peak_mib"] for r in done_runs),
+        }
+        for kind, done_runs in results.items()
     }
 
 
@@ -197,8 +206,8 @@ def main() -> None:
             workdir.mkdir()
             make_data(workdir, N_ENTITIES * scale, N_SPINE * scale)
             rate = ingest(workdir, args.buckets)
-            ours = measure("store", workdir, args.runs)
-            duck = measure("duckdb", workdir, args.runs)
+            got = measure(["store", "duckdb"], workdir, args.runs)
+            ours, duck = got["store"], got["duckdb"]
             figures["scales"][f"{scale}x"] = {
                 "feature_rows": N_ENTITIES * scale * 20,
                 "spine_rows": N_SPINE * scale,
@@ -226,6 +235,7 @@ def main() -> None:
     if "materialize_ratio_to_hset" in figures:  # measured only with Redis and redis-benchmark
         met["materialize_within_2x_hset"] = figures["materialize_ratio_to_hset"] <= 2.0
     figures["floors_met"] = met
+    figures["load_average_1m"] = round(os.getloadavg()[0], 2)  # a shared machine: say how busy
     print(json.dumps(figures))
 
 

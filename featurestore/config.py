@@ -100,6 +100,8 @@ class ServingConfig(BaseModel):
         default=None, gt=0, description="seconds between evaluations of the retraining policies"
     )
     max_entities: int = Field(default=1000, ge=1)
+    #: the largest request body the server reads (bytes); larger ones get 413
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_buffer_size: int = Field(default=100_000, ge=1)
     tokens: tuple[TokenConfig, ...] = ()
     ui: bool = True

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 from featurestore.errors import RequestError
+from featurestore.limits import quote
 
 __all__ = ["parse_duration"]
 
@@ -23,8 +24,8 @@ def parse_duration(value: str | dt.timedelta, what: str = "window") -> dt.timede
         return value
     match = _PATTERN.fullmatch(str(value))
     if not match:
-        raise RequestError(f"{what} {value!r} must look like 30m, 6h, 1d or 2w")
+        raise RequestError(f"{what} {quote(value)} must look like 30m, 6h, 1d or 2w")
     try:
         return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
     except OverflowError:
-        raise RequestError(f"{what} {value!r} is too long") from None
+        raise RequestError(f"{what} {quote(value)} is too long") from None

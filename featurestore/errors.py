@@ -15,6 +15,7 @@ Exception tree::
     ├── ConflictError                 (409) a concurrent change (racing apply, duplicate feedback)
     ├── ContractError                 (422) a batch rejected by its data contract; ``.report`` tells why
     ├── RegistryError                 (500) the registry cannot be read or written
+    │   └── RegistryUnavailableError  (503) the registry database does not answer (down, locked)
     ├── AuthError                     (401) a missing or invalid bearer token
     │   └── ForbiddenError            (403) a valid token without the needed scope
     └── StoreUnavailableError         (503) the online store (or another service) does not answer
@@ -35,6 +36,7 @@ __all__ = [
     "ForbiddenError",
     "NotFoundError",
     "RegistryError",
+    "RegistryUnavailableError",
     "RepoError",
     "RequestError",
     "StoreUnavailableError",
@@ -110,6 +112,12 @@ class RegistryError(FeatureStoreError):
     """The registry database cannot be read or written."""
 
     status_code = 500
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry database does not answer (down, unreachable, locked); retry later."""
+
+    status_code = 503
 
 
 class AuthError(FeatureStoreError):

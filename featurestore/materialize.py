@@ -191,17 +191,20 @@ def materialize_view(
     last_seq: int | None = None,
     progress: Progress | None = None,
     view_version: int = 0,
+    record: str | None = None,
 ) -> tuple[int, int | None]:
     """Write a view's values as of ``end`` to ``online``, bucket by bucket: each bucket's job
     computes its rows (on the engine) and they are written here as they come back.
 
     ``progress`` hears of each bucket once it is written, with the rows the store took (a row
     older than the stored one is not written), so its counts add up to the rows returned.
+    ``record`` names the online record to write (default: the view's name; a rollout's
+    candidate writes its own, so the two versions' values never mix).
 
     Returns:
         The rows written and the greatest ingestion ``seq`` seen (to record with the run).
     """
-    view = layout.view
+    name = record or layout.view.name
     jobs = [
         MaterializeJob(part, project, start, end, last_seq, view_version)
         for part in layout.all_buckets()
@@ -212,9 +215,9 @@ def materialize_view(
     for finished, done in enumerate(engine.map(materialize_job, jobs), 1):
         step = 0
         if done.plain is not None:
-            step += _write(online, view.name, done.plain)
+            step += _write(online, name, done.plain)
         if done.windows is not None:
-            step += _write(online, view.name + WINDOW_SUFFIX, done.windows)
+            step += _write(online, name + WINDOW_SUFFIX, done.windows)
         written += step
         seen.append(done.seen_seq)
         if progress is not None:
@@ -256,19 +259,19 @@ def write_pushed(
     online: OnlineStore,
     project: str,
     view_version: int = 0,
+    record: str | None = None,
 ) -> None:
     """Write pushed rows online: their row-level features, and the windows they move (as
-    computed by ``view_version``).
+    computed by ``view_version``), under ``record`` (default: the view's name).
 
     The windows of the pushed entities are re-evaluated at the newest pushed event time over the
     offline rows plus (when the push did not go offline) the pushed rows themselves.
     """
     keys = view.join_keys
+    name = record or view.name
     plain = [f.name for f in view.row_features]
     if plain:
-        online.write(
-            view.name, online_rows(project, view, computed, plain, view_version=view_version)
-        )
+        online.write(name, online_rows(project, view, computed, plain, view_version=view_version))
     if not view.aggregates:
         return
     inputs = [a.name for a in view.aggregates]
@@ -290,6 +293,6 @@ def write_pushed(
         pl.lit(0, dtype=pl.Int64).alias("seq"),
     )
     online.write(
-        view.name + WINDOW_SUFFIX,
+        name + WINDOW_SUFFIX,
         online_rows(project, view, values, inputs, view_version=view_version),
     )

@@ -19,6 +19,7 @@ from featurestore.config import Config
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.durations import parse_duration
 from featurestore.errors import NotFoundError, RequestError
+from featurestore.limits import MAX_WINDOW, quote
 from featurestore.offline.inputs import to_frame
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
@@ -36,13 +37,26 @@ from featurestore.parity.logstore import flush_serving_log, read_serving_log
 from featurestore.parity.skew import SkewReport, check_skew
 from featurestore.registry import Registry
 from featurestore.serving import OnlineResponse, ServingState, is_request_id
+from featurestore.serving.requestids import request_arm
+from featurestore.serving.rollouts import decode_arm
 
 __all__ = ["Monitor", "parse_window"]
 
 
 def parse_window(window: str | dt.timedelta) -> dt.timedelta:
-    """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta."""
-    return parse_duration(window, "window")
+    """``"1d"``, ``"6h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a timedelta, longer than zero and
+    at most :data:`~featurestore.limits.MAX_WINDOW` (reports step through time window by
+    window; a wider window would step past the calendar).
+
+    Raises:
+        RequestError: anything else.
+    """
+    width = parse_duration(window, "window")
+    if not dt.timedelta(0) < width <= MAX_WINDOW:
+        raise RequestError(
+            f"window {quote(window)} must be longer than 0s and at most {MAX_WINDOW.days}d"
+        )
+    return width
 
 
 def _kind(value: Any, what: str) -> str:
@@ -52,7 +66,7 @@ def _kind(value: Any, what: str) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    raise RequestError(f"{what} must be a number, a bool or a string, got {value!r}")
+    raise RequestError(f"{what} must be a number, a bool or a string, got {quote(value)}")
 
 
 class Monitor:
@@ -111,9 +125,14 @@ class Monitor:
         return self._serving_logger
 
     def log_served(self, response: OnlineResponse, state: ServingState) -> None:
-        """Sample an answer into the serving log (never raises, never blocks)."""
+        """Sample an answer into the serving log (never raises, never blocks); a shadow
+        rollout's candidate answer riding on it is logged whole."""
         if self.config.serving.skew_sample_rate > 0:
             self.serving_logger.log(response, state.view_versions)
+        if response.shadow is not None:
+            self.serving_logger.log(
+                response.shadow, state.view_versions, shadow=True, served=response
+            )
 
     def close(self, *, ship: bool) -> None:
         """Stop the shipping thread, first shipping queued samples when ``ship``."""
@@ -130,10 +149,15 @@ class Monitor:
         )
 
     def serving_log(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        shadow: bool = False,
     ) -> pl.DataFrame:
-        """The flushed serving log, one row per served value."""
-        return read_serving_log(self.offline, since, until)
+        """The flushed serving log, one row per served value (with ``shadow``: the values a
+        shadow rollout computed beside them instead)."""
+        return read_serving_log(self.offline, since, until, shadow=shadow)
 
     # -- skew -----------------------------------------------------------------------------------
     def check_skew(
@@ -279,7 +303,9 @@ class Monitor:
         if not isinstance(request_id, str) or not request_id:
             raise RequestError("request_id must be the request_id of an online answer")
         if prediction is None and label is None:
-            raise RequestError(f"feedback for request {request_id!r} needs a prediction or a label")
+            raise RequestError(
+                f"feedback for request {quote(request_id)} needs a prediction or a label"
+            )
         kinds = self._known_kinds()
         for field, value in (("prediction", prediction), ("label", label)):
             if value is None:
@@ -291,10 +317,12 @@ class Monitor:
                 and not {kind, kinds[field]} <= {"number", "bool"}
             ):
                 raise RequestError(
-                    f"{field} {value!r} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
+                    f"{field} {quote(value)} is a {kind}, but earlier feedback gave {field}s as {kinds[field]}s"
                 )
         if not is_request_id(self.config.project, request_id):
-            raise NotFoundError(f"unknown request_id {request_id!r}: no online answer carried it")
+            raise NotFoundError(
+                f"unknown request_id {quote(request_id)}: no online answer carried it"
+            )
         self.registry.add_feedback(
             [
                 {
@@ -322,11 +350,18 @@ class Monitor:
         return self._feedback_kinds
 
     def feedback_frame(
-        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        arms: bool = False,
     ) -> pl.DataFrame:
-        """Recorded feedback: request_id, timestamp, prediction, label, group."""
+        """Recorded feedback: request_id, timestamp, prediction, label, group; with ``arms``,
+        also the rollout arm each request id carries: ``arm`` (``"current"``,
+        ``"candidate"``, ``"mixed"``; null when no canary served it) and ``arm_slot`` (see
+        :func:`featurestore.serving.rollouts.arm_code`)."""
         rows = self.registry.feedback(since=since, until=until)
-        return pl.DataFrame(
+        frame = pl.DataFrame(
             {
                 "request_id": [r["request_id"] for r in rows],
                 "timestamp": pl.Series(
@@ -336,6 +371,13 @@ class Monitor:
                 "label": pl.Series([r["label"] for r in rows], strict=False),
                 "group": pl.Series([r["group"] for r in rows], dtype=pl.String),
             }
+        )
+        if not arms:
+            return frame
+        decoded = [decode_arm(request_arm(self.config.project, r["request_id"]) or 0) for r in rows]
+        return frame.with_columns(
+            pl.Series("arm", [d and d[1] for d in decoded], dtype=pl.String),
+            pl.Series("arm_slot", [d and d[0] for d in decoded], dtype=pl.Int64),
         )
 
     def performance(
@@ -357,6 +399,7 @@ class Monitor:
                 ``prediction`` columns) giving the reference class distributions; None: the
                 first window.
         """
+        width = parse_window(window)
         frame = self.feedback_frame(since, until)
         if frame.height == 0:
             raise NotFoundError("no feedback recorded yet: send predictions and labels first")
@@ -368,7 +411,7 @@ class Monitor:
                     ref = ref.with_columns(pl.lit(None).alias(column))
         report = performance_report(
             frame,
-            window=parse_window(window),
+            window=width,
             task=task,  # type: ignore[arg-type]
             threshold=threshold,
             reference=ref,

@@ -16,6 +16,7 @@ from featurestore.definitions import (
     parse_ref,
 )
 from featurestore.errors import NotFoundError, RequestError
+from featurestore.limits import quote
 
 __all__ = ["Lookup", "Resolved", "resolve"]
 
@@ -98,13 +99,13 @@ def resolve(
         refs = [_parse_request_ref(r) for r in features]
     if len(set(refs)) != len(refs):
         dupe = next(r for r in refs if refs.count(r) > 1)
-        raise RequestError(f"feature {dupe[0]}:{dupe[1]} is requested twice")
+        raise RequestError(f"feature {quote(f'{dupe[0]}:{dupe[1]}')} is requested twice")
     names = [f"{v}__{f}" if full_feature_names else f for v, f in refs]
     seen: dict[str, str] = {}
     for (v, _), name in zip(refs, names, strict=True):
         if name in seen:
             raise RequestError(
-                f"feature name {name!r} comes from both {seen[name]!r} and {v!r}; "
+                f"feature name {quote(name)} comes from both {quote(seen[name])} and {quote(v)}; "
                 "use full_feature_names=True"
             )
         seen[name] = v
@@ -112,7 +113,7 @@ def resolve(
     for view_name, feature in refs:
         obj = lookup.view(view_name)
         if feature not in obj.feature_names:
-            raise NotFoundError(f"view {view_name!r} has no feature {feature!r}")
+            raise NotFoundError(f"view {quote(view_name)} has no feature {quote(feature)}")
         if isinstance(obj, FeatureView):
             _need(resolved, obj, feature)
             continue
@@ -137,8 +138,8 @@ def resolve(
 
 def _parse_request_ref(ref: object) -> tuple[str, str]:
     if not isinstance(ref, str) or ref.count(":") != 1:
-        raise RequestError(f"feature reference {ref!r} must look like 'view:feature'")
+        raise RequestError(f"feature reference {quote(ref)} must look like 'view:feature'")
     view, feature = ref.split(":")
     if not view or not feature:
-        raise RequestError(f"feature reference {ref!r} must look like 'view:feature'")
+        raise RequestError(f"feature reference {quote(ref)} must look like 'view:feature'")
     return view, feature

@@ -1,14 +1,16 @@
 """``FeatureStore``: the facade users call. It wires definitions, registry, stores and jobs.
 
-Serving state is built aside and swapped whole (:class:`~featurestore.serving.ServingState`);
-parity monitoring is a :class:`~featurestore.monitoring.Monitor` the store owns.
+Serving state is built aside and swapped whole (:class:`~featurestore.serving.ServingState`).
+The store owns one part per job and its facade methods call them: data coming in
+(:class:`~featurestore.writes.Writes`), training frames (:class:`~featurestore.datasets.Datasets`),
+parity monitoring (:class:`~featurestore.monitoring.Monitor`), retraining policies and feedback
+loops (:class:`~featurestore.acting.Acting`) and rollouts (:class:`~featurestore.rollouts.Rollouts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
@@ -18,57 +20,51 @@ import polars as pl
 from featurestore.alerts import Alerts
 from featurestore.compute import Engine
 from featurestore.config import Config, load_config
+from featurestore.datasets import Datasets, version_lookups
 from featurestore.definitions import (
     FeatureService,
     FeatureView,
     FileSource,
     OnDemandFeatureView,
-    PushSource,
-    from_spec,
 )
-from featurestore.definitions.base import check_name
 from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
-from featurestore.errors import NotFoundError, RequestError
-from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.monitoring import Monitor, parse_window
 from featurestore.offline.bucketed import ViewLayout
-from featurestore.offline.compute import compute_rows_python, view_rows
-from featurestore.offline.ingest import ingest_frame
-from featurestore.offline.inputs import file_columns, read_file, read_sql, to_frame
+from featurestore.offline.compute import view_rows
+from featurestore.offline.inputs import file_columns
 from featurestore.offline.recompute import Recomputed
 from featurestore.offline.storage import OfflineStore
-from featurestore.offline.training import build_training_frame, prepare_spine
 from featurestore.online import OnlineBackend, open_online_store
-from featurestore.online.marker import write_marker
 from featurestore.parity.log import ServingLogger
 from featurestore.registry import ObjectSpec, Plan, Registry
 from featurestore.registry.dryrun import dry_plan
 from featurestore.repo import collect, load_repo
-from featurestore.reports import IngestReport, MaterializeReport, iso
-from featurestore.resolve import Lookup, Resolved, resolve
+from featurestore.resolve import Resolved
 from featurestore.serving import OnlineResponse, Request, ServingState, answer, answer_async
+from featurestore.writes import Writes
 
 if TYPE_CHECKING:
     from featurestore.acting import Acting
     from featurestore.parity.decisions import PolicyDecision
+    from featurestore.parity.drift import DriftThresholds
     from featurestore.parity.feedback_loops import FeedbackLoopReport, FeedbackLoopThresholds
+    from featurestore.rollouts import RolloutRecord, RolloutReport, Rollouts
 
 __all__ = ["FeatureStore"]
 
-PushTarget = Literal["online", "offline", "online_and_offline"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _monitor_method(
-    method: Callable[Concatenate[Monitor, P], R],
+def _delegate(
+    owner: str, method: Callable[Concatenate[Any, P], R]
 ) -> Callable[Concatenate[FeatureStore, P], R]:
-    """A ``FeatureStore`` method that calls the store's :class:`Monitor` (same signature and
-    docstring)."""
+    """A ``FeatureStore`` method that calls the same method of the part it owns in attribute
+    ``owner`` (same signature and docstring)."""
 
     def call(self: FeatureStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(self.monitor, *args, **kwargs)
+        return method(getattr(self, owner), *args, **kwargs)
 
     return functools.update_wrapper(call, method)
 
@@ -104,10 +100,13 @@ class FeatureStore:
             log_buffer=lambda: self.online,
             state=lambda: self.state,
             recompute=self._skew_values,
-            saved_dataset=self.get_saved_dataset,
-            version_lookups=self._version_lookups,
+            saved_dataset=lambda name: self.datasets.get_saved_dataset(name),
+            version_lookups=lambda: version_lookups(self),
         )
+        self.datasets = Datasets(self)
+        self.writes = Writes(self)
         self._acting: Acting | None = None
+        self._rollouts: Rollouts | None = None
         self._alerts: Alerts | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -193,6 +192,7 @@ class FeatureStore:
             self.registry.list(),
             project=self.project,
             max_entities=self.config.serving.max_entities,
+            rollouts=self.rollout_steps.serving(),
         )
 
     # -- definitions --------------------------------------------------------------------------
@@ -216,6 +216,7 @@ class FeatureStore:
         if dry_run and self._registry is None:  # opening the registry would migrate it
             url = self.config.sqlalchemy_url(self.config.registry, create_folder=False)
             return dry_plan(url, self.project, specs, partial=partial)
+        specs = self.rollout_steps.keep_candidates(specs)  # a candidate waits for promote
         plan = self.registry.apply(specs, partial=partial, dry_run=dry_run)
         if not dry_run:
             self.refresh()
@@ -253,30 +254,6 @@ class FeatureStore:
     def _view_or_odfv(self, name: str) -> FeatureView | OnDemandFeatureView:
         return self.state.view_or_on_demand(name)
 
-    def _version_lookups(self) -> dict[str, Any]:
-        """For the skew check: the version of a view in force at a time, and the definition of a
-        view at a version (each read once from the registry's history)."""
-        histories: dict[str, list[Any]] = {}
-
-        def history(name: str) -> list[Any]:
-            if name not in histories:
-                kind = self._view_or_odfv(name).kind
-                histories[name] = self.registry.history(kind, name)
-            return histories[name]
-
-        def in_force(name: str, at: dt.datetime) -> int:
-            versions = history(name)
-            applied = [v.version for v in versions if v.created_at <= at]
-            return int(max(applied) if applied else versions[0].version)
-
-        def definition(name: str, version: int) -> FeatureView | OnDemandFeatureView:
-            stored = next(v for v in history(name) if v.version == version)
-            obj = from_spec(stored.kind, stored.spec)
-            assert isinstance(obj, FeatureView | OnDemandFeatureView)
-            return obj
-
-        return {"in_force": in_force, "definition": definition}
-
     def list_feature_views(self) -> list[FeatureView]:
         """Every registered feature view."""
         return self.state.feature_views()
@@ -286,213 +263,20 @@ class FeatureStore:
     ) -> Resolved:
         return self.state.resolve(features, service, full_feature_names)
 
-    # -- ingestion ----------------------------------------------------------------------------
-    def ingest(
-        self,
-        view: str | FeatureView,
-        data: Any = None,
-        *,
-        query: str | None = None,
-        url: str | None = None,
-        force: bool = False,
-    ) -> IngestReport:
-        """Validate a batch against the view's contract and commit its rows to the offline store.
+    # -- data coming in (the store's Writes answer; the docstrings are its own) -----------------
+    ingest = _delegate("writes", Writes.ingest)
+    quarantined = _delegate("writes", Writes.quarantined)
+    contract_reports = _delegate("writes", Writes.contract_reports)
+    push = _delegate("writes", Writes.push)
+    materialize = _delegate("writes", Writes.materialize)
+    write_to_online_store = _delegate("writes", Writes.write_to_online_store)
 
-        The batch becomes visible all at once when its run commits in the registry; a crash
-        before that leaves nothing visible. A batch equal to one committed before is skipped
-        (status ``"duplicate"``) unless ``force``.
+    # -- training frames (the store's Datasets answer; the docstrings are its own) -------------
+    get_training_frame = _delegate("datasets", Datasets.get_training_frame)
+    reproduce_dataset = _delegate("datasets", Datasets.reproduce_dataset)
+    get_saved_dataset = _delegate("datasets", Datasets.get_saved_dataset)
 
-        Args:
-            view: the view (or its name).
-            data: a Parquet/CSV path or a Polars/pandas/Arrow frame; None reads the view's source.
-            query: a SQL query to run instead (with ``url`` or the source's URL).
-            url: the database URL for ``query``.
-            force: ingest the batch even if the same rows were committed before.
-
-        Raises:
-            ContractError: the batch was rejected; ``.report`` is the recorded report.
-        """
-        fv = self.get_feature_view(view) if isinstance(view, str) else view
-        frame, label = self._read_batch(fv, data, query, url)
-        report, _ = ingest_frame(
-            fv,
-            frame,
-            registry=self.registry,
-            storage=self.offline,
-            source=label,
-            force=force,
-            max_future=self.config.ingestion.max_future,
-            buckets=self.config.offline.buckets,
-            engine=self.engine,
-        )
-        return report
-
-    def _read_batch(
-        self, view: FeatureView, data: Any, query: str | None, url: str | None
-    ) -> tuple[pl.DataFrame, str]:
-        source = view.source
-        if query is not None or (data is None and source.source_type == "sql"):
-            sql = query or getattr(source, "query", None)
-            db = url or getattr(source, "url", None)
-            if not sql or not db:
-                raise RequestError(f"view {view.name!r}: a SQL ingestion needs a query and a --url")
-            return read_sql(sql, db), f"sql: {sql[:80]}"
-        if data is None:
-            if not isinstance(source, FileSource):
-                raise RequestError(f"view {view.name!r}: its source has no file; pass the data")
-            # the source's own file is read in its declared format
-            return read_file(self.repo_path / source.path, source.file_format), source.path
-        if isinstance(data, str | Path):
-            file = Path(data) if Path(data).is_absolute() else self.repo_path / data
-            return read_file(file), str(data)
-        label = type(data).__module__.split(".")[0] + " frame"
-        return to_frame(data, f"data for view {view.name!r}"), label
-
-    def quarantined(self, view: str, run_id: str | None = None) -> pl.DataFrame:
-        """The rows a contract refused, with ``__row`` (position in its batch), ``__reasons``
-        (column, check, value) and ``__run_id``; optionally of one ingestion run only.
-
-        Batches that disagree on a column's type (naive and aware timestamps, say) are read
-        together with that column as text (see :mod:`featurestore.offline.quarantine`)."""
-        from featurestore.offline.quarantine import read_quarantine
-
-        self.get_feature_view(view)
-        files, _ = self.registry.committed_files(view, "quarantine")
-        return read_quarantine(
-            [(f.path, f.run_id) for f in files if run_id is None or f.run_id == run_id],
-            read=self.offline.read,
-        )
-
-    def contract_reports(
-        self, view: str | None = None, limit: int | None = None
-    ) -> list[IngestReport]:
-        """Every recorded ingestion run (newest first), optionally of one view."""
-        return [IngestReport.from_dict(r) for r in self.registry.ingestion_reports(view, limit)]
-
-    # -- training frames ----------------------------------------------------------------------
-    def get_training_frame(
-        self,
-        spine: Any,
-        *,
-        features: Sequence[str] | None = None,
-        service: str | None = None,
-        full_feature_names: bool = False,
-        point_in_time: Literal["known", "event"] = "known",
-        save_as: str | None = None,
-        versions: Mapping[str, int] | None = None,
-    ) -> pl.DataFrame:
-        """A point-in-time-correct training frame: one row per spine row, in order.
-
-        Every feature is computed from the stored source rows with one definition version for
-        all history: the current one, or the one ``versions`` names.
-
-        Args:
-            spine: entity keys, ``event_timestamp`` (UTC) and any extra columns (labels);
-                a Polars/pandas/Arrow frame or a Parquet/CSV path.
-            features: ``"view:feature"`` references, or
-            service: a feature service name.
-            full_feature_names: name columns ``view__feature``.
-            point_in_time: "known" (default) uses only rows created by each spine time;
-                "event" looks at event time only.
-            save_as: save the frame and its lineage under this name (a drift reference);
-                ``reproduce_dataset(name)`` recomputes it exactly.
-            versions: ``{view: version}`` to compute some views with an older registered
-                version (of a feature view or an on-demand view).
-        """
-        if isinstance(spine, str | Path):
-            spine = read_file(spine if Path(spine).is_absolute() else self.repo_path / spine)
-        return self._training_frame(
-            spine,
-            features=features,
-            service=service,
-            full_feature_names=full_feature_names,
-            point_in_time=point_in_time,
-            save_as=save_as,
-            versions=versions,
-        )
-
-    def _training_frame(
-        self,
-        spine: Any,
-        *,
-        features: Sequence[str] | None,
-        service: str | None,
-        full_feature_names: bool,
-        point_in_time: Literal["known", "event"],
-        save_as: str | None,
-        versions: Mapping[str, int] | None,
-        snapshot: int | None = None,
-    ) -> pl.DataFrame:
-        from featurestore.compute.jobs import training_values
-
-        if versions:
-            resolved, used = self._resolve_versions(features, service, full_feature_names, versions)
-        else:
-            resolved = self._resolve(features, service, full_feature_names)
-            used = self._versions_of(resolved)
-        frame = prepare_spine(spine, resolved.join_keys, resolved.request_fields)
-        if snapshot is None:
-            snapshot = self.registry.last_commit()
-
-        def values_of(
-            view: FeatureView, names: list[str], keys: pl.DataFrame
-        ) -> dict[str, pl.Series]:
-            layout = self._layout(view, upto=snapshot)
-            return training_values(self.engine, layout, names, keys, point_in_time)
-
-        out = build_training_frame(frame, resolved, values_of, point_in_time)
-        if save_as is not None:
-            lineage = {
-                "features": [f"{v}:{f}" for v, f in resolved.refs],
-                "columns": list(resolved.names),
-                "full_feature_names": full_feature_names,
-                "point_in_time": point_in_time,
-                "versions": used,
-                "snapshot": snapshot,
-            }
-            self._save_dataset(save_as, frame, out, resolved, used, lineage)
-        return out
-
-    def _versions_of(self, resolved: Resolved) -> dict[str, int]:
-        """The current version of every view a resolved request computes."""
-        known = self.state.versions
-        out = {name: known[("feature_view", name)] for name in resolved.views}
-        out |= {name: known[("on_demand_feature_view", name)] for name in resolved.on_demand}
-        return out
-
-    def _resolve_versions(
-        self,
-        features: Sequence[str] | None,
-        service: str | None,
-        full_feature_names: bool,
-        versions: Mapping[str, int],
-    ) -> tuple[Resolved, dict[str, int]]:
-        """Resolve a request with some views at older registered versions."""
-        if not isinstance(versions, Mapping):
-            raise RequestError("versions must map view names to version numbers")
-        chosen: dict[str, FeatureView | OnDemandFeatureView] = {}
-        for name, version in versions.items():
-            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-                raise RequestError(
-                    f"versions[{name!r}] must be a positive version number, got {version!r}"
-                )
-            current = self._view_or_odfv(name)
-            stored = self.registry.get(current.kind, name, version)
-            old = from_spec(stored.kind, stored.spec)
-            assert isinstance(old, FeatureView | OnDemandFeatureView)
-            chosen[name] = old
-
-        def view(name: str) -> FeatureView | OnDemandFeatureView:
-            return chosen.get(name) or self._view_or_odfv(name)
-
-        lookup = Lookup(view=view, service=self.get_feature_service)
-        resolved = resolve(
-            lookup, features=features, service=service, full_feature_names=full_feature_names
-        )
-        used = self._versions_of(resolved)
-        used |= {n: v for n, v in versions.items() if n in used}
-        return resolved, used
-
+    # -- reading the offline store ------------------------------------------------------------
     def _scan(self, view: FeatureView, *, upto: int | None = None) -> pl.LazyFrame | None:
         """``view``'s rows computed at read from its committed source rows (``upto``: only
         batches committed at or before that commit number)."""
@@ -500,7 +284,7 @@ class FeatureStore:
         source = self.offline.scan([f.path for f in files])
         return None if source is None else view_rows(view, source)
 
-    def _layout(self, view: FeatureView, *, upto: int | None = None) -> ViewLayout:
+    def layout(self, view: FeatureView, *, upto: int | None = None) -> ViewLayout:
         """``view``'s committed files by bucket (``upto``: batches committed at or before that
         commit number), what the per-bucket jobs read."""
         files, _ = self.registry.committed_files(view.name, upto=upto)
@@ -520,11 +304,11 @@ class FeatureStore:
         the compute engine."""
         from featurestore.compute.jobs import skew_values
 
-        return skew_values(self.engine, self._layout(view), spine, plain, aggs, seqs)
+        return skew_values(self.engine, self.layout(view), spine, plain, aggs, seqs)
 
-    def _rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
+    def rows_for(self, view: FeatureView, keys: pl.DataFrame) -> pl.LazyFrame | None:
         """The rows of ``view`` of some entities only: their buckets, filtered on their keys."""
-        layout = self._layout(view)
+        layout = self.layout(view)
         if layout.schema is None:
             return None
         parts = [
@@ -534,134 +318,7 @@ class FeatureStore:
         frames = [p for p in parts if p is not None]
         return pl.concat(frames) if frames else None
 
-    def _save_dataset(
-        self,
-        name: str,
-        spine: pl.DataFrame,
-        frame: pl.DataFrame,
-        resolved: Resolved,
-        versions: Mapping[str, int],
-        lineage: Mapping[str, Any],
-    ) -> None:
-        check_name("dataset", name)
-        path = self.offline.write_file(self.offline.dataset_path(name), frame)
-        self.registry.save_dataset(
-            name,
-            path=path,
-            spine_hash=_spine_hash(spine),
-            feature_refs={f"{v}:{f}": versions[v] for v, f in resolved.refs},
-            rows=frame.height,
-            overwrite=True,
-            lineage=lineage,
-        )
-
-    def reproduce_dataset(self, name: str) -> pl.DataFrame:
-        """Recompute a saved training frame from its lineage: the same spine, feature
-        definitions (by version) and committed batches. Equal to the saved frame, column order
-        and dtypes included, unless its source rows were deleted.
-
-        Raises:
-            NotFoundError: no dataset of that name.
-            RequestError: it was saved before lineage was recorded.
-        """
-        record = self.registry.get_dataset(name)
-        lineage = record.get("lineage")
-        if not lineage:
-            raise RequestError(
-                f"dataset {name!r} was saved without a lineage (by an older featurestore); "
-                "save it again to make it reproducible"
-            )
-        saved = self.offline.read_url(record["path"])
-        spine = saved.drop(lineage["columns"])
-        if _spine_hash(spine) != record["spine_hash"]:
-            raise RequestError(f"dataset {name!r}: its stored spine no longer matches its lineage")
-        return self._training_frame(
-            spine,
-            features=lineage["features"],
-            service=None,
-            full_feature_names=lineage["full_feature_names"],
-            point_in_time=lineage["point_in_time"],
-            save_as=None,
-            versions=lineage["versions"],
-            snapshot=lineage["snapshot"],
-        )
-
-    def get_saved_dataset(self, name: str) -> pl.DataFrame:
-        """A training frame saved with ``save_as``."""
-        record = self.registry.get_dataset(name)
-        return self.offline.read_url(record["path"])
-
     # -- online -------------------------------------------------------------------------------
-    def materialize(
-        self,
-        views: Sequence[str] | None = None,
-        *,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        progress: Callable[[str, int, int, int], None] | None = None,
-    ) -> MaterializeReport:
-        """Load the latest values as of ``end`` (default: now) into the online store.
-
-        Incremental: each view starts from its watermark unless ``start`` is given. Idempotent,
-        and a newer online value is never replaced by an older one.
-
-        Args:
-            views: the view names (None: every online view).
-            start: recompute from here instead of each view's watermark.
-            end: the time the values are as of (timezone-aware; default: now).
-            progress: called with (view, rows written, bucket jobs done, jobs in all) before a
-                view's first job and after each; the rows add up to the report's count.
-        """
-        now = dt.datetime.now(dt.UTC)
-        end = _utc(end, "end") or now
-        start = _utc(start, "start")
-        limit = now + self.config.ingestion.max_future
-        if end > limit:
-            raise RequestError(
-                f"end {iso(end)} is later than now plus ingestion.max_future ({iso(limit)}): "
-                "values as of a future time would pin every window and block later runs"
-            )
-        chosen = [self.get_feature_view(v) for v in views] if views else self.list_feature_views()
-        online_views = [v for v in self.list_feature_views() if v.online]
-        reloaded = lost_data(
-            self.online,
-            project=self.project,
-            materialized=lambda: any(self.registry.watermark(v.name) for v in online_views),
-        )
-        if reloaded:
-            chosen = online_views
-        written: dict[str, int] = {}
-        for view in chosen:
-            if not view.online:
-                continue
-            version = self.state.versions[("feature_view", view.name)]
-            # after a definition change (or a lost store) every entity is rewritten
-            incremental = (
-                not reloaded
-                and start is None
-                and self.registry.materialized_version(view.name) == version
-            )
-            since = start if not incremental else self.registry.watermark(view.name)
-            tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
-            written[view.name], seen_seq = materialize_view(
-                self._layout(view),
-                engine=self.engine,
-                online=self.online,
-                project=self.project,
-                start=since,
-                end=end,
-                last_seq=self.registry.materialized_seq(view.name) if incremental else None,
-                progress=tick,
-                view_version=version,
-            )
-            self.registry.record_materialization(
-                view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
-            )
-        write_marker(self.online, project=self.project)
-        return MaterializeReport(
-            views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
-        )
-
     def get_online_features(
         self,
         features: Sequence[str] | None = None,
@@ -712,56 +369,6 @@ class FeatureStore:
         self.monitor.log_served(response, state)
         return response
 
-    def push(self, push_source: str, rows: Any, *, to: PushTarget = "online") -> IngestReport:
-        """Validate pushed events with the view's contract, compute its features with the Python
-        compiler and write them online, offline or both.
-
-        Args:
-            push_source: the push source's name.
-            rows: the events (a Polars/pandas/Arrow frame or a list of dicts).
-            to: ``"online"``, ``"offline"`` or ``"online_and_offline"``.
-
-        Returns:
-            The report of the (first) view fed by ``push_source``; every view's run is recorded.
-        """
-        if to not in ("online", "offline", "online_and_offline"):
-            raise RequestError(
-                f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}"
-            )
-        views = [
-            v
-            for v in self.list_feature_views()
-            if isinstance(v.source, PushSource) and v.source.name == push_source
-        ]
-        if not views:
-            raise NotFoundError(f"no feature view reads push source {push_source!r}")
-        frame = to_frame(rows, f"rows pushed to {push_source!r}")
-        reports: list[IngestReport] = []
-        for view in views:
-            report, stored = ingest_frame(
-                view,
-                frame,
-                registry=self.registry,
-                storage=self.offline,
-                source=f"push:{push_source}",
-                publish=to != "online",
-                max_future=self.config.ingestion.max_future,
-                buckets=self.config.offline.buckets,
-                engine=self.engine,
-            )
-            if to != "offline" and stored.height:
-                write_pushed(
-                    view,
-                    compute_rows_python(view, stored),
-                    offline=self._rows_for(view, stored),
-                    offline_has_rows=to != "online",
-                    online=self.online,
-                    project=self.project,
-                    view_version=self.state.view_versions.get(view.name, 0),
-                )
-            reports.append(report)
-        return reports[0]
-
     # -- parity monitoring (the monitor's work) -------------------------------------------------
     @property
     def serving_logger(self) -> ServingLogger:
@@ -769,13 +376,13 @@ class FeatureStore:
         return self.monitor.serving_logger
 
     # One definition each, in Monitor (the store's monitor answers; the docstrings are its own).
-    flush_serving_log = _monitor_method(Monitor.flush_serving_log)
-    serving_log = _monitor_method(Monitor.serving_log)
-    check_skew = _monitor_method(Monitor.check_skew)
-    drift = _monitor_method(Monitor.drift)
-    log_feedback = _monitor_method(Monitor.log_feedback)
-    feedback_frame = _monitor_method(Monitor.feedback_frame)
-    performance = _monitor_method(Monitor.performance)
+    flush_serving_log = _delegate("monitor", Monitor.flush_serving_log)
+    serving_log = _delegate("monitor", Monitor.serving_log)
+    check_skew = _delegate("monitor", Monitor.check_skew)
+    drift = _delegate("monitor", Monitor.drift)
+    log_feedback = _delegate("monitor", Monitor.log_feedback)
+    feedback_frame = _delegate("monitor", Monitor.feedback_frame)
+    performance = _delegate("monitor", Monitor.performance)
 
     # -- acting on it: retraining policies, feedback loops (DESIGN.md §15) ----------------------
     @property
@@ -831,6 +438,56 @@ class FeatureStore:
             parse_window(window), since=since, until=until, control=control, thresholds=thresholds
         )
 
+    # -- rollouts of a view version: shadow -> canary -> full (DESIGN.md §15) -------------------
+    @property
+    def rollout_steps(self) -> Rollouts:
+        """Rollouts of view versions (:mod:`featurestore.rollouts`)."""
+        if self._rollouts is None:
+            from featurestore.rollouts import Rollouts
+
+            self._rollouts = Rollouts(self)
+        return self._rollouts
+
+    def start_rollout(
+        self,
+        view: str,
+        version: int,
+        *,
+        stage: Literal["shadow", "canary"] = "shadow",
+        fraction: float = 0.1,
+        sample: float = 0.01,
+    ) -> RolloutRecord:
+        """Roll out ``version`` of ``view``: in ``"shadow"``, serving also computes the
+        candidate for a ``sample`` of requests and logs it without serving it; in ``"canary"``,
+        the entities whose key hash falls in ``fraction`` are served the candidate (always the
+        same ones). Both versions' online values are kept apart until :meth:`promote_rollout`
+        or :meth:`abort_rollout`. Called again with the same version, it changes the stage,
+        fraction or sample. Rules: :mod:`featurestore.rollouts`. (``version`` may come by
+        position, as DESIGN.md §15 writes the call.)
+        """
+        return self.rollout_steps.start(
+            view, version=version, stage=stage, fraction=fraction, sample=sample
+        )
+
+    def promote_rollout(self, view: str) -> RolloutRecord:
+        """Make the rolled-out version the version in force and its values the served ones."""
+        return self.rollout_steps.promote(view)
+
+    def abort_rollout(self, view: str) -> RolloutRecord:
+        """Stop the rollout of ``view``: the baseline stays in force, the candidate's values go."""
+        return self.rollout_steps.abort(view)
+
+    def rollout_report(
+        self, view: str, *, thresholds: DriftThresholds | None = None
+    ) -> RolloutReport:
+        """Compare the arms of ``view``'s rollout: value differences (shadow), drift between the
+        arms and performance per arm from feedback (:mod:`featurestore.parity.rollout_report`)."""
+        return self.rollout_steps.report(view, thresholds=thresholds)
+
+    def rollouts(self, view: str | None = None) -> list[RolloutRecord]:
+        """Every rollout (of ``view``), newest first."""
+        return self.rollout_steps.list(view)
+
 
 def _request(
     features: Sequence[str] | None,
@@ -846,18 +503,3 @@ def _request(
         request_data=request_data,
         full_feature_names=full_feature_names,
     )
-
-
-def _spine_hash(spine: pl.DataFrame) -> str:
-    digest = hashlib.sha256()
-    digest.update(repr(spine.schema).encode())
-    digest.update(spine.hash_rows(seed=0).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _utc(value: dt.datetime | None, what: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise RequestError(f"{what} must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(dt.UTC)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cli_helpers import run
-from conftest import temporary_database
+
+from tests.conftest import temporary_database
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import typer
 import yaml
-from conftest import temporary_database
 from online.redis_servers import RedisServer, free_port, wait_for
 
 from featurestore.cli import app
+from tests.conftest import temporary_database
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 SEPARATORS = {"&&", "||", ";", "|", "&"}

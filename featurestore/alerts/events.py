@@ -107,12 +107,27 @@ def _policy_decision(decision: Mapping[str, Any]) -> list[Event]:
     return [Event("retrain", f"{decision.get('policy')}: {decision.get('reason')}", dict(decision))]
 
 
+def _rollout(record: Mapping[str, Any]) -> list[Event]:
+    action = record.get("action")
+    what = {
+        "shadow": "in shadow",
+        "canary": f"in canary for {record.get('fraction', 0):.0%} of entities",
+        "promoted": "promoted: it is the version in force",
+        "aborted": "aborted: the baseline stays",
+    }.get(str(action), str(action))
+    summary = (
+        f"{record.get('view')}: version {record.get('candidate_version')} "
+        f"(baseline {record.get('baseline_version')}) {what}"
+    )
+    return [Event("rollout", summary, dict(record))]
+
+
 def events_for(kind: str, record: Mapping[str, Any]) -> list[Event]:
     """The events a registry record raises (none for a clean one).
 
     Args:
         kind: ``"ingestion"``, ``"skew"``, ``"drift"``, ``"performance"`` or
-            ``"policy_decision"``.
+            ``"policy_decision"`` or ``"rollout"`` (each step of a rollout).
         record: the ``to_dict()`` of the report or ingestion run.
     """
     handlers = {
@@ -121,6 +136,7 @@ def events_for(kind: str, record: Mapping[str, Any]) -> list[Event]:
         "drift": _drift,
         "performance": _performance,
         "policy_decision": _policy_decision,
+        "rollout": _rollout,
     }
     handler = handlers.get(kind)
     return handler(record) if handler else []

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from featurestore.cli import acting, catalog, commands, parity  # noqa: F401  (registers the commands)
+from featurestore.cli import (  # noqa: F401  (registers the commands)
+    acting,
+    catalog,
+    commands,
+    parity,
+    rollouts,
+)
 from featurestore.cli.common import app, err, state
 from featurestore.errors import FeatureStoreError
 

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from featurestore.compute.engine import Engine
@@ -33,8 +34,27 @@ def training_values(
         TrainingJob(layout.bucket(bucket), tuple(names), part, point_in_time)
         for bucket, part in layout.split(keys).items()
     ]
-    frame = pl.concat(list(engine.map(training_job, jobs))).sort(POSITION)
-    return {n: frame.get_column(n) for n in names}
+    return _in_spine_order(list(engine.map(training_job, jobs)), names)
+
+
+def _in_spine_order(parts: list[pl.DataFrame], names: list[str]) -> dict[str, pl.Series]:
+    """The columns of the jobs' results in the spine's order.
+
+    The positions of all parts together are a permutation of the spine's rows, and each part
+    lists its rows in spine order, so gathering through the inverse permutation reads every
+    part front to back, all in step (no sort, and cache-friendly). One column at a time, each
+    dropped from the parts once gathered: the results are not held twice at any moment.
+    """
+    positions = pl.concat([p.get_column(POSITION) for p in parts], rechunk=True).to_numpy()
+    inverse = np.empty(len(positions), dtype=np.int64)
+    inverse[positions] = np.arange(len(positions), dtype=np.int64)
+    index = pl.Series(inverse)
+    out: dict[str, pl.Series] = {}
+    for name in names:
+        column = pl.concat([p.get_column(name) for p in parts], rechunk=True)
+        parts = [p.drop(name) for p in parts]
+        out[name] = column.gather(index)
+    return out
 
 
 def skew_values(

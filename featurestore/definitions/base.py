@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 import orjson
 
 from featurestore.errors import DefinitionError
+from featurestore.limits import quote
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: the value types a schema may name; Python types and Polars dtypes are mapped onto these names
 TYPE_NAMES = ("int64", "float64", "bool", "str", "datetime")
@@ -19,9 +20,9 @@ TYPE_NAMES = ("int64", "float64", "bool", "str", "datetime")
 
 def check_name(kind: str, name: object) -> str:
     """Return ``name`` if it is an identifier, else raise a DefinitionError naming the object."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # match() lets "name\n" by
         raise DefinitionError(
-            f"{kind} name {name!r} is invalid: use letters, digits and underscores, "
+            f"{kind} name {quote(name)} is invalid: use letters, digits and underscores, "
             "not starting with a digit"
         )
     return name

@@ -33,6 +33,7 @@ from featurestore.expr._kinds import DATETIME, FLOAT, KINDS
 from featurestore.expr._literals import check_number
 from featurestore.expr._nodes import Call, Col, Expr, Lit, col, lit
 from featurestore.expr._ops import OPS
+from featurestore.limits import clip, quote
 
 _Build = Callable[[list[Expr], dict[str, Any]], Expr]
 
@@ -144,6 +145,8 @@ def from_dict(data: Mapping[str, Any]) -> Expr:
         return _read(data, "expression")
     except RecursionError:
         raise ExpressionError("expression JSON is nested too deeply") from None
+    except ExpressionError as exc:  # messages repeat names and reprs of what was read
+        raise ExpressionError(clip(exc.message)) from None
 
 
 def _keys(
@@ -164,7 +167,7 @@ def _read(data: Any, where: str) -> Expr:
         _keys(data, where, {"col"})
         name = data["col"]
         if not isinstance(name, str):
-            raise ExpressionError(f"{where}: column name must be a string, got {name!r}")
+            raise ExpressionError(f"{where}: column name must be a string, got {quote(name)}")
         return col(name)
     if "lit" in data:
         _keys(data, where, {"lit", "dtype"})
@@ -182,41 +185,41 @@ def _read(data: Any, where: str) -> Expr:
 
 
 def _read_lit(value: Any, kind: Any, where: str) -> Expr:
-    if kind not in KINDS:
-        raise ExpressionError(f"{where}: unknown literal dtype {kind!r}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ExpressionError(f"{where}: unknown literal dtype {quote(kind)}")
     try:
         if kind == FLOAT and isinstance(value, int | str) and not isinstance(value, bool):
             value = float(value)
         elif kind == DATETIME and isinstance(value, str):
             value = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ExpressionError(f"{where}: {value!r} is not a {kind} literal") from None
+        raise ExpressionError(f"{where}: {quote(value)} is not a {kind} literal") from None
     expr = lit(value)
     if expr.kind != kind:
-        raise ExpressionError(f"{where}: literal {value!r} is not of dtype {kind}")
+        raise ExpressionError(f"{where}: literal {quote(value)} is not of dtype {kind}")
     return expr
 
 
 def _read_call(data: Mapping[str, Any], where: str) -> Expr:
     op = data["op"]
-    if op not in OPS:
-        raise ExpressionError(f"{where}: unknown operation {op!r}")
+    if not isinstance(op, str) or op not in OPS:
+        raise ExpressionError(f"{where}: unknown operation {quote(op)}")
     raw_args = data["args"]
     if not isinstance(raw_args, list):
-        raise ExpressionError(f"{where}: args of {op!r} must be a list")
+        raise ExpressionError(f"{where}: args of {quote(op)} must be a list")
     args = [_read(a, f"{where}.args[{i}]") for i, a in enumerate(raw_args)]
     params = data.get("params", {})
     spec = OPS[op]
     if not isinstance(params, Mapping) or set(params) != set(spec.params):
-        raise ExpressionError(f"{where}: {op!r} takes parameters {list(spec.params)}")
+        raise ExpressionError(f"{where}: {quote(op)} takes parameters {list(spec.params)}")
     if spec.arity is not None and len(args) != spec.arity:
-        raise ExpressionError(f"{where}: {op!r} takes {spec.arity} arguments, got {len(args)}")
+        raise ExpressionError(f"{where}: {quote(op)} takes {spec.arity} arguments, got {len(args)}")
     built = _BUILDERS[op](args, dict(params))
     if not isinstance(built, Call) or built.op != op:
         # `x ** lit(2)` is the number-literal "pow" (int64 for an int64 base), so a "pow_expr"
         # document with such an exponent would change meaning if read as written.
         raise ExpressionError(
-            f"{where}: {built!r} is written as operation {getattr(built, 'op', None)!r}, not {op!r}"
+            f"{where}: {built!r} is written as operation {getattr(built, 'op', None)!r}, not {quote(op)}"
         )
     return built
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from featurestore.errors import ExpressionError
 from featurestore.expr._kinds import BOOL, CAST_TARGETS, DATETIME, FLOAT, INT, NULL, STR, Kind
+from featurestore.limits import quote
 
 I64_MIN: Final = -(2**63)
 I64_MAX: Final = 2**63 - 1
@@ -74,7 +75,7 @@ def check_text(value: Any, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ExpressionError(f"{what} {value!r} is not valid Unicode") from None
+        raise ExpressionError(f"{what} {quote(value)} is not valid Unicode") from None
     return value
 
 

@@ -1,8 +1,8 @@
 """Where offline files live: a local folder or an object store (``s3://bucket/prefix``).
 
-Parquet is read and written by Polars' own cloud I/O (``scan_parquet``/``sink_parquet`` with
+Parquet is read and written by Polars' own cloud I/O (``scan_parquet``/``write_parquet`` with
 ``storage_options``): predicate and projection pushdown reach the object store's ranged reads,
-and partitioned writes stream without a local copy. Polars cannot list or delete objects, which
+and a file is written in one PUT. Polars cannot list or delete objects, which
 the sweep needs; those few calls go through ``obstore``, the Python face of the same Rust
 ``object_store`` crate Polars is built on, so one set of options (``aws_endpoint_url``,
 ``aws_access_key_id``... and the standard ``AWS_*`` environment variables) configures both.
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
-__all__ = ["FileInfo", "Location"]
+__all__ = ["Codec", "FileInfo", "Location"]
+
+Codec = Literal["lz4", "uncompressed", "snappy", "gzip", "brotli", "zstd"]
 
 #: option keys that are HTTP client settings for obstore (Polars takes them with the rest)
 _CLIENT_KEYS = {"aws_allow_http": "allow_http", "allow_http": "allow_http"}
@@ -102,41 +104,32 @@ class Location:
         return pl.read_parquet(url, storage_options=self.storage_options)
 
     # -- writing ------------------------------------------------------------------------------
-    def write(self, relative: str, frame: pl.DataFrame) -> str:
+    def write(
+        self,
+        relative: str,
+        frame: pl.DataFrame,
+        *,
+        compression: Codec = "zstd",
+        row_group_size: int | None = None,
+    ) -> str:
         """Write one Parquet file whole: locally beside it then renamed over it; on an object
         store one PUT, which is atomic. Returns its full path or URL."""
         url = self.url(relative)
+        options: dict[str, Any] = dict(
+            statistics=True, compression=compression, row_group_size=row_group_size
+        )
         if self.remote:
-            frame.write_parquet(url, storage_options=self.storage_options, statistics=True)
+            frame.write_parquet(url, storage_options=self.storage_options, **options)
             return url
         path = Path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            frame.write_parquet(tmp, statistics=True)
+            frame.write_parquet(tmp, **options)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         return url
-
-    def sink_partitioned(
-        self, relative: str, frame: pl.LazyFrame, key: pl.Expr
-    ) -> list[tuple[str, int]]:
-        """Write ``frame`` under a folder, one hive partition per value of ``key`` (left out of
-        the files). Returns each file written (relative) with its row count."""
-        written: list[tuple[str, int]] = []
-
-        def record(args: Any) -> None:
-            written.extend((self.relative(p.path), int(p.num_rows)) for p in args.paths)
-
-        frame.sink_parquet(
-            pl.PartitionBy(self.url(relative), key=key, include_key=False),
-            mkdir=not self.remote,
-            compression="lz4",  # cheapest to write; the rows are read back whole
-            storage_options=self.storage_options,
-            sinked_paths_callback=record,
-        )
-        return sorted(written)
 
     # -- listing and deleting (what a sweep needs) --------------------------------------------
     def list(self, prefix: str) -> list[FileInfo]:

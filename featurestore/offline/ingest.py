@@ -21,6 +21,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +40,7 @@ from featurestore.reports import IngestReport
 __all__ = ["IngestRegistry", "JobRunner", "content_hash", "ingest_frame", "view_contract"]
 
 MAX_FUTURE_CHECK = "max_future"
+_HASH_SLICE = 250_000  # rows per hashing thread, at least
 J = TypeVar("J")
 R = TypeVar("R")
 
@@ -84,11 +86,20 @@ def view_contract(view: FeatureView, max_future_at: dt.datetime | None = None) -
 
 
 def content_hash(frame: pl.DataFrame) -> str:
-    """A digest of a batch's content: its schema and every row, in order."""
+    """A digest of a batch's content: its schema and every row, in order.
+
+    A row's hash depends on that row alone, so slices of a big batch are hashed on several
+    threads (Polars releases the GIL) and the digest is the same as for the whole.
+    """
     digest = hashlib.sha256(repr(frame.schema).encode())
     digest.update(frame.height.to_bytes(8, "little"))
     if frame.height and frame.width:
-        digest.update(frame.hash_rows(seed=0x66736873).to_numpy().tobytes())
+        parts = max(1, min(os.cpu_count() or 1, frame.height // _HASH_SLICE))
+        size = -(-frame.height // parts)
+        slices = [frame.slice(start, size) for start in range(0, frame.height, size)]
+        with ThreadPoolExecutor(len(slices), thread_name_prefix="featurestore-hash") as pool:
+            for hashes in pool.map(lambda part: part.hash_rows(seed=0x66736873), slices):
+                digest.update(hashes.to_numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -226,9 +237,8 @@ def _write_buckets(
     if rows.height == 0:
         return []
     count = registry.view_buckets(view.name, buckets)
-    timestamp = view.source.timestamp_field
     jobs = [
-        WriteJob(storage.location, view.name, run, bucket, part, timestamp)
+        WriteJob(storage.location, view.name, run, bucket, part)
         for bucket, part in split_by_bucket(rows, view.join_keys, count).items()
     ]
     runner = engine.map if engine is not None else _in_process

@@ -15,7 +15,8 @@ the tie rule, sort them by ``(keys, ka)``, and a running maximum of the rank is 
 rows visible so far; one backward ``join_asof`` of the spine on ``ka`` then reads it off. Both sorts
 order entities the same way, so ranks of a later entity exceed every rank of an earlier one and a
 plain cumulative maximum never leaks across entities. When no row is known later than its event
-time the rank order is already sorted by ``ka`` and the second sort is skipped.
+time the rank order is already sorted by ``ka`` and the second sort is skipped. With one integer
+key the three sorts and the join run on packed int64 keys (:func:`packed_winners`).
 
 Timestamps are compared as UTC microseconds: naive datetimes are taken as UTC, other zones are
 converted, other units are cast to microseconds, a ``Date`` spine means midnight UTC. Feature rows
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from featurestore.errors import RequestError
@@ -196,14 +198,17 @@ def prepare_rows(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(RIDX),
         *(pl.col(v) for v in dict.fromkeys(values) if v not in keys),
     ).collect()
+    # several batches read as several chunks; the winners are gathered at random positions,
+    # several times slower across chunks than from one
+    frame = frame.rechunk()
     known = pl.max_horizontal(EV, EC) if point_in_time == "known" else pl.col(EV)
     frame = frame.with_columns(known.alias(KA))
     late = bool(frame.select((pl.col(KA) > pl.col(EV)).any()).item())
     return RowTable(frame=frame, keys=tuple(keys), late=late)
 
 
-def prepare_spine(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """The spine rows that can match: ``SIDX`` (input position), cast keys and ``T``, sorted."""
+def probe_rows(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """The spine rows that can match: ``SIDX`` (input position), cast keys and ``T``."""
     keys = list(dtypes)
     _require(spine.schema, [*keys, EVENT], "spine")
     probe = spine.select(
@@ -211,9 +216,14 @@ def prepare_spine(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.
         *(pl.col(k).cast(dtypes[k]) for k in keys),
         _as_utc_us(EVENT, spine.schema[EVENT], "spine").alias(T),
     )
-    # Sorted by entity, then time: join_asof needs time order within each entity, and grouped
-    # entities make its per-group search markedly faster than a global time order.
-    return probe.filter(pl.all_horizontal(pl.col(*keys, T).is_not_null())).sort([*keys, T])
+    return probe.filter(pl.all_horizontal(pl.col(*keys, T).is_not_null()))
+
+
+def prepare_spine(spine: pl.DataFrame, dtypes: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """:func:`probe_rows`, sorted by entity, then time: join_asof needs time order within each
+    entity, and grouped entities make its per-group search markedly faster than a global time
+    order."""
+    return probe_rows(spine, dtypes).sort([*dtypes, T])
 
 
 def tie_order(keys: Sequence[str]) -> list[str]:
@@ -257,6 +267,78 @@ def winners(probe: pl.DataFrame, table: RowTable) -> pl.DataFrame:
     return joined.drop(KA, BEST).with_columns(
         ranked.get_column(RIDX).gather(best).alias(RIDX),
         ranked.get_column(EV).gather(best).alias(EV),
+    )
+
+
+_INT64_SPAN = 2**63  # packed values lie in [0, key span * width), which must stay inside int64
+_PACKABLE = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _int64(series: pl.Series) -> np.ndarray:
+    values: np.ndarray = series.to_physical().cast(pl.Int64).to_numpy()
+    return values
+
+
+def packed_winners(
+    spine: pl.DataFrame, table: RowTable, dtypes: Mapping[str, pl.DataType]
+) -> pl.DataFrame | None:
+    """What ``winners(prepare_spine(spine, dtypes), table)`` gives, on packed sort keys; None
+    when they do not apply (several keys, a key that is not an integer, ranges too wide for
+    int64, no rows or no spine rows).
+
+    :func:`winners` sorts with Polars on several columns three times (rows in tie order, rows by
+    known-at time, the spine) and joins with ``join_asof``, which hashes the keys. With one
+    integer key and every ``(key, time)`` packed into one int64 as ``(key - lowest key) * width
+    + (time - earliest time)``, each sort is a one-column NumPy sort and the join a
+    ``searchsorted`` in one sorted array: about three times less work. The packed tie sort
+    orders by ``(key, event)`` only, so when two rows of an entity share an event time the tie
+    order comes from Polars' sort as in :func:`winners`; the other steps do not depend on how
+    ties are ordered (rows with equal ``(key, known-at)`` all count once the last is visible).
+
+    Returns:
+        ``SIDX``, the key, ``T``, ``RIDX`` and ``EV`` of every spine row with a key and a
+        time, sorted by key and time (the winner's columns are null where no row is visible).
+    """
+    if len(table.keys) != 1 or not isinstance(dtypes[table.keys[0]], _PACKABLE):
+        return None
+    key = table.keys[0]
+    probe = probe_rows(spine, dtypes)
+    valid = table.valid()
+    if probe.height == 0 or valid.height == 0:
+        return None
+    row_key, event, known = (_int64(valid.get_column(c)) for c in (key, EV, KA))
+    spine_key, spine_t = _int64(probe.get_column(key)), _int64(probe.get_column(T))
+    low_key = int(min(row_key.min(), spine_key.min()))
+    key_span = int(max(row_key.max(), spine_key.max())) - low_key + 1
+    low_t = int(min(event.min(), spine_t.min()))  # known-at times are never before events
+    width = int(max(known.max(), spine_t.max())) - low_t + 1
+    if key_span * width > _INT64_SPAN:
+        return None
+    base = (row_key - low_key) * width
+    by_event = base + (event - low_t)
+    order = np.argsort(by_event)
+    ordered = by_event[order]
+    # No tie on (key, event): any sort is the tie order. A tie: Polars' sort on every column.
+    if bool((ordered[1:] == ordered[:-1]).any()):
+        tied = valid.select(pl.arg_sort_by(tie_order(list(table.keys)), maintain_order=True))
+        order = tied.to_series().to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    by_known = base + (known - low_t)
+    visible = np.argsort(by_known)
+    lookup = by_known[visible]
+    best = np.maximum.accumulate(rank[visible])  # ranks grow with the key: no leak across keys
+    spine_base = (spine_key - low_key) * width
+    asked = spine_base + (spine_t - low_t)
+    spine_order = np.argsort(asked)
+    at = np.searchsorted(lookup, asked[spine_order], side="right") - 1
+    found = at >= 0
+    at = np.where(found, at, 0)
+    found &= lookup[at] >= spine_base[spine_order]  # the entry is of the spine row's entity
+    winner, hit = pl.Series(order[best[at]]), pl.Series(found)
+    return probe[pl.Series(spine_order)].with_columns(
+        pl.when(hit).then(valid.get_column(RIDX).gather(winner)).alias(RIDX),
+        pl.when(hit).then(valid.get_column(EV).gather(winner)).alias(EV),
     )
 
 
@@ -330,8 +412,10 @@ def point_in_time_join(
     ttl_us = duration_micros(ttl, "ttl")
     names = _output_names(spine, features, rename)
     table = prepare_rows(rows, keys, features, point_in_time, spine.schema)
-    probe = prepare_spine(spine, key_dtypes(spine.schema, table.frame.schema, keys))
-    found = winners(probe, table)
+    dtypes = key_dtypes(spine.schema, table.frame.schema, keys)
+    found = packed_winners(spine, table, dtypes)
+    if found is None:
+        found = winners(prepare_spine(spine, dtypes), table)
     ridx = found.get_column(RIDX)
     if ttl_us is not None:
         age = pl.col(T).dt.epoch("us") - pl.col(EV).dt.epoch("us")

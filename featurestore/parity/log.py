@@ -48,6 +48,11 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "event_timestamp": pl.Datetime("us", "UTC"),
     "view_version": pl.Int64(),
     "requested": pl.Boolean(),
+    # the rollout arm of the row's view: "current" | "candidate" (a canary), "shadow" (the
+    # candidate computed beside the served answer, never served); null: no rollout
+    "arm": pl.String(),
+    # beside a "shadow" row: the value served to the same entity in the same request
+    "served_value": pl.Binary(),
 }
 
 
@@ -97,6 +102,8 @@ class Served(Protocol):
     def request_data(self) -> Mapping[str, Sequence[Any]]: ...
     @property
     def view_versions(self) -> Mapping[tuple[str, str], Sequence[int | None]]: ...
+    @property
+    def arms(self) -> Mapping[str, Sequence[str]]: ...
 
 
 class _Samples:
@@ -137,15 +144,20 @@ def _entries(
     *,
     samples: _Samples | None = None,
     shapes: dict[tuple[Any, ...], _Shape] | None = None,
+    shadow: bool = False,
+    served: Served | None = None,
 ) -> list[bytes]:
     """One msgpack entry per sampled entity row, packed in one call (values stay raw here: the
     per-value encoding happens when the buffer is flushed, off the serving path).
 
-    ``samples`` and ``shapes`` are the logger's memos (fresh ones when not given).
+    ``samples`` and ``shapes`` are the logger's memos (fresh ones when not given). A
+    ``shadow`` answer (a rollout's candidate, sampled already) is logged whole, every view's
+    rows with arm ``"shadow"``, each beside the value ``served`` (the answer it rode on) gave
+    the same entity (``response.shadow_rows`` are the entities' rows there).
     """
     keys_of = [response.values[k] for k in response.join_keys]
     rows = list(zip(*keys_of, strict=True))
-    chosen = (samples or _Samples(rate)).rows(rows)
+    chosen = (samples or _Samples(1.0 if shadow else rate)).rows(rows)
     if not chosen:
         return []
     requested = _micros(response.requested_at)
@@ -178,6 +190,14 @@ def _entries(
         status_rows = list(zip(*map(converted.__getitem__, map(id, status_lists)), strict=True))
         stamp_rows = list(zip(*map(converted.__getitem__, map(id, stamp_lists)), strict=True))
         version_rows = list(zip(*map(converted.__getitem__, map(id, version_lists)), strict=True))
+    arms: list[dict[str, str] | None] = [None] * len(rows)
+    beside: list[tuple[Any, ...]] | None = None
+    if shadow:
+        arms = [dict.fromkeys((view for view, _ in response.refs), "shadow")] * len(rows)
+        if served is not None:
+            beside = _served_beside(response, served, shape)
+    elif response.arms:
+        arms = [{view: arm[i] for view, arm in response.arms.items()} for i in range(len(rows))]
     packer = make_packer()
     out: list[bytes] = []
     for n, i in enumerate(chosen):
@@ -192,8 +212,26 @@ def _entries(
             "e": stamp_rows[n],
             "w": version_rows[n],
         }
+        if arms[i] is not None:
+            entry["a"] = arms[i]
+        if beside is not None:
+            entry["b"] = beside[i]
         out.append(packer.pack(entry))
     return out
+
+
+def _served_beside(response: Served, served: Served, shape: _Shape) -> list[tuple[Any, ...]]:
+    """Per row of a shadow answer, the values ``served`` gave the same entity, aligned with
+    the shape's logged columns (None where the served answer has no such column)."""
+    columns: list[Sequence[Any] | None] = [served.values.get(name) for name in shape.names]
+    columns += [
+        served.inputs[ref][0] if ref in served.inputs else None
+        for ref in shape.logged[len(shape.names) :]
+    ]
+    rows = getattr(response, "shadow_rows", None) or range(
+        len(response.values[response.join_keys[0]])
+    )
+    return [tuple(None if c is None else c[row] for c in columns) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +291,10 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
         # the version of each stored row that answered; None (not found, computed on demand,
         # or an entry from before rows carried versions): the version in force
         served = entry.get("w") or [None] * len(meta)
+        arms = entry.get("a") or {}
+        beside = entry.get("b")
         rows = zip(meta, entry["v"], entry["s"], entry["e"], served, strict=True)
-        for (view, feature, in_force, flag), value, status, event, version in rows:
+        for n, ((view, feature, in_force, flag), value, status, event, version) in enumerate(rows):
             columns["request_id"].append(entry["r"])
             columns["requested_at"].append(requested_at)
             columns["sample"].append(sample)
@@ -269,6 +309,8 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
             )
             columns["view_version"].append(in_force if version is None else version)
             columns["requested"].append(bool(flag))
+            columns["arm"].append(arms.get(view))
+            columns["served_value"].append(None if beside is None else packer.pack(beside[n]))
     return pl.DataFrame(columns, schema=LOG_SCHEMA)
 
 
@@ -328,14 +370,29 @@ class ServingLogger:
             with contextlib.suppress(Exception):  # a metrics hook must never break logging
                 self.on_change(logged, dropped)
 
-    def log(self, response: Served, versions: Mapping[str, int]) -> None:
+    def log(
+        self,
+        response: Served,
+        versions: Mapping[str, int],
+        *,
+        shadow: bool = False,
+        served: Served | None = None,
+    ) -> None:
         """Sample ``response`` (never raises, never blocks); ``versions`` are the view versions
-        in force, logged where no stored row answered."""
-        if self.rate <= 0.0 or self._stopped:
+        in force, logged where no stored row answered. A ``shadow`` answer (a rollout's
+        candidate for entities its shadow sampled) is logged whole, whatever the rate, beside
+        the values the answer it rode on (``served``) gave."""
+        if (self.rate <= 0.0 and not shadow) or self._stopped:
             return
         try:
             entries = _entries(
-                response, versions, self.rate, samples=self._samples, shapes=self._shapes
+                response,
+                versions,
+                self.rate,
+                samples=None if shadow else self._samples,
+                shapes=self._shapes,
+                shadow=shadow,
+                served=served,
             )
         except Exception:
             self._count(0, 1)

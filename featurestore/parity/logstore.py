@@ -53,9 +53,15 @@ def flush_serving_log(
 
 
 def read_serving_log(
-    storage: OfflineStore, since: dt.datetime | None = None, until: dt.datetime | None = None
+    storage: OfflineStore,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    *,
+    shadow: bool = False,
 ) -> pl.DataFrame:
-    """Every flushed log row with ``since <= requested_at < until``."""
+    """Every flushed log row with ``since <= requested_at < until``: the served rows, or with
+    ``shadow`` only the rows a shadow rollout computed beside them (never served, so never
+    part of the skew check, drift or feedback loops)."""
     prefix = storage.serving_log_dir()
     files = sorted(
         f.path for f in storage.list_files(prefix) if f.path.rsplit("/", 1)[-1].startswith("flush-")
@@ -68,4 +74,5 @@ def read_serving_log(
         lazy = lazy.filter(pl.col("requested_at") >= since)
     if until is not None:
         lazy = lazy.filter(pl.col("requested_at") < until)
-    return lazy.collect()
+    is_shadow = pl.col("arm").fill_null("") == "shadow"
+    return lazy.filter(is_shadow if shadow else ~is_shadow).collect()

@@ -277,11 +277,16 @@ def check_skew(
 def _by_version(
     name: str, logged: pl.DataFrame, times: Mapping[int, dt.datetime], in_force: InForce | None
 ) -> dict[int | None, list[int]]:
-    """The logged samples of one view grouped by the view version in force when served."""
+    """The logged samples of one view grouped by the view version in force when served; a
+    sample a rollout's canary served is judged by the candidate version that served it."""
     out: dict[int | None, list[int]] = {}
+    candidate: dict[int, int] = {}
+    if "arm" in logged.columns:
+        canary = logged.filter(pl.col("arm") == "candidate")
+        candidate = dict(zip(canary["sample"], canary["view_version"], strict=True))
     for sample in logged.get_column("sample").unique(maintain_order=True).to_list():
         version = None if in_force is None else in_force(name, times[sample])
-        out.setdefault(version, []).append(sample)
+        out.setdefault(candidate.get(sample, version), []).append(sample)
     return out
 
 

@@ -20,7 +20,13 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.pool import StaticPool
 
 from featurestore._sqlite import use_wal
-from featurestore.errors import ConfigError, ConflictError, FeatureStoreError, RegistryError
+from featurestore.errors import (
+    ConfigError,
+    ConflictError,
+    FeatureStoreError,
+    RegistryError,
+    RegistryUnavailableError,
+)
 from featurestore.registry.tables import VERSION_TABLE
 
 __all__ = ["Database", "migrations_dir"]
@@ -150,7 +156,8 @@ class Database:
 
         Raises:
             ConflictError: a unique constraint refused a concurrent or repeated write.
-            RegistryError: the database cannot be reached, read or written.
+            RegistryUnavailableError: the database cannot be reached (or is locked).
+            RegistryError: the database cannot be read or written.
         """
         try:
             with self.engine.connect() as conn:
@@ -163,6 +170,10 @@ class Database:
         except sa.exc.IntegrityError as exc:
             raise ConflictError(
                 f"a concurrent change to registry {self.shown_url} won: {_first_line(exc)}"
+            ) from None
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise RegistryUnavailableError(
+                f"registry {self.shown_url} cannot be used: {_first_line(exc)}"
             ) from None
         except sa.exc.SQLAlchemyError as exc:
             raise RegistryError(

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from featurestore.errors import ConflictError, RequestError
+from featurestore.limits import check_time, check_values, quote
 from featurestore.registry.records import dump_json
 from featurestore.registry.tables import feedback as table
 from featurestore.registry.tables import utc
@@ -43,10 +44,12 @@ def _row(raw: Any, project: str, now: datetime, latest: datetime | None) -> dict
         )
     request_id = raw.get("request_id")
     if not isinstance(request_id, str) or not request_id.strip():
-        raise RequestError(f"feedback needs a non-empty string request_id, got {request_id!r}")
+        raise RequestError(f"feedback needs a non-empty string request_id, got {quote(request_id)}")
     prediction, label = raw.get("prediction"), raw.get("label")
     if prediction is None and label is None:
-        raise RequestError(f"feedback for request {request_id!r} has neither prediction nor label")
+        raise RequestError(
+            f"feedback for request {quote(request_id)} has neither prediction nor label"
+        )
     return {
         "project": project,
         "request_id": request_id,
@@ -74,7 +77,7 @@ def check_group(value: Any, request_id: str) -> str | None:
     ):
         shown = repr(value)[:100]
         raise RequestError(
-            f"the group of request {request_id!r} must be a printable string of 1 to "
+            f"the group of request {quote(request_id)} must be a printable string of 1 to "
             f"{GROUP_MAX} characters (e.g. {CONTROL!r}), got {shown}"
         )
     return value
@@ -83,7 +86,8 @@ def check_group(value: Any, request_id: str) -> str | None:
 def _value(value: Any, field: str, request_id: str) -> str | None:
     if value is None:
         return None
-    return dump_json(value, what=f"the {field} of request {request_id!r}", allow_nan=False)
+    check_values(value, f"the {field} of request {quote(request_id)}")
+    return dump_json(value, what=f"the {field} of request {quote(request_id)}", allow_nan=False)
 
 
 def _timestamp(value: Any, request_id: str, now: datetime, latest: datetime | None) -> datetime:
@@ -94,16 +98,12 @@ def _timestamp(value: Any, request_id: str, now: datetime, latest: datetime | No
             value = datetime.fromisoformat(value)
         except ValueError:
             raise RequestError(
-                f"the timestamp {value!r} of request {request_id!r} is not ISO 8601"
+                f"the timestamp {quote(value)} of request {quote(request_id)} is not ISO 8601"
             ) from None
     if not isinstance(value, datetime):
-        raise RequestError(f"the timestamp of request {request_id!r} must be a datetime")
+        raise RequestError(f"the timestamp of request {quote(request_id)} must be a datetime")
     stamp = utc(value)
-    if latest is not None and stamp > latest:
-        raise RequestError(
-            f"the timestamp {stamp.isoformat()} of request {request_id!r} is later than now plus "
-            f"ingestion.max_future ({latest.isoformat()})"
-        )
+    check_time(stamp, f"the timestamp of request {quote(request_id)}", latest=latest)
     return stamp
 
 

@@ -38,11 +38,13 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Head:
-    """The newest stored version of an object and whether it is currently removed."""
+    """The version in force of an object, whether it is currently removed, and the greatest
+    version ever stored (greater than the one in force while a rollout runs its candidate)."""
 
     version: int
     removed: bool
     spec_hash: str
+    latest: int = 0
 
 
 def prepare(specs: Sequence[ObjectSpec]) -> list[Prepared]:
@@ -93,8 +95,21 @@ def heads(conn: Connection, project: str) -> dict[Key, Head]:
         )
         .where(objects.c.project == project)
     )
+    latest = {
+        (row.kind, row.name): row.latest
+        for row in conn.execute(
+            sa.select(v.c.kind, v.c.name, sa.func.max(v.c.version).label("latest"))
+            .where(v.c.project == project)
+            .group_by(v.c.kind, v.c.name)
+        )
+    }
     return {
-        (row.kind, row.name): Head(row.version, row.removed_at is not None, row.spec_hash)
+        (row.kind, row.name): Head(
+            row.version,
+            row.removed_at is not None,
+            row.spec_hash,
+            latest.get((row.kind, row.name), row.version),
+        )
         for row in conn.execute(query)
     }
 
@@ -108,11 +123,11 @@ def diff(prepared: Sequence[Prepared], state: dict[Key, Head], *, partial: bool)
             items.append(PlanItem(spec.kind, spec.name, "add", None, 1))
         elif head.removed:
             # A re-added object continues its numbering, so an old version number is never reused.
-            items.append(PlanItem(spec.kind, spec.name, "add", None, head.version + 1))
+            items.append(PlanItem(spec.kind, spec.name, "add", None, _next(head)))
         elif head.spec_hash == spec.spec_hash:
             items.append(PlanItem(spec.kind, spec.name, "unchanged", head.version, head.version))
         else:
-            items.append(PlanItem(spec.kind, spec.name, "change", head.version, head.version + 1))
+            items.append(PlanItem(spec.kind, spec.name, "change", head.version, _next(head)))
     if not partial:
         given = {(spec.kind, spec.name) for spec in prepared}
         for key in sorted(state.keys() - given):
@@ -120,6 +135,12 @@ def diff(prepared: Sequence[Prepared], state: dict[Key, Head], *, partial: bool)
             if not head.removed:
                 items.append(PlanItem(key[0], key[1], "remove", head.version, None))
     return items
+
+
+def _next(head: Head) -> int:
+    """A new version's number: never one stored before (a rollout's candidate may be newer
+    than the version in force)."""
+    return max(head.version, head.latest) + 1
 
 
 def write(

@@ -48,7 +48,7 @@ __all__ = [
     "watermark",
 ]
 
-ReportKind = Literal["skew", "drift", "performance", "feedback_loop"]
+ReportKind = Literal["skew", "drift", "performance", "feedback_loop", "rollout"]
 REPORT_KINDS: tuple[str, ...] = get_args(ReportKind)
 
 

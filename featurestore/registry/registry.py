@@ -21,6 +21,7 @@ from featurestore.registry.engine import Database
 from featurestore.registry.manifest import BatchFile, FileEntry, RunState
 from featurestore.registry.models import ObjectSpec, Plan, StoredObject
 from featurestore.registry.records import ReportKind
+from featurestore.registry.rollouts import RolloutRows
 from featurestore.registry.tables import projects
 
 __all__ = ["Listener", "Registry"]
@@ -29,8 +30,8 @@ logger = logging.getLogger("featurestore.registry")
 
 Listener = Callable[[str, Mapping[str, Any]], None]
 """Called as ``listener(kind, record)`` after a report (``"skew"``, ``"drift"``,
-``"performance"``), a finished ingestion run (``"ingestion"``) or a retraining-policy decision
-(``"policy_decision"``) is committed."""
+``"performance"``), a finished ingestion run (``"ingestion"``), a retraining-policy decision
+(``"policy_decision"``) or a rollout step (``"rollout"``) is committed."""
 
 
 def _now() -> datetime:
@@ -97,6 +98,12 @@ class Registry:
                 listener(kind, record)
             except Exception:
                 logger.exception("a registry listener failed on a %s record", kind)
+
+    @property
+    def rollouts(self) -> RolloutRows:
+        """Rollouts of view versions (:mod:`featurestore.registry.rollouts`); each change is
+        told to the listeners as a ``"rollout"`` record."""
+        return RolloutRows(self._db, self.project, self._notify)
 
     def _ensure_project(self) -> None:
         insert = pg_insert if self._db.is_postgres else sqlite_insert

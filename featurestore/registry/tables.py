@@ -28,6 +28,7 @@ __all__ = [
     "policy_decisions",
     "projects",
     "reports",
+    "rollouts",
     "utc",
     "view_layouts",
 ]
@@ -260,4 +261,26 @@ alert_deliveries = sa.Table(
     sa.Column("claimed_until", UTCDateTime, nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Index("ix_fs_alert_deliveries_due", "project", "status", "next_attempt_at"),
+)
+
+rollouts = sa.Table(
+    "fs_rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _project(),
+    sa.Column("view", sa.String(NAME), nullable=False),
+    sa.Column("baseline_version", sa.Integer, nullable=False),
+    sa.Column("candidate_version", sa.Integer, nullable=False),
+    # "shadow" | "canary" while running; the stage it ended in afterwards
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("fraction", sa.Float, nullable=False),
+    sa.Column("sample", sa.Float, nullable=False),
+    # "running" -> "promoted" | "aborted"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    # JSON list of {stage, fraction, sample, at}: every step, for the report and the UI
+    sa.Column("steps", sa.Text, nullable=False),
+    sa.Index("ix_fs_rollouts_view", "project", "view", "status"),
 )

@@ -23,10 +23,20 @@ from starlette.types import Receive, Scope, Send
 import featurestore
 from featurestore.reports import parse_iso
 from featurestore.server.auth import TokenTable, require_scope
+from featurestore.server.door import BodyLimit
 from featurestore.server.errors import install_error_handlers
 from featurestore.server.metrics import Metrics, MetricsMiddleware
 from featurestore.server.refresh import DefinitionWatcher
-from featurestore.server.routes import ops, policies, reports, serving, ui, write
+from featurestore.server.routes import (
+    feast,
+    ops,
+    policies,
+    reports,
+    rollouts,
+    serving,
+    ui,
+    write,
+)
 from featurestore.server.routes.docs import install_docs
 from featurestore.store import FeatureStore
 
@@ -151,9 +161,13 @@ def create_app(
     app.include_router(reports.router, dependencies=read)
     app.include_router(policies.router, dependencies=read)
     app.include_router(write.router, dependencies=write_scope)
+    app.include_router(feast.router, dependencies=write_scope)
+    app.include_router(rollouts.reader, dependencies=read)
+    app.include_router(rollouts.writer, dependencies=write_scope)
     app.include_router(ops.router)
     if store.config.serving.ui:
         app.include_router(ui.router)  # checks the read scope itself (header or sign-in cookie)
+    app.add_middleware(BodyLimit, limit=store.config.serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if fast_path:  # timed by the metrics middleware as the routed requests are
         route = next(r for r in serving.router.routes if getattr(r, "path", None) == serving.PATH)

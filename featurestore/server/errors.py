@@ -8,6 +8,7 @@ get here: :class:`~featurestore.server.metrics.MetricsMiddleware` logs them and 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,9 +22,12 @@ from featurestore.errors import (
     ContractError,
     FeatureStoreError,
     ForbiddenError,
+    RegistryError,
+    RegistryUnavailableError,
     RequestError,
     StoreUnavailableError,
 )
+from featurestore.limits import clip, quote
 
 __all__ = [
     "BadJSONError",
@@ -32,6 +36,9 @@ __all__ = [
     "json_response",
     "validation_sentence",
 ]
+
+
+logger = logging.getLogger("featurestore.server")
 
 
 class BadJSONError(RequestError):
@@ -61,7 +68,7 @@ def error_response(metrics: Any, exc: FeatureStoreError) -> Response:
     metrics.error(type(exc).__name__)
     if isinstance(exc, StoreUnavailableError):
         metrics.online_store_errors.inc()
-    body: dict[str, Any] = {"detail": exc.message}
+    body: dict[str, Any] = {"detail": clip(_public(exc))}
     headers: dict[str, str] | None = None
     if isinstance(exc, ContractError) and exc.report is not None:
         body["report"] = exc.report.to_dict()
@@ -70,6 +77,18 @@ def error_response(metrics: Any, exc: FeatureStoreError) -> Response:
     elif isinstance(exc, AuthError):
         headers = {"WWW-Authenticate": "Bearer"}
     return json_response(body, exc.status_code, headers)
+
+
+def _public(exc: FeatureStoreError) -> str:
+    """The message a client may see: a registry failure's names its database (URL, host, user),
+    which only the server's log shows."""
+    if isinstance(exc, RegistryUnavailableError):
+        logger.warning("%s", exc.message)
+        return "the registry does not answer; retry later"
+    if isinstance(exc, RegistryError):
+        logger.error("%s", exc.message)
+        return "the registry cannot be used; see the server's log"
+    return exc.message
 
 
 async def _feature_store_error(request: Request, exc: Exception) -> Response:
@@ -84,21 +103,21 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     error = BadJSONError if bad_json else RequestError
     _metrics(request).error(error.__name__)
     detail = "the request body is not valid JSON" if bad_json else validation_sentence(errors)
-    return json_response({"detail": detail}, error.status_code)
+    return json_response({"detail": clip(detail)}, error.status_code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        detail = f"no endpoint {request.url.path!r} (see /docs for the API)"
+        detail = f"no endpoint {quote(request.url.path)} (see /docs for the API)"
     elif exc.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path!r}"
+        detail = f"method {quote(request.method)} is not allowed on {quote(request.url.path)}"
     elif exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
         _metrics(request).error(BadJSONError.__name__)
         detail = "the request body is not valid JSON"
     else:
         detail = str(exc.detail)
-    return json_response({"detail": detail}, exc.status_code, dict(exc.headers or {}) or None)
+    return json_response({"detail": clip(detail)}, exc.status_code, dict(exc.headers or {}) or None)
 
 
 def validation_sentence(errors: Sequence[Any]) -> str:

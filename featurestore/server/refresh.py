@@ -1,7 +1,7 @@
 """Keep a running server's definitions in step with the registry.
 
 The store serves from an immutable serving state. A watcher compares the registry's current
-``(kind, name, version)`` set with the one it saw last, every few seconds in the background and
+``(kind, name, version)`` set (and the running rollouts) with the one it saw last, every few seconds in the background and
 (at most once a second) when a request names something unknown, so ``featurestore apply``
 reaches a running server without a restart. The new state is built in the watcher's thread and
 swapped in whole (``FeatureStore.refresh``), so requests keep being answered from the previous
@@ -20,6 +20,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.errors import NotFoundError
+from featurestore.serving.state import rollout_fingerprint
 from featurestore.store import FeatureStore
 
 __all__ = ["DefinitionWatcher"]
@@ -46,7 +47,10 @@ class DefinitionWatcher:
         self._lock = threading.Lock()
 
     def _fingerprint(self) -> frozenset[tuple[str, str, int]]:
-        return frozenset((o.kind, o.name, o.version) for o in self.store.registry.list())
+        registry = self.store.registry
+        return frozenset(
+            (o.kind, o.name, o.version) for o in registry.list()
+        ) | rollout_fingerprint(registry.rollouts.list(running=True))
 
     def check(self) -> bool:
         """Reload the definitions if the registry changed (blocking); True if it did."""

@@ -10,20 +10,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
-from featurestore.server.errors import BadJSONError
+from featurestore.limits import quote
+from featurestore.reports import as_utc
+from featurestore.server import door
 from featurestore.serving import Request
 
 __all__ = [
     "FeedbackBody",
     "GetOnlineFeaturesBody",
     "MaterializeBody",
+    "MaterializeIncrementalBody",
     "PushBody",
+    "WriteToOnlineStoreBody",
     "body_schema",
     "online_request",
+    "refuse_version",
 ]
 
 
@@ -38,6 +42,11 @@ class GetOnlineFeaturesBody(BaseModel):
         default=None, description="Request-time inputs of on-demand features: a list per field."
     )
     full_feature_names: bool = False
+    include_feature_view_version_metadata: bool = Field(
+        default=False,
+        description="Answer metadata.feature_view_metadata: [{name, version}] of each view "
+        "(Feast's field; its client always sends it).",
+    )
 
 
 class PushBody(BaseModel):
@@ -50,6 +59,10 @@ class PushBody(BaseModel):
     )
     to: Literal["online", "offline", "online_and_offline"] = "online"
     allow_registry_cache: bool = Field(default=True, description="Accepted for Feast; ignored.")
+    transform_on_write: bool = Field(
+        default=True,
+        description="Accepted for Feast; pushed rows are always computed by the view's features.",
+    )
 
 
 class FeedbackBody(BaseModel):
@@ -71,7 +84,8 @@ class FeedbackBody(BaseModel):
 
 
 class MaterializeBody(BaseModel):
-    """Materialize views (all by default) up to ``end`` (now by default)."""
+    """Materialize views (all by default) up to ``end`` (now by default); an empty body means
+    the defaults. Feast's field names (``start_ts``, ``end_ts``, ``feature_views``) work too."""
 
     model_config = ConfigDict(extra="forbid")
     start: dt.datetime | None = Field(
@@ -79,6 +93,89 @@ class MaterializeBody(BaseModel):
     )
     end: dt.datetime | None = Field(default=None, description="Default: now. Naive times are UTC.")
     views: list[str] | None = None
+    start_ts: dt.datetime | None = Field(default=None, description="Feast's name for start.")
+    end_ts: dt.datetime | None = Field(default=None, description="Feast's name for end.")
+    feature_views: list[str] | None = Field(default=None, description="Feast's name for views.")
+    disable_event_timestamp: bool = Field(
+        default=False, description="Feast's field: true reloads every view in full up to end."
+    )
+    full_feature_names: bool = Field(default=False, description="Accepted for Feast; ignored.")
+    version: str | None = Field(
+        default=None,
+        description="Feast's version pinning is refused: the version in force is written.",
+    )
+
+    def window(self) -> tuple[dt.datetime | None, dt.datetime | None, list[str] | None]:
+        """``(start, end, views)`` from our names or Feast's (naive times as UTC).
+
+        Raises:
+            RequestError: a value is given under both names.
+        """
+        refuse_version(self.version)
+        start = _one_of(self, "start", "start_ts")
+        end = _one_of(self, "end", "end_ts")
+        views = _one_of(self, "views", "feature_views")
+        if self.disable_event_timestamp:
+            if start is not None:
+                raise RequestError("give start or disable_event_timestamp, not both")
+            start = FULL_RELOAD
+        return as_utc(start), as_utc(end), views
+
+
+class MaterializeIncrementalBody(BaseModel):
+    """Feast's ``/materialize-incremental``: from each view's watermark up to ``end_ts``."""
+
+    model_config = ConfigDict(extra="forbid")
+    end_ts: dt.datetime = Field(description="Materialize up to here. Naive times are UTC.")
+    feature_views: list[str] | None = Field(default=None, description="Default: every view.")
+    full_feature_names: bool = Field(default=False, description="Accepted for Feast; ignored.")
+    version: str | None = Field(
+        default=None,
+        description="Feast's version pinning is refused: the version in force is written.",
+    )
+
+
+class WriteToOnlineStoreBody(BaseModel):
+    """Feast's ``/write-to-online-store``: feature values of one view, written as given."""
+
+    model_config = ConfigDict(extra="forbid")
+    feature_view_name: str
+    df: dict[str, list[Any]] = Field(
+        description="Columns: the join keys, the view's features, event_timestamp (ISO 8601; "
+        "naive is UTC; or the source's timestamp field) and optionally created.",
+        examples=[
+            {
+                "rider_id": ["r1"],
+                "rating": [4.5],
+                "rating_x2": [9.0],
+                "event_timestamp": ["2026-12-01T10:00:00"],
+            }
+        ],
+    )
+    allow_registry_cache: bool = Field(default=True, description="Accepted for Feast; ignored.")
+    transform_on_write: bool = Field(
+        default=True, description="Accepted for Feast; the values are written as given."
+    )
+
+
+#: where ``disable_event_timestamp`` starts: before any event a store holds
+FULL_RELOAD = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def refuse_version(version: str | None) -> None:
+    """Refuse Feast's ``version`` pinning of a materialization (RequestError)."""
+    if version is not None:
+        raise RequestError(
+            f"version {version[:100]!r}: materializing a pinned view version is not supported; "
+            "omit it to write the version in force"
+        )
+
+
+def _one_of(body: BaseModel, ours: str, feasts: str) -> Any:
+    mine, theirs = getattr(body, ours), getattr(body, feasts)
+    if mine is not None and theirs is not None:
+        raise RequestError(f"give {ours!r} or Feast's {feasts!r}, not both")
+    return theirs if mine is None else mine
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -95,13 +192,9 @@ _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
 
 
 def parse_json(raw: bytes) -> Any:
-    """The parsed body; RequestError (422) when missing, BadJSONError (400) when not JSON."""
-    if not raw:
-        raise RequestError("the request body is missing; send a JSON object")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
+    """The parsed body (see :func:`featurestore.server.door.parse_json`); RequestError (422)
+    when missing or nested too deep, BadJSONError (400) when not JSON."""
+    return door.parse_json(raw)
 
 
 def online_request(raw: bytes, max_entities: int) -> Request:
@@ -116,7 +209,7 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("the request body must be a JSON object")
     unknown = body.keys() - _ONLINE_FIELDS
     if unknown:
-        raise RequestError(f"the request body has an unknown field {sorted(unknown)[0]!r}")
+        raise RequestError(f"the request body has an unknown field {quote(sorted(unknown)[0])}")
     features = body.get("features")
     if features is not None and (
         not isinstance(features, list) or not all(isinstance(f, str) for f in features)
@@ -130,10 +223,10 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError("field 'entities' must map each join key to a list of values")
     for key, values in entities.items():
         if not isinstance(values, list):
-            raise RequestError(f"entity key {key!r} must be a list of values")
+            raise RequestError(f"entity key {quote(key)} must be a list of values")
         if len(values) > max_entities:
             raise RequestError(
-                f"too many entities: {len(values)} for {key!r} (the limit is {max_entities})"
+                f"too many entities: {len(values)} for {quote(key)} (the limit is {max_entities})"
             )
     request_data = body.get("request_data")
     if request_data is not None and not isinstance(request_data, dict):
@@ -141,10 +234,14 @@ def online_request(raw: bytes, max_entities: int) -> Request:
     full = body.get("full_feature_names", False)
     if not isinstance(full, bool):
         raise RequestError("field 'full_feature_names' must be true or false")
+    metadata = body.get("include_feature_view_version_metadata", False)
+    if not isinstance(metadata, bool):
+        raise RequestError("field 'include_feature_view_version_metadata' must be true or false")
     return Request(
         features=features,
         service=service,
         entities=entities,
         request_data=request_data,
         full_feature_names=full,
+        feature_view_metadata=metadata,
     )

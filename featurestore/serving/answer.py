@@ -8,12 +8,15 @@ read, and :func:`finish` (statuses, ttl, on-demand features, the immutable answe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
+from featurestore.errors import FeatureStoreError, RequestError
 from featurestore.online import (
     Column,
     OnlineStore,
@@ -25,9 +28,20 @@ from featurestore.online.records import has_null
 from featurestore.serving.checks import check_entities, request_columns
 from featurestore.serving.requestids import new_request_id
 from featurestore.serving.response import OnlineResponse, Statuses
+from featurestore.serving.rollouts import Routing, canary_reads
 from featurestore.serving.state import Plan, ServingState
 
-__all__ = ["Filled", "Pending", "Request", "answer", "answer_async", "fill", "finish", "start"]
+__all__ = [
+    "Filled",
+    "Pending",
+    "Request",
+    "answer",
+    "answer_async",
+    "fill",
+    "finish",
+    "split_request_data",
+    "start",
+]
 
 _PRESENT, _NULL = Statuses.PRESENT, Statuses.NULL_VALUE
 _NOT_FOUND, _TOO_OLD = Statuses.NOT_FOUND, Statuses.OUTSIDE_MAX_AGE
@@ -43,6 +57,11 @@ class Request:
         entities: join key -> one value per entity.
         request_data: request-data field -> one value per entity (or one for all).
         full_feature_names: name features ``view__feature``.
+        feature_view_metadata: answer each view's version in force too (Feast's
+            ``include_feature_view_version_metadata``; see ``OnlineResponse.to_feast``).
+
+    Feast's client sends the request-data fields of on-demand features inside ``entities``
+    (its server tells them apart); :func:`start` does the same.
     """
 
     features: Sequence[str] | None = None
@@ -50,6 +69,7 @@ class Request:
     entities: Mapping[str, Sequence[Any]]
     request_data: Mapping[str, Any] | None = None
     full_feature_names: bool = False
+    feature_view_metadata: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +84,10 @@ class Pending:
     now: dt.datetime
     request_id: str
     reads: list[ReadRequest]
+    routing: Routing | None = None
+
+
+_NO_ARMS: Mapping[str, Column[str]] = MappingProxyType({})
 
 
 def answer(
@@ -97,9 +121,13 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
         NotFoundError: an unknown view, feature or service.
     """
     plan = state.plan(request.features, request.service, request.full_feature_names)
-    entities = request.entities
+    entities, request_data = request.entities, request.request_data
+    if plan.request_fields and isinstance(entities, Mapping):
+        entities, request_data = split_request_data(
+            entities, request_data, plan.request_fields, keys=plan.keys
+        )
     n = check_entities(entities, plan.keys, plan.key_types, state.max_entities)
-    data = request_columns(request.request_data, plan.request_fields, n)
+    data = request_columns(request_data, plan.request_fields, n)
     encoded: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # plain and window reads share
     reads = []
     for read in plan.reads:
@@ -110,16 +138,99 @@ def start(state: ServingState, request: Request, *, now: dt.datetime | None = No
                 state.project, read.namespace, columns
             )
         reads.append(ReadRequest(read.record, keys, read.features))
-    return Pending(
-        state,
-        plan,
-        entities,
-        n,
-        data,
-        now or dt.datetime.now(dt.UTC),
-        new_request_id(state.project),
-        reads,
-    )
+    now = now or dt.datetime.now(dt.UTC)
+    # a shadow costs the requests it does not draw one random number
+    if plan.canary or (plan.shadow_sample and random.random() < plan.shadow_sample):
+        return _routed(state, plan, request, entities, n, data, now, reads)
+    return Pending(state, plan, entities, n, data, now, new_request_id(state.project), reads)
+
+
+def _routed(
+    state: ServingState,
+    plan: Plan,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    n: int,
+    data: Mapping[str, Column[Any]],
+    now: dt.datetime,
+    reads: list[ReadRequest],
+) -> Pending:
+    """:func:`start` for a request a rollout touches: the canary's candidate reads and the
+    shadow's reads join the same round trip (see :mod:`featurestore.serving.rollouts`)."""
+    main = len(reads)
+    canaries = [(i, r.canary) for i, r in enumerate(plan.reads) if r.canary is not None]
+    routed, arms, code = canary_reads(reads, canaries)
+    request_id = new_request_id(state.project, arm=code)
+    shadow = None
+    chosen: list[int] = []
+    if plan.shadow_sample and (not canaries or _drawn(plan)):
+        chosen = list(range(n))
+        shadow = _shadow(state, request, entities, data, chosen, now, request_id)
+        if shadow is not None:
+            reads.extend(shadow.reads)
+    routing = Routing(main, routed, MappingProxyType(arms), code, shadow, chosen)
+    return Pending(state, plan, entities, n, data, now, request_id, reads, routing)
+
+
+def _drawn(plan: Plan) -> bool:
+    """Whether a shadow computes the candidate for a request a canary routed anyway (one the
+    shadow drew came here drawn)."""
+    return random.random() < plan.shadow_sample
+
+
+def _shadow(
+    state: ServingState,
+    request: Request,
+    entities: Mapping[str, Sequence[Any]],
+    data: Mapping[str, Column[Any]],
+    rows: list[int],
+    now: dt.datetime,
+    request_id: str,
+) -> Pending | None:
+    """The candidate's pending answer for the request's ``rows`` (None when the candidate cannot
+    answer this request's shape, e.g. it dropped a requested feature: nothing to compare)."""
+    candidate = state.candidate_state()
+    try:
+        pending = start(
+            candidate,
+            Request(
+                features=request.features,
+                service=request.service,
+                entities={k: [v[i] for i in rows] for k, v in entities.items()},
+                request_data={k: [v[i] for i in rows] for k, v in data.items()},
+                full_feature_names=request.full_feature_names,
+            ),
+            now=now,
+        )
+    except FeatureStoreError:
+        return None
+    return dataclasses.replace(pending, request_id=request_id)
+
+
+def split_request_data(
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Any] | None,
+    fields: Mapping[str, str],
+    *,
+    keys: Sequence[str] = (),
+) -> tuple[Mapping[str, Sequence[Any]], Mapping[str, Any] | None]:
+    """Move the request-data ``fields`` found in ``entities`` (other than the join ``keys``) to
+    the request data, as Feast's feature server does (its client sends both in ``entities``).
+
+    Raises:
+        RequestError: a field is given both in ``entities`` and in ``request_data``.
+    """
+    moved = [name for name in entities if name in fields and name not in keys]
+    if not moved or not isinstance(request_data, Mapping | None):
+        return entities, request_data  # nothing to move, or request data the checks refuse
+    data = dict(request_data or {})
+    for name in moved:
+        if name in data:
+            raise RequestError(
+                f"request data {name!r} is given twice: in entities and in request_data"
+            )
+        data[name] = entities[name]
+    return {k: v for k, v in entities.items() if k not in fields}, data
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +355,14 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
     """The answer to ``pending`` from the results of its reads (statuses, ttl, on-demand
     features)."""
     plan, entities, n, now = pending.plan, pending.entities, pending.n, pending.now
+    routing, arms, shadow = pending.routing, _NO_ARMS, None
+    if routing is not None:
+        if routing.shadow is not None:
+            shadow = dataclasses.replace(
+                finish(routing.shadow, routing.shadow_results(results)),
+                shadow_rows=Column(routing.shadow_rows),
+            )
+        results, arms = routing.merged(results), routing.arms
     present: Column[str] = Column([_PRESENT] * n)
     nothing: Column[Any] = Column([None] * n)
     values: dict[str, Column[Any]] = {k: Column(entities[k]) for k in plan.keys}
@@ -290,4 +409,7 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         request_data=MappingProxyType(dict(pending.request_data)),
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
+        on_demand=tuple(name for _, name in plan.on_demand_outputs),
+        arms=arms,
+        shadow=shadow,
     )

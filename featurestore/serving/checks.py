@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from featurestore.errors import RequestError
+from featurestore.limits import INT64_MAX, INT64_MIN, check_int, quote
 from featurestore.online import Column
 
 __all__ = ["check_entities", "coerce", "request_columns"]
@@ -29,8 +30,9 @@ def check_entities(
     """Check the entities of a request; returns how many there are.
 
     Raises:
-        RequestError: a join key is missing, not a list, of the wrong type or length; no
-            entity; more than ``limit``.
+        RequestError: a join key is missing, unknown, not a list, of the wrong type or length;
+            an integer beyond int64 (it could never be stored, and the serving log would keep
+            it); no entity; more than ``limit``.
     """
     if not isinstance(entities, Mapping) or not entities:
         raise RequestError(
@@ -38,15 +40,24 @@ def check_entities(
         )
     missing = [k for k in keys if k not in entities]
     if missing:
-        raise RequestError(f"entities lack join key {missing[0]!r}")
+        raise RequestError(f"entities lack join key {quote(missing[0])}")
+    if len(entities) > len(keys):
+        extra = next(k for k in entities if k not in keys)
+        raise RequestError(
+            f"entities have key {quote(extra)}, which no requested feature is keyed by "
+            f"(the join keys are {', '.join(keys)})"
+        )
     lengths = set()
     for key in keys:
         values = entities[key]
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-            raise RequestError(f"entity key {key!r} must be a list of values")
+            raise RequestError(f"entity key {quote(key)} must be a list of values")
         lengths.add(len(values))
         want = types.get(key)
-        if set(map(type, values)) <= _PLAIN_TYPES.get(want, _PLAIN_TYPES[None]):
+        kinds = set(map(type, values))
+        if kinds <= _PLAIN_TYPES.get(want, _PLAIN_TYPES[None]) and (
+            int not in kinds or _fits(values, kinds)
+        ):
             continue  # the usual request, settled by C-level calls; else find the culprit
         for value in values:
             ok = (
@@ -60,9 +71,12 @@ def check_entities(
                 kind = {"int64": "an integer", "str": "a string"}.get(
                     want or "", "an integer or a string"
                 )
-                raise RequestError(f"entity key {key!r} must be {kind}, got {value!r}")
+                raise RequestError(f"entity key {quote(key)} must be {kind}, got {quote(value)}")
+            if isinstance(value, int):
+                check_int(value, f"entity key {quote(key)}:")
     if len(lengths) != 1:
-        raise RequestError("every entity key must have the same number of values")
+        counts = ", ".join(f"{k} {len(entities[k])}" for k in keys)
+        raise RequestError(f"every entity key must have the same number of values ({counts})")
     n = lengths.pop()
     if n == 0:
         raise RequestError("entities must hold at least one entity")
@@ -71,15 +85,27 @@ def check_entities(
     return n
 
 
+def _fits(values: Sequence[Any], kinds: set[type]) -> bool:
+    """Whether every int in ``values`` fits int64 (C-level min/max when all are ints)."""
+    if kinds == {int}:
+        return bool(min(values) >= INT64_MIN and max(values) <= INT64_MAX)
+    return all(INT64_MIN <= v <= INT64_MAX for v in values if type(v) is int)
+
+
 def coerce(field_name: str, type_name: str, value: Any) -> Any:
     """A request-data value as its declared type (ints are floats where floats are declared,
     ISO texts are datetimes), or a RequestError naming the field."""
     if value is None:
         return None
     if type_name == "float64" and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int past the largest float
+            raise RequestError(
+                f"request data {quote(field_name)}: {quote(value)} is too large for a float"
+            ) from None
     if type_name == "int64" and isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return check_int(value, f"request data {quote(field_name)}:")
     if type_name == "bool" and isinstance(value, bool):
         return value
     if type_name == "str" and isinstance(value, str):
@@ -94,7 +120,9 @@ def coerce(field_name: str, type_name: str, value: Any) -> Any:
                 parsed = None
             if parsed is not None and parsed.tzinfo is not None:
                 return parsed.astimezone(dt.UTC)
-    raise RequestError(f"request data {field_name!r} must be of type {type_name}, got {value!r}")
+    raise RequestError(
+        f"request data {quote(field_name)} must be of type {type_name}, got {quote(value)}"
+    )
 
 
 def request_columns(
@@ -108,7 +136,9 @@ def request_columns(
     """
     data = request_data or {}
     if not isinstance(data, Mapping):
-        raise RequestError("request_data must map field names to lists of values")
+        raise RequestError(
+            f"request_data must map field names to lists of values, got {quote(data)}"
+        )
     out: dict[str, Column[Any]] = {}
     for name, type_name in fields.items():
         if name not in data:

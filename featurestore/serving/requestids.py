@@ -1,7 +1,9 @@
 """Request ids that prove where they came from, without storing them.
 
 Each online answer gets a new UUID4 hex string whose last 8 bytes are a keyed hash of its first
-8 (random) bytes, keyed by the project. Feedback can then tell an id this project handed out from
+8 (random) bytes, keyed by the project; the very last byte is XORed with the request's rollout
+arm (0 when no canary served it; see :func:`featurestore.serving.rollouts.arm_code`), so
+feedback learns which arm a request fell in from its id alone. Feedback can then tell an id this project handed out from
 a typo or an id of another project, with no write per request: serving stays at one read-only
 round trip to the online store. This is a check against mistakes, not a security boundary (a
 caller with the ``write`` scope may send feedback anyway).
@@ -13,7 +15,7 @@ import hashlib
 import os
 import re
 
-__all__ = ["is_request_id", "new_request_id"]
+__all__ = ["is_request_id", "new_request_id", "request_arm"]
 
 _HEX = re.compile(r"[0-9a-f]{32}")
 
@@ -22,19 +24,29 @@ def _tag(project: str, head: bytes) -> bytes:
     return hashlib.blake2b(head, key=project.encode()[:64], digest_size=8).digest()
 
 
-def new_request_id(project: str) -> str:
-    """A new UUID4 hex string carrying the project's tag."""
+def new_request_id(project: str, *, arm: int = 0) -> str:
+    """A new UUID4 hex string carrying the project's tag (and the rollout ``arm`` byte)."""
     head = bytearray(os.urandom(8))
     head[6] = (head[6] & 0x0F) | 0x40  # the UUID version nibble: 4
     tail = bytearray(_tag(project, bytes(head)))
     tail[0] = (tail[0] & 0x3F) | 0x80  # the RFC 4122 variant bits
+    if arm:
+        tail[7] ^= arm
     return (bytes(head) + bytes(tail)).hex()
+
+
+def request_arm(project: str, request_id: object) -> int | None:
+    """The rollout arm byte of a request id of ``project`` (0: no canary); None when
+    ``request_id`` was not made by :func:`new_request_id` for ``project``."""
+    if not isinstance(request_id, str) or not _HEX.fullmatch(request_id):
+        return None
+    raw = bytes.fromhex(request_id)
+    tag = _tag(project, raw[:8])
+    if raw[8] != ((tag[0] & 0x3F) | 0x80) or raw[9:15] != tag[1:7]:
+        return None
+    return raw[15] ^ tag[7]
 
 
 def is_request_id(project: str, request_id: object) -> bool:
     """Whether ``request_id`` was made by :func:`new_request_id` for ``project``."""
-    if not isinstance(request_id, str) or not _HEX.fullmatch(request_id):
-        return False
-    raw = bytes.fromhex(request_id)
-    tag = _tag(project, raw[:8])
-    return raw[8] == ((tag[0] & 0x3F) | 0x80) and raw[9:] == tag[1:]
+    return request_arm(project, request_id) is not None

@@ -1,9 +1,11 @@
 """The answer to an online request: :class:`OnlineResponse`, its read-only columns and statuses.
 
 The answer mirrors Feast's: join keys first, then the features in the requested order, each with
-values, statuses and event timestamps. Statuses: ``PRESENT``, ``NOT_FOUND`` (no row for the
-entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older than the view's ttl at request
-time: the value is withheld as null, unlike Feast).
+values, statuses and event timestamps. Over HTTP the join keys and the on-demand features carry
+the Unix epoch as their event times, as Feast's feature server writes them (a zero protobuf
+``Timestamp``); in Python they are None, as no stored row timed them. Statuses: ``PRESENT``,
+``NOT_FOUND`` (no row for the entity), ``NULL_VALUE`` (a stored null), ``OUTSIDE_MAX_AGE`` (older
+than the view's ttl at request time: the value is withheld as null, unlike Feast).
 
 An answer is immutable: its mappings are read-only views and every column is a
 :class:`~featurestore.online.Column` (a list that refuses changes). Features may share a column
@@ -14,6 +16,7 @@ list), which is safe only because no caller can change it; ``to_dict()`` hands o
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,7 +28,11 @@ import polars as pl
 from featurestore.online import Column
 from featurestore.reports import iso
 
-__all__ = ["OnlineResponse", "Statuses", "freeze"]
+__all__ = ["EPOCH", "OnlineResponse", "Statuses", "freeze", "need_pandas"]
+
+#: the event time Feast's feature server gives join keys and on-demand features
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH_TEXT = iso(EPOCH)
 
 
 class Statuses:
@@ -83,6 +90,12 @@ class OnlineResponse:
             version that computed each row's value (where no row was found, the version in
             force answered); the serving log records it, so the skew check can tell a value
             computed by an older version of its view.
+        on_demand: the output names of the features computed on demand.
+        arms: per view under a canary rollout, each row's arm (``"current"`` or
+            ``"candidate"``); empty otherwise.
+        shadow: under a shadow rollout, the candidate's answer for the shadow's sampled
+            entities (logged, never served); None otherwise.
+        shadow_rows: in a shadow answer, the row of each of its entities in the served answer.
     """
 
     names: Sequence[str]
@@ -99,13 +112,24 @@ class OnlineResponse:
     #: event time -> its ISO text: the serving state's memo (answers share few event times),
     #: or None for one kept per call
     iso_texts: dict[dt.datetime, str | None] | None = field(default=None, repr=False, compare=False)
+    on_demand: Sequence[str] = ()
+    arms: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    shadow: OnlineResponse | None = field(default=None, repr=False, compare=False)
+    shadow_rows: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         # Serving hands over frozen parts already; an answer built by hand is frozen here.
         set_field = object.__setattr__
-        for name in ("values", "statuses", "event_timestamps", "request_data", "view_versions"):
+        for name in (
+            "values",
+            "statuses",
+            "event_timestamps",
+            "request_data",
+            "view_versions",
+            "arms",
+        ):
             set_field(self, name, freeze(getattr(self, name)))
-        for name in ("names", "join_keys", "refs"):
+        for name in ("names", "join_keys", "refs", "on_demand"):
             value = getattr(self, name)
             if type(value) is not Column:
                 set_field(self, name, Column(value))
@@ -121,21 +145,57 @@ class OnlineResponse:
         """The values as a Polars frame (join keys first)."""
         return pl.DataFrame(self.to_dict(), strict=False)
 
-    def to_feast(self) -> dict[str, Any]:
-        """The HTTP answer, in Feast's column-oriented shape."""
+    def to_pandas(self) -> Any:
+        """The values as a pandas DataFrame (join keys first), like Feast's ``to_df()``.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'featurestore[pandas]'``).
+        """
+        need_pandas("OnlineResponse.to_pandas()")
+        return self.to_polars().to_pandas()
+
+    def to_df(self) -> Any:
+        """:meth:`to_pandas` under Feast's name."""
+        return self.to_pandas()
+
+    def _timeless(self, name: str) -> bool:
+        """Whether Feast writes the epoch as ``name``'s event times (join keys, on-demand; both
+        lists are short, shorter than a set would be to build)."""
+        return name in self.join_keys or name in self.on_demand
+
+    def _metadata(self, view_versions: Mapping[str, int] | None) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"feature_names": self.names, "request_id": self.request_id}
+        if view_versions is not None:
+            views = dict.fromkeys(view for view, _ in self.refs)  # in the requested order
+            metadata["feature_view_metadata"] = [
+                {"name": view, "version": view_versions.get(view, 0)} for view in views
+            ]
+        return metadata
+
+    def to_feast(self, *, view_versions: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """The HTTP answer, in Feast's column-oriented shape.
+
+        Args:
+            view_versions: view name -> its version in force; when given,
+                ``metadata.feature_view_metadata`` lists ``{name, version}`` of each view of
+                the requested features (Feast's ``include_feature_view_version_metadata``).
+        """
         return {
-            "metadata": {"feature_names": list(self.names), "request_id": self.request_id},
+            "metadata": {**self._metadata(view_versions), "feature_names": list(self.names)},
             "results": [
                 {
                     "values": [_json_value(v) for v in self.values[name]],
                     "statuses": list(self.statuses[name]),
-                    "event_timestamps": [iso(t) for t in self.event_timestamps[name]],
+                    "event_timestamps": [
+                        EPOCH_TEXT if t is None and self._timeless(name) else iso(t)
+                        for t in self.event_timestamps[name]
+                    ],
                 }
                 for name in self.names
             ],
         }
 
-    def to_feast_json(self) -> bytes:
+    def to_feast_json(self, *, view_versions: Mapping[str, int] | None = None) -> bytes:
         """``to_feast()`` serialised to JSON bytes (what the server sends).
 
         Statuses and event times are written once per distinct column (features share them, see
@@ -148,15 +208,20 @@ class OnlineResponse:
         if texts is None or len(texts) > 100_000:
             texts = {} if texts is None else _cleared(texts)
         dumps, fragment = orjson.dumps, orjson.Fragment
+        keys, on_demand = self.join_keys, self.on_demand  # see _timeless
         results = []
         for name in self.names:
             statuses, stamps = self.statuses[name], self.event_timestamps[name]
             status_json = written.get(id(statuses))
             if status_json is None:
                 status_json = written[id(statuses)] = fragment(dumps(statuses))
-            stamps_json = written.get(id(stamps))
+            key = _EPOCHS if name in keys or name in on_demand else id(stamps)
+            stamps_json = written.get(key)
             if stamps_json is None:
-                stamps_json = written[id(stamps)] = fragment(dumps(_iso_texts(stamps, texts)))
+                texts_of = (
+                    [EPOCH_TEXT] * len(stamps) if key == _EPOCHS else _iso_texts(stamps, texts)
+                )
+                stamps_json = written[key] = fragment(dumps(texts_of))
             results.append(
                 {
                     "values": self.values[name],
@@ -164,11 +229,19 @@ class OnlineResponse:
                     "event_timestamps": stamps_json,
                 }
             )
-        answer = {
-            "metadata": {"feature_names": self.names, "request_id": self.request_id},
-            "results": results,
-        }
+        answer = {"metadata": self._metadata(view_versions), "results": results}
         return dumps(answer, default=_orjson_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def need_pandas(what: str) -> None:
+    """Raise an ImportError saying how to install pandas if it is missing (it is optional)."""
+    try:
+        importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(f"{what} needs pandas: pip install 'featurestore[pandas]'") from None
+
+
+_EPOCHS = -1  # the key of the epochs column among the ids of written columns (never negative)
 
 
 def _iso_texts(

@@ -28,10 +28,20 @@ from featurestore.definitions import (
 )
 from featurestore.errors import NotFoundError
 from featurestore.expr import to_python
+from featurestore.limits import quote
 from featurestore.online import Column, Selection, entity_namespace, window_record
 from featurestore.resolve import Lookup, Resolved, resolve
+from featurestore.serving.rollouts import Canary, ServingRollout, canary_read
 
-__all__ = ["OnDemand", "Plan", "Read", "ServingState", "StoredDefinition", "key_types"]
+__all__ = [
+    "OnDemand",
+    "Plan",
+    "Read",
+    "ServingState",
+    "StoredDefinition",
+    "key_types",
+    "rollout_fingerprint",
+]
 
 #: (kind, name) of a definition
 Key = tuple[str, str]
@@ -97,6 +107,7 @@ class Read:
         aligned: the output names when each feature is answered once, in order (else None).
         refs: ``(view, feature)`` of each feature.
         version: the view version in force.
+        canary: where a canary's candidate values are, when the view's rollout is a canary.
     """
 
     view: str
@@ -110,6 +121,7 @@ class Read:
     aligned: tuple[str, ...] | None
     refs: tuple[tuple[str, str], ...]
     version: int
+    canary: Canary | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,10 @@ class Plan:
         refs: ``(view, feature)`` of each requested feature.
         hidden: stored features read only as on-demand inputs.
         keep_columns: whether to keep per-feature columns (on-demand inputs or hidden ones).
+        shadows: the shadow rollouts of the views it reads.
+        shadow_sample: the share of its requests a shadow computes the candidate for.
+        canary: whether a canary touches it: every request is then routed (see
+            :mod:`featurestore.serving.rollouts`); else only those a shadow draws.
     """
 
     keys: Column[str]
@@ -156,6 +172,13 @@ class Plan:
     refs: Column[tuple[str, str]]
     hidden: tuple[tuple[str, str], ...]
     keep_columns: bool
+    shadows: tuple[ServingRollout, ...] = ()
+    shadow_sample: float = 0.0
+    canary: bool = False
+
+
+_NO_ROLLOUTS: Mapping[str, ServingRollout] = MappingProxyType({})
+_NO_RECORDS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +193,11 @@ class ServingState:
         definitions: (kind, name) -> definition.
         versions: (kind, name) -> registered version.
         view_versions: view or on-demand view name -> its version in force.
-        fingerprint: the ``(kind, name, version)`` of every definition (what a watcher compares).
+        fingerprint: the ``(kind, name, version)`` of every definition (what a watcher compares)
+            and of every running rollout (see :func:`rollout_fingerprint`).
+        rollouts: view -> its running rollout.
+        records: view -> the online record its values are read from, where not the view's name
+            (the candidate state of a shadow reads the candidates' records).
     """
 
     project: str
@@ -179,22 +206,32 @@ class ServingState:
     versions: Mapping[Key, int]
     view_versions: Mapping[str, int]
     fingerprint: frozenset[tuple[str, str, int]]
+    rollouts: Mapping[str, ServingRollout] = field(default_factory=lambda: _NO_ROLLOUTS)
+    records: Mapping[str, str] = field(default_factory=lambda: _NO_RECORDS)
     # request shape -> plan: made on first use from this state's definitions only, so it is
     # as immutable as they are (two threads making one plan at once store equal plans)
     _plans: dict[Shape, Plan] = field(default_factory=dict, repr=False)
     #: event time -> its ISO text, for answers written as JSON (bounded by the answer)
     event_texts: dict[dt.datetime, str | None] = field(default_factory=dict, repr=False)
+    # the state a shadow computes candidates with, made on first use
+    _candidate: list[ServingState] = field(default_factory=list, repr=False)
 
     @classmethod
     def build(
-        cls, stored: Iterable[StoredDefinition], *, project: str, max_entities: int
+        cls,
+        stored: Iterable[StoredDefinition],
+        *,
+        project: str,
+        max_entities: int,
+        rollouts: Iterable[ServingRollout] = (),
     ) -> ServingState:
-        """A state from a registry listing (``Registry.list()``)."""
+        """A state from a registry listing (``Registry.list()``) and the running rollouts."""
         definitions: dict[Key, Definition] = {}
         versions: dict[Key, int] = {}
         for item in stored:
             definitions[(item.kind, item.name)] = from_spec(item.kind, item.spec)
             versions[(item.kind, item.name)] = item.version
+        running = {r.view: r for r in rollouts if ("feature_view", r.view) in definitions}
         return cls(
             project=project,
             max_entities=max_entities,
@@ -203,8 +240,32 @@ class ServingState:
             view_versions=MappingProxyType(
                 {name: v for (kind, name), v in versions.items() if "view" in kind}
             ),
-            fingerprint=frozenset((kind, name, v) for (kind, name), v in versions.items()),
+            fingerprint=frozenset((kind, name, v) for (kind, name), v in versions.items())
+            | rollout_fingerprint(running.values()),
+            rollouts=MappingProxyType(running) if running else _NO_ROLLOUTS,
         )
+
+    def candidate_state(self) -> ServingState:
+        """This state with every rolled-out view at its candidate version, read from the
+        candidate's records (what a shadow computes with)."""
+        if self._candidate:
+            return self._candidate[0]
+        definitions = dict(self.definitions)
+        view_versions = dict(self.view_versions)
+        for rollout in self.rollouts.values():
+            definitions[("feature_view", rollout.view)] = rollout.definition
+            view_versions[rollout.view] = rollout.candidate
+        made = ServingState(
+            project=self.project,
+            max_entities=self.max_entities,
+            definitions=MappingProxyType(definitions),
+            versions=self.versions,
+            view_versions=MappingProxyType(view_versions),
+            fingerprint=self.fingerprint,
+            records=MappingProxyType({r.view: r.record for r in self.rollouts.values()}),
+        )
+        self._candidate[:] = [made]
+        return self._candidate[0]
 
     # -- lookups ----------------------------------------------------------------------------
     def get(self, kind: str, name: str, what: str) -> Definition:
@@ -215,7 +276,7 @@ class ServingState:
         """
         found = self.definitions.get((kind, name))
         if found is None:
-            raise NotFoundError(f"unknown {what} {name!r} (run `featurestore apply` first?)")
+            raise NotFoundError(f"unknown {what} {quote(name)} (run `featurestore apply` first?)")
         return found
 
     def view_or_on_demand(self, name: str) -> FeatureView | OnDemandFeatureView:
@@ -224,7 +285,7 @@ class ServingState:
             ("on_demand_feature_view", name)
         )
         if not isinstance(found, FeatureView | OnDemandFeatureView):
-            raise NotFoundError(f"unknown feature view {name!r}")
+            raise NotFoundError(f"unknown feature view {quote(name)}")
         return found
 
     def service(self, name: str) -> FeatureService:
@@ -242,6 +303,23 @@ class ServingState:
     ) -> Resolved:
         """What ``features`` or ``service`` ask for (see :func:`featurestore.resolve.resolve`)."""
         lookup = Lookup(view=self.view_or_on_demand, service=self.service)
+        return resolve(
+            lookup, features=features, service=service, full_feature_names=full_feature_names
+        )
+
+    def _serving_resolve(
+        self, features: Sequence[str] | None, service: str | None, full_feature_names: bool
+    ) -> Resolved:
+        """:meth:`resolve`, with each canary view at its candidate version: a canary answers
+        the candidate's features (the baseline's rows lack a new feature: null)."""
+        canaries = {v: r.definition for v, r in self.rollouts.items() if r.stage == "canary"}
+        if not canaries:
+            return self.resolve(features, service, full_feature_names)
+
+        def view(name: str) -> FeatureView | OnDemandFeatureView:
+            return canaries.get(name) or self.view_or_on_demand(name)
+
+        lookup = Lookup(view=view, service=self.service)
         return resolve(
             lookup, features=features, service=service, full_feature_names=full_feature_names
         )
@@ -270,7 +348,7 @@ class ServingState:
             shape, cached = None, None
         if cached is not None:
             return cached
-        plan = _make_plan(self, self.resolve(features, service, full_feature_names))
+        plan = _make_plan(self, self._serving_resolve(features, service, full_feature_names))
         if shape is not None:
             if len(self._plans) > 1024:  # ad-hoc feature lists: keep memory bounded
                 self._plans.clear()
@@ -290,15 +368,18 @@ def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
         aggregates = {a.name for a in view.aggregates}
         plain = [f for f in names if f not in aggregates]
         windows = [f for f in names if f in aggregates]
+        base = state.records.get(view.name, view.name)
         for record, features, ttl, empty in (
-            (view.name, plain, view.ttl, None),
-            (window_record(view.name), windows, None, _empty_windows(view)),
+            (base, plain, view.ttl, None),
+            (window_record(base), windows, None, _empty_windows(view)),
         ):
             if features:
                 reads.append(_read(state, view, record, features, ttl, empty, output_names))
         stored += [(view.name, f) for f in names]
     requested = set(resolved.refs)
     hidden = tuple(ref for ref in stored if ref not in requested)
+    touched = [state.rollouts[v] for v in resolved.views if v in state.rollouts]
+    shadows = tuple(r for r in touched if r.stage == "shadow")
     return Plan(
         keys=Column(resolved.join_keys),
         key_types=MappingProxyType(key_types_),
@@ -316,6 +397,9 @@ def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
         refs=Column(resolved.refs),
         hidden=hidden,
         keep_columns=bool(resolved.on_demand or hidden),
+        shadows=shadows,
+        shadow_sample=max((r.sample for r in shadows), default=0.0),
+        canary=any(r.stage == "canary" for r in touched),
     )
 
 
@@ -334,6 +418,7 @@ def _read(
         for name in output_names.get((view.name, feature), [])
     )
     in_order = [i for i, _ in outputs] == list(range(len(features)))
+    rollout = state.rollouts.get(view.name)
     return Read(
         view=view.name,
         record=record,
@@ -346,6 +431,18 @@ def _read(
         aligned=tuple(name for _, name in outputs) if in_order else None,
         refs=tuple((view.name, f) for f in features),
         version=state.view_versions.get(view.name, 0),
+        canary=canary_read(rollout, record)
+        if rollout is not None and rollout.stage == "canary"
+        else None,
+    )
+
+
+def rollout_fingerprint(rollouts: Iterable[Any]) -> frozenset[tuple[str, str, int]]:
+    """What tells one set of running rollouts from another: ``("rollout", "<view> <stage>
+    <fraction> <sample> <candidate>", id)`` per rollout (a refresh watcher compares it)."""
+    return frozenset(
+        ("rollout", f"{r.view} {r.stage} {r.fraction!r} {r.sample!r} {r.candidate}", r.id)
+        for r in rollouts
     )
 
 

@@ -176,3 +176,19 @@ def test_custom_check_contract_cannot_be_stored() -> None:
 
     with pytest.raises(DefinitionError, match="driver_trips"):
         make_view(contract=Custom)
+
+
+@pytest.mark.parametrize(
+    "name", ["driver\n", "driver\r\n", "\ndriver", "dri ver", "x" * 10 + "\x00"]
+)
+def test_names_must_match_in_full(name: str) -> None:
+    with pytest.raises(DefinitionError, match="is invalid"):
+        Entity(name, join_keys=["driver_id"])
+    with pytest.raises(DefinitionError, match="is invalid"):
+        Entity("driver", join_keys=[name])
+
+
+def test_a_long_bad_name_is_quoted_short() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        Entity("-" * 1_000_000, join_keys=["driver_id"])
+    assert len(str(caught.value)) < 300

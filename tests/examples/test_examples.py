@@ -24,12 +24,13 @@ from examples._shared import prepare_workdir  # noqa: E402
 from examples.fraud import run as fraud  # noqa: E402
 from examples.loans import run as loans  # noqa: E402
 from examples.pipeline_decay import run as pipeline_decay  # noqa: E402
+from examples.recsys_feedback_loop import run as recsys  # noqa: E402
 from examples.rides import _generate as rides_data  # noqa: E402
 from examples.rides import run as rides  # noqa: E402
 from featurestore import FeatureStoreError  # noqa: E402
 from featurestore.repo import load_repo  # noqa: E402
 
-EXAMPLES = ["rides", "fraud", "loans", "pipeline_decay"]
+EXAMPLES = ["rides", "fraud", "loans", "pipeline_decay", "recsys_feedback_loop"]
 OVERRIDES = ("FEATURESTORE_ONLINE_STORE", "FEATURESTORE_REGISTRY", "FEATURESTORE_PROJECT")
 
 
@@ -165,6 +166,40 @@ def test_pipeline_decay_contract(tmp_path: Path) -> None:
     assert found["bad_reports_in_training"] == []
     assert found["training_agrees_with_good_rows"]
     assert found["max_prep_time_in_training"] <= 180
+
+
+# -- recsys_feedback_loop -------------------------------------------------------------------------
+def check_recsys(found: dict[str, Any]) -> None:
+    weeks = found["weeks"]
+    # planted: the popularity pull narrows what the model shows, week after week
+    assert weeks[0]["distinct"] == 20 and weeks[-1]["distinct"] <= 12
+    assert weeks[-1]["top_share"] > weeks[0]["top_share"] + 0.2
+    assert found["narrowing"] and set(found["flags"]) == {"narrowing_predictions"}
+    early, late = found["policy_after_week1"], found["policy_after_week5"]
+    assert early["retrain"] is False and early["fired"] == []  # week 1 is what it trained on
+    assert late["retrain"] is True and late["fired"] == ["prediction_drift"]
+    arms = found["arms"]
+    current, candidate = arms["current"], arms["candidate"]
+    # the canary (30% of users by key hash) gets version 2 and its exploration feature
+    assert 0.2 < candidate["n"] / (candidate["n"] + current["n"]) < 0.4
+    assert candidate["distinct_predictions"] >= 2 * current["distinct_predictions"] - 2
+    assert candidate["top_share"] < current["top_share"] / 2
+    assert found["candidate_version"] == 2
+
+
+def test_recsys_feedback_loop(tmp_path: Path) -> None:
+    check_recsys(recsys.run(tmp_path / "recsys", quiet=True))
+
+
+@pytest.mark.redis
+def test_recsys_feedback_loop_on_redis(
+    tmp_path: Path, redis_url: str, project_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEATURESTORE_ONLINE_STORE", redis_url)
+    monkeypatch.setenv("FEATURESTORE_PROJECT", project_name)  # the fixture deletes its keys
+    found = recsys.run(tmp_path / "recsys", quiet=True)
+    assert found["project"] == project_name
+    check_recsys(found)
 
 
 # -- every example ------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def _layout(tmp: Path, view: FeatureView, rows: pl.DataFrame, buckets: int) -> V
     files = [
         (f.path, f.bucket)
         for bucket, part in split_by_bucket(stored, view.join_keys, buckets).items()
-        for f in write_job(WriteJob(location, "v", "run-1", bucket, part, "event_timestamp"))
+        for f in write_job(WriteJob(location, "v", "run-1", bucket, part))
     ]
     return ViewLayout.of(location, view, buckets, files)
 

@@ -84,3 +84,23 @@ def test_token_table_compares_every_entry() -> None:
     assert table.scopes_of(READER) == frozenset({"write"})  # the last match, after all compares
     assert table.scopes_of(READER + "x") is None
     assert table.scopes_of("") is None
+
+
+def test_the_token_is_checked_before_the_body_is_read(secured: str) -> None:
+    """An unauthenticated 200 MB body gets its 401 at once; the server reads none of it (only
+    the request head is sent here, so a server waiting for the body would time out)."""
+    import socket
+    import time
+
+    host, port = secured.removeprefix("http://").split(":")
+    for path in ("/push", "/get-online-features", "/feedback", "/materialize"):
+        started = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+            )
+            conn.sendall(head.encode() + b'{"push_source_name": "')
+            answer = conn.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 401"), (path, answer[:200])
+        assert time.monotonic() - started < 5

@@ -132,6 +132,8 @@ def test_malformed_json_is_400_and_a_missing_body_422(
     headers = {"content-type": "application/json"}
     reply = httpx.post(served.url + path, content=raw, headers=headers, timeout=30)
     check_detail(reply, 400, "not valid JSON")
+    if path == "/materialize":
+        return  # an empty body means the defaults (tests/feast/test_feast_bodies.py)
     missing = httpx.post(served.url + path, content=b"", headers=headers, timeout=30)
     check_detail(missing, 422, "body is missing")
 

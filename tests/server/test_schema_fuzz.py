@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from server_helpers import Served, serve_new_repo
 
 # Materialize may touch every view; it gets fewer examples so the suite stays quick.
-EXAMPLES = {"POST /materialize": 8}
+EXAMPLES = {"POST /materialize": 8, "POST /materialize-incremental": 8}
 DEFAULT_EXAMPLES = 40
 
 
@@ -42,6 +42,7 @@ def test_the_schema_documents_every_body(fuzzed: Served) -> None:
         "entities",
         "request_data",
         "full_feature_names",
+        "include_feature_view_version_metadata",
     }
 
 

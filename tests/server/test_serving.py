@@ -40,7 +40,7 @@ def test_feast_shape_join_keys_first_features_in_requested_order(served: Served)
     assert result["driver_id"] == {
         "values": [3, 7, 100_000],
         "statuses": ["PRESENT"] * 3,
-        "event_timestamps": [None] * 3,
+        "event_timestamps": ["1970-01-01T00:00:00.000000Z"] * 3,  # as Feast's server writes
     }
     for name in ("trips_1h", "fare_log", "last_fare"):
         assert result[name]["statuses"][:2] == ["PRESENT", "PRESENT"]
@@ -219,7 +219,7 @@ def test_materialize_and_contract_reports(served: Served) -> None:
     reply = served.post("/materialize", {"views": ["driver_trips"], "end": served.end.isoformat()})
     assert reply.status_code == 200, reply.text
     report = reply.json()
-    assert set(report) == {"views", "rows", "start", "watermark"}
+    assert set(report) == {"views", "rows", "start", "watermark", "reloaded"}
     assert report["watermark"] == served.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     reports = httpx_get(served, "/reports/contracts?view=driver_trips&limit=5")
     assert reports[0]["view"] == "driver_trips" and reports[0]["status"] == "quarantined"

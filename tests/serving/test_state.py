@@ -164,3 +164,23 @@ def test_a_definitions_spec_json_and_hash_are_computed_once() -> None:
     assert view.spec_json() is view.spec_json()
     assert hash(view) == hash(trips()) and view == trips()
     assert view.__dict__["_spec_hash"] == hash(view)
+
+
+def test_a_key_type_comes_from_the_source_schema_when_the_entity_declares_none() -> None:
+    from featurestore import Entity, Feature, FeatureView, FileSource, col
+    from featurestore.errors import RequestError
+    from featurestore.serving import check_entities, key_types
+
+    undeclared = Entity("driver", join_keys=["driver_id"])
+    source = FileSource(
+        "x.parquet",
+        timestamp_field="ts",
+        schema={"driver_id": int, "fare": float, "ts": "datetime"},
+    )
+    view = FeatureView(
+        "v", entities=[undeclared], source=source, features=[Feature("f", col("fare"))]
+    )
+    types = key_types(view)
+    assert types == {"driver_id": "int64"}
+    with pytest.raises(RequestError, match="'driver_id' must be an integer, got '7'"):
+        check_entities({"driver_id": ["7"]}, ["driver_id"], types, 10)

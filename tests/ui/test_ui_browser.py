@@ -19,6 +19,9 @@ from ui_helpers import UiServer, artifacts
 from featurestore.ui import pages
 
 READER, WRITER = "reader-token-0123", "writer-token-4567"
+# the quickstart applies no retraining policy and rolls nothing out: these pages say so here, and
+# test_ui_acting.py shows them with data (a recommender's decisions and canary)
+EMPTY_IN_QUICKSTART = {"policies", "rollouts"}
 TOKENS = f'[{{token = "{READER}", scopes = ["read"]}}, {{token = "{WRITER}", scopes = ["write"]}}]'
 
 
@@ -40,6 +43,7 @@ class Tab:
 def tab(browser: Any) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.set_default_timeout(90_000)  # a page with many charts takes long on a loaded machine
     found = Tab(page)
     page.on("console", lambda m: found.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: found.errors.append(str(e)))
@@ -64,7 +68,10 @@ def test_every_page_draws_its_charts_without_console_errors(
     assert response.status == 200
     assert tab.page.locator("h1").first.inner_text() == page.title
     total, drawn = drawn_charts(tab)
-    assert total >= 1 and drawn == total, (total, drawn)
+    if page.slug in EMPTY_IN_QUICKSTART:
+        assert total == 0 and tab.page.locator("main p.fs-muted").count() >= 1
+    else:
+        assert total >= 1 and drawn == total, (total, drawn)
     assert tab.errors == []
     assert all(u.startswith(ui_url + "/ui") for u in tab.requests), tab.requests
     tab.page.screenshot(path=artifacts() / f"{page.slug or 'overview'}.png", full_page=True)

@@ -27,10 +27,11 @@ from fastapi import APIRouter, Request, Response
 
 from featurestore.errors import FeatureStoreError
 from featurestore.server.auth import TokenTable, check_token
+from featurestore.server.door import read_body
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
-from featurestore.serving import OnlineResponse, answer_async
+from featurestore.serving import answer_async
 from featurestore.store import FeatureStore
 
 __all__ = ["PATH", "OnlineFastPath", "answer", "is_fast", "router"]
@@ -54,14 +55,14 @@ async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) ->
     its monitor samples it into the serving log."""
     request = online_request(raw, store.config.serving.max_entities)
 
-    async def serve() -> OnlineResponse:
+    async def serve() -> bytes:
         state = store.state
         response = await answer_async(state, request, store.online)
         store.monitor.log_served(response, state)
-        return response
+        versions = state.view_versions if request.feature_view_metadata else None
+        return response.to_feast_json(view_versions=versions)
 
-    response = await watcher.retry_on_miss(serve)
-    return response.to_feast_json()
+    return await watcher.retry_on_miss(serve)
 
 
 @router.post(
@@ -74,7 +75,9 @@ async def answer(store: FeatureStore, watcher: DefinitionWatcher, raw: bytes) ->
 async def get_online_features(request: Request) -> Response:
     """Features (or a feature service) for the given entities, in one online-store round trip."""
     state = request.app.state
-    content = await answer(state.store, state.watcher, await request.body())
+    limit = state.store.config.serving.max_body_bytes
+    raw = await read_body(request.scope, request.receive, limit)
+    content = await answer(state.store, state.watcher, raw)
     return Response(content, media_type="application/json")
 
 
@@ -114,7 +117,9 @@ class OnlineFastPath:
         try:
             if self.tokens.entries:
                 check_token(self.tokens, _header(scope, b"authorization"), "read", PATH)
-            content = await answer(self.store, self.watcher, await _body(receive))
+            limit = self.store.config.serving.max_body_bytes
+            raw = await read_body(scope, receive, limit)  # after the token: never unauthorised
+            content = await answer(self.store, self.watcher, raw)
         except FeatureStoreError as exc:
             await error_response(self.metrics, exc)(scope, receive, send)
             return
@@ -128,15 +133,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-async def _body(receive: Receive) -> bytes:
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body", False):
-        return bytes(body)
-    chunks = [body]
-    while message.get("more_body", False):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)

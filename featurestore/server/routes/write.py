@@ -7,17 +7,21 @@ minutes and must not hold up online reads.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import IngestReport, MaterializeReport, as_utc
+from featurestore.server.door import check_push_times, json_body
 from featurestore.server.errors import json_response
-from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody
+from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody, body_schema
 from featurestore.store import FeatureStore
 
-__all__ = ["router"]
+__all__ = ["router", "run_materialize"]
 
 router = APIRouter(tags=["write"])
 
@@ -31,28 +35,64 @@ def _store(request: Request) -> FeatureStore:
     return store
 
 
-@router.post("/push", response_class=Response, responses=_REJECTED)  # type: ignore[arg-type]
-async def push(body: PushBody, request: Request) -> Response:
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+
+
+def _post(
+    path: str, model: type[BaseModel], responses: dict[int, Any] | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """``router.post`` for an endpoint whose body (``model``) comes through the door
+    (:mod:`featurestore.server.door`: read after the token is checked, bounded, JSON whatever
+    the Content-Type), documented as the JSON request body in the OpenAPI schema."""
+    return router.post(
+        path,
+        response_class=Response,
+        responses=responses or {},  # type: ignore[arg-type]
+        openapi_extra=body_schema(model),
+    )
+
+
+PushIn = Annotated[PushBody, Depends(json_body(PushBody))]
+MaterializeIn = Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))]
+FeedbackIn = Annotated[FeedbackBody, Depends(json_body(FeedbackBody))]
+
+
+@_post("/push", PushBody, _REJECTED)
+async def push(body: PushIn, request: Request) -> Response:
     """Validate pushed rows with the view's contract and write their features (Feast's push)."""
     store = _store(request)
 
+    def checked_push() -> IngestReport:
+        check_push_times(store, body)
+        return store.push(body.push_source_name, body.df, to=body.to)
+
     async def run() -> IngestReport:
-        return await run_in_threadpool(
-            lambda: store.push(body.push_source_name, body.df, to=body.to)
-        )
+        return await run_in_threadpool(checked_push)
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
 
 
-@router.post("/materialize", response_class=Response)
-async def materialize(body: MaterializeBody, request: Request) -> Response:
-    """Load the latest offline values into the online store (incremental by default)."""
+@_post("/materialize", MaterializeBody)
+async def materialize(body: MaterializeIn, request: Request) -> Response:
+    """Load the latest offline values into the online store (incremental by default; an empty
+    body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
+    start, end, views = body.window()
+    return await run_materialize(request, views, start=start, end=end)
+
+
+async def run_materialize(
+    request: Request,
+    views: list[str] | None,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> Response:
+    """Materialize ``views`` in the thread pool and answer the report."""
     store = _store(request)
-    kwargs: dict[str, Any] = {"start": as_utc(body.start), "end": as_utc(body.end)}
 
     async def run() -> MaterializeReport:
-        return await run_in_threadpool(store.materialize, body.views, **kwargs)
+        return await run_in_threadpool(lambda: store.materialize(views, start=start, end=end))
 
     report = await request.app.state.watcher.retry_on_miss(run)
     return json_response(report.to_dict())
@@ -65,8 +105,8 @@ _FEEDBACK = {
 }
 
 
-@router.post("/feedback", response_class=Response, responses=_FEEDBACK)  # type: ignore[arg-type]
-async def feedback(body: FeedbackBody, request: Request) -> Response:
+@_post("/feedback", FeedbackBody, _FEEDBACK)
+async def feedback(body: FeedbackIn, request: Request) -> Response:
     """Record a prediction and/or a label for a served request (``metadata.request_id``)."""
     store = _store(request)
     await run_in_threadpool(

@@ -1,0 +1,1 @@
+"""A recommender whose exposure narrows over weeks (see README.md)."""
