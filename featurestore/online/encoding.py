@@ -7,13 +7,14 @@ Datetimes travel as msgpack ext types holding int64 microseconds, so no precisio
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgpack
 
-__all__ = ["make_packer", "pack_value", "unpack_value"]
+__all__ = ["make_packer", "pack_value", "unpack_rows", "unpack_value"]
 
 _EXT_DATETIME_UTC = 1
 _EXT_DATETIME_NAIVE = 2
@@ -72,3 +73,9 @@ def pack_value(value: Any) -> bytes:
 def unpack_value(data: bytes) -> Any:
     """Decode bytes made by :func:`pack_value` (or a packer from :func:`make_packer`)."""
     return msgpack.unpackb(data, ext_hook=_from_ext, raw=False, strict_map_key=False)
+
+
+#: :func:`unpack_value` as one C-level callable (no Python frame per call), for per-row loops
+unpack_rows = functools.partial(
+    msgpack.unpackb, ext_hook=_from_ext, raw=False, strict_map_key=False
+)

@@ -20,13 +20,14 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from itertools import repeat
+from typing import Any, cast
 
 import polars as pl
 
 from featurestore.errors import RequestError
 from featurestore.online.base import META_COLUMNS, Column, ReadRequest, ReadResult
-from featurestore.online.encoding import make_packer, unpack_value
+from featurestore.online.encoding import make_packer, unpack_rows, unpack_value
 
 __all__ = [
     "HEADER_LENGTH",
@@ -185,6 +186,9 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     selection = request.features
     if not isinstance(selection, Selection):
         selection = Selection(selection)
+    uniform = _uniform(selection, records)
+    if uniform is not None:
+        return uniform
     times: list[datetime | None] = []
     versions: list[int | None] = []
     rows: list[list[Any] | None] = []
@@ -192,7 +196,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     # that starts like the first one takes the shortcut (no slicing, no struct, no hashing).
     prefix, prefix_end, mixed = b"", 0, False
     stamp_key, event, version = b"-", None, None
-    unpack, names_length, stamp_of = unpack_value, _NAMES_LENGTH.unpack_from, selection.stamp
+    unpack, names_length, stamp_of = unpack_rows, _NAMES_LENGTH.unpack_from, selection.stamp
     for record in records:
         if record is None:
             times.append(None)
@@ -231,6 +235,44 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
         else any(map(has_null, columns))
     )
     return ReadResult(found, stamps, values, nulls=nulls, view_versions=row_versions)
+
+
+def _uniform(selection: Selection, records: Sequence[bytes | None]) -> ReadResult | None:
+    """:func:`decode_records` for the usual batch, in C-level passes: every entity found, all
+    rows of one stamp (view version and event time) and one layout. None for any other batch
+    (the row-by-row loop sorts it out)."""
+    if not records or None in records:
+        return None
+    first = records[0]
+    if type(first) is not bytes:
+        return None
+    end = _BODY + _NAMES_LENGTH.unpack_from(first, HEADER_LENGTH)[0]
+    stamp_key, layout = first[:_STAMP], first[HEADER_LENGTH:end]
+    found = cast(Sequence[bytes], records)
+    n = len(found)
+    if not (
+        all(map(bytes.startswith, found, repeat(stamp_key)))
+        and all(map(bytes.startswith, found, repeat(layout), repeat(HEADER_LENGTH)))
+    ):
+        return None
+    version, event = selection.stamp(stamp_key)
+    # The bodies joined under one msgpack array header decode in one call: msgpack sets up
+    # its unpacker per call, which cost more than decoding a row of 50 floats.
+    bodies = b"".join(map(operator.itemgetter(slice(end, None)), found))
+    rows = unpack_rows(b"\xdd" + n.to_bytes(4, "big") + bodies)  # array32 of n rows
+    pick = selection.pick(layout[_NAMES_LENGTH.size :])
+    columns = pick.getter([*map(Column, zip(*rows, strict=True)), Column([None] * n)])
+    values: dict[str, Sequence[Any]] = dict(zip(pick.features, columns, strict=True))
+    nulls = not pick.complete or (
+        any(map(has_null, rows)) if n <= len(pick.features) else any(map(has_null, columns))
+    )
+    return ReadResult(
+        Column([True] * n),
+        Column([event] * n),
+        values,
+        nulls=nulls,
+        view_versions=Column([version] * n),
+    )
 
 
 def has_null(values: Sequence[Any]) -> bool:

@@ -18,6 +18,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol
 
 import polars as pl
@@ -248,17 +249,23 @@ def _shape(
 ) -> _Shape:
     """The shape of ``response``, from the memo when a request of the same shape, under the
     same versions in force, was sampled before (keyed by content: no identity outlives its
-    request)."""
-    columns = (
-        *((view, feature, versions.get(view, 0), 1) for view, feature in response.refs),
-        *((view, feature, versions.get(view, 0), 0) for view, feature in response.inputs),
-    )
+    request).
+
+    The key is built by C-level calls (tuples of the answer's columns, the versions of its
+    views looked up by ``map``); the per-column tuples are made only for a new shape."""
     names = tuple(response.names[len(response.join_keys) :])
-    shape = shapes.get((names, columns))
+    refs, inputs = tuple(response.refs), tuple(response.inputs)
+    views = tuple(dict.fromkeys(map(operator.itemgetter(0), (*refs, *inputs))))
+    key = (names, refs, inputs, tuple(map(versions.get, views, repeat(0))))
+    shape = shapes.get(key)
     if shape is None:
         if len(shapes) > 1024:
             shapes.clear()
-        shape = shapes[(names, columns)] = _Shape(
+        columns = (
+            *((view, feature, versions.get(view, 0), 1) for view, feature in refs),
+            *((view, feature, versions.get(view, 0), 0) for view, feature in inputs),
+        )
+        shape = shapes[key] = _Shape(
             list(names),
             [(view, feature) for view, feature, _, _ in columns],
             make_packer().pack([list(column) for column in columns]),

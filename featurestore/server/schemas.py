@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import repeat
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -212,7 +213,8 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         raise RequestError(f"the request body has an unknown field {quote(sorted(unknown)[0])}")
     features = body.get("features")
     if features is not None and (
-        not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+        # map() keeps the per-feature check in C: a generator costs a frame switch per feature
+        not isinstance(features, list) or not all(map(isinstance, features, repeat(str)))
     ):
         raise RequestError("field 'features' must be a list of 'view:feature' strings")
     service = body.get("feature_service")

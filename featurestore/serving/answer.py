@@ -88,6 +88,8 @@ class Pending:
 
 
 _NO_ARMS: Mapping[str, Column[str]] = MappingProxyType({})
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})  # answers without inputs or request data
+_NO_NAMES: Column[str] = Column()
 
 
 def answer(
@@ -405,11 +407,17 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         request_id=pending.request_id,
         requested_at=now,
         refs=plan.refs,
-        inputs=MappingProxyType({ref: columns[ref] for ref in plan.hidden}),
-        request_data=MappingProxyType(dict(pending.request_data)),
+        inputs=MappingProxyType({ref: columns[ref] for ref in plan.hidden})
+        if plan.hidden
+        else _NOTHING,
+        request_data=MappingProxyType(dict(pending.request_data))
+        if pending.request_data
+        else _NOTHING,
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
-        on_demand=tuple(name for _, name in plan.on_demand_outputs),
+        on_demand=Column([name for _, name in plan.on_demand_outputs])
+        if plan.on_demand_outputs
+        else _NO_NAMES,
         arms=arms,
         shadow=shadow,
     )

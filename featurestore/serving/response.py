@@ -44,6 +44,9 @@ class Statuses:
     OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 
 
+_MAPPINGS = ("values", "statuses", "event_timestamps", "request_data", "view_versions", "arms")
+_SEQUENCES = ("names", "join_keys", "refs", "on_demand")
+
 #: a stored feature's served values, statuses and event times
 ColumnTriple = tuple[Sequence[Any], Sequence[str], Sequence[dt.datetime | None]]
 
@@ -118,24 +121,21 @@ class OnlineResponse:
     shadow_rows: Sequence[int] = ()
 
     def __post_init__(self) -> None:
-        # Serving hands over frozen parts already; an answer built by hand is frozen here.
-        set_field = object.__setattr__
-        for name in (
-            "values",
-            "statuses",
-            "event_timestamps",
-            "request_data",
-            "view_versions",
-            "arms",
-        ):
-            set_field(self, name, freeze(getattr(self, name)))
-        for name in ("names", "join_keys", "refs", "on_demand"):
-            value = getattr(self, name)
+        # Serving hands over frozen parts already (checked by type, no call); an answer built
+        # by hand is frozen here. The instance dict is written directly: the dataclass is
+        # frozen to callers, not to itself.
+        fields = self.__dict__
+        for name in _MAPPINGS:
+            value = fields[name]
+            if type(value) is not MappingProxyType:
+                fields[name] = freeze(value)
+        for name in _SEQUENCES:
+            value = fields[name]
             if type(value) is not Column:
-                set_field(self, name, Column(value))
-        if not isinstance(self.inputs, MappingProxyType):
+                fields[name] = Column(value)
+        if type(self.inputs) is not MappingProxyType:
             triples = {ref: tuple(map(Column, triple)) for ref, triple in self.inputs.items()}
-            set_field(self, "inputs", MappingProxyType(triples))
+            fields["inputs"] = MappingProxyType(triples)
 
     def to_dict(self) -> dict[str, list[Any]]:
         """Join keys, then features in the requested order: name -> a new list of values."""
@@ -209,22 +209,35 @@ class OnlineResponse:
             texts = {} if texts is None else _cleared(texts)
         dumps, fragment = orjson.dumps, orjson.Fragment
         keys, on_demand = self.join_keys, self.on_demand  # see _timeless
-        results = []
+        values_of, statuses_of, stamps_of = self.values, self.statuses, self.event_timestamps
+        # Consecutive features nearly always share both columns (one view's features): the
+        # previous feature's fragments are reused on identity, without a lookup.
+        last_statuses: Any = None
+        last_stamps: Any = None
+        last_timeless = False
+        status_json = stamps_json = _NO_FRAGMENT
+        results: list[dict[str, Any]] = []
+        append = results.append
         for name in self.names:
-            statuses, stamps = self.statuses[name], self.event_timestamps[name]
-            status_json = written.get(id(statuses))
-            if status_json is None:
-                status_json = written[id(statuses)] = fragment(dumps(statuses))
-            key = _EPOCHS if name in keys or name in on_demand else id(stamps)
-            stamps_json = written.get(key)
-            if stamps_json is None:
-                texts_of = (
-                    [EPOCH_TEXT] * len(stamps) if key == _EPOCHS else _iso_texts(stamps, texts)
-                )
-                stamps_json = written[key] = fragment(dumps(texts_of))
-            results.append(
+            statuses, stamps = statuses_of[name], stamps_of[name]
+            if statuses is not last_statuses:
+                last_statuses = statuses
+                status_json = written.get(id(statuses))  # type: ignore[assignment]
+                if status_json is None:
+                    status_json = written[id(statuses)] = fragment(dumps(statuses))
+            timeless = name in keys or name in on_demand
+            if stamps is not last_stamps or timeless is not last_timeless:
+                last_stamps, last_timeless = stamps, timeless
+                key = _EPOCHS if timeless else id(stamps)
+                stamps_json = written.get(key)  # type: ignore[assignment]
+                if stamps_json is None:
+                    texts_of = (
+                        [EPOCH_TEXT] * len(stamps) if key == _EPOCHS else _iso_texts(stamps, texts)
+                    )
+                    stamps_json = written[key] = fragment(dumps(texts_of))
+            append(
                 {
-                    "values": self.values[name],
+                    "values": values_of[name],
                     "statuses": status_json,
                     "event_timestamps": stamps_json,
                 }
@@ -242,21 +255,20 @@ def need_pandas(what: str) -> None:
 
 
 _EPOCHS = -1  # the key of the epochs column among the ids of written columns (never negative)
+_NO_FRAGMENT = orjson.Fragment(b"null")  # before the first column is written
 
 
 def _iso_texts(
     stamps: Sequence[dt.datetime | None], texts: dict[dt.datetime, str | None]
 ) -> list[str | None]:
-    """The ISO text of each event time; the entities of a read often share one, written once."""
-    out: list[str | None] = []
-    for stamp in stamps:
-        if stamp is None:
-            out.append(None)
-            continue
-        text = texts.get(stamp)
-        if text is None:
-            text = texts[stamp] = iso(stamp)
-        out.append(text)
+    """The ISO text of each event time; the entities of a read often share one, written once.
+
+    Looked up in one C-level pass; only new event times (and nulls) take the row loop."""
+    out: list[str | None] = list(map(texts.get, stamps))  # type: ignore[arg-type]
+    if None in out:
+        for i, stamp in enumerate(stamps):
+            if out[i] is None and stamp is not None:
+                out[i] = texts[stamp] = iso(stamp)
     return out
 
 
