@@ -27,6 +27,7 @@ from featurestore.limits import check_time, quote
 from featurestore.materialize import WINDOW_SUFFIX, online_rows
 from featurestore.offline.inputs import to_frame
 from featurestore.online import OnlineStore
+from featurestore.reports import parse_iso
 from featurestore.serving import key_types
 
 __all__ = ["TIMESTAMP_COLUMNS", "feature_rows", "write_feature_values"]
@@ -173,13 +174,10 @@ def _times(
 def _time(name: str, value: Any) -> dt.datetime | None:
     if value is None:
         return None
-    parsed = value
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-    if not isinstance(parsed, dt.datetime):
+    try:
+        parsed = parse_iso(value) if isinstance(value, str | dt.datetime) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
         raise RequestError(f"column {name!r} must hold ISO 8601 timestamps, got {quote(value)}")
-    stamp: dt.datetime = parsed
-    return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
+    return parsed.astimezone(dt.UTC)

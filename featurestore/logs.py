@@ -19,10 +19,8 @@ from typing import Any
 
 from featurestore.online.base import redact_url
 
-__all__ = ["FORMATS", "LEVELS", "JsonFormatter", "log_config", "startup_line"]
+__all__ = ["JsonFormatter", "log_config", "startup_line"]
 
-LEVELS = ("debug", "info", "warning", "error")
-FORMATS = ("text", "json")
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # the loggers a server writes to: ours, and uvicorn's own (startup, errors, access)

@@ -242,7 +242,7 @@ class Writes:
                 write_pushed(
                     view,
                     compute_rows_python(view, stored),
-                    offline=self._store.rows_for(view, stored),
+                    offline=self._store.rows_for(view, stored) if view.aggregates else None,
                     offline_has_rows=to != "online",
                     online=self._store.online,
                     project=self._store.project,

@@ -14,7 +14,6 @@ A :class:`Location` is a small frozen value, so a Ray task receives it and reads
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -172,13 +171,6 @@ class Location:
             while folder != root and folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
                 folder = folder.parent
-
-    def delete_tree(self, prefix: str) -> None:
-        """Remove everything under ``prefix``."""
-        if self.remote:
-            self.delete([f.path for f in self.list(prefix)])
-        else:
-            shutil.rmtree(self.url(prefix), ignore_errors=True)
 
     @property
     def _store(self) -> Any:

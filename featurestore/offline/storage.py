@@ -169,12 +169,6 @@ class OfflineStore:
         return self.location.url(relative)
 
     # -- writing ------------------------------------------------------------------------------
-    def write_rows(
-        self, view: str, run: str, rows: pl.DataFrame, bucket: int = 0
-    ) -> list[StoredFile]:
-        """Write one bucket of a batch (see :func:`write_job`)."""
-        return write_job(WriteJob(self.location, view, run, bucket, rows))
-
     def write_quarantine(self, view: str, run: str, rows: pl.DataFrame) -> StoredFile | None:
         """Write a batch's quarantined rows (one file); None when there are none."""
         if rows.height == 0:
@@ -188,7 +182,8 @@ class OfflineStore:
         return self.location.write(relative, frame)
 
     def delete(self, files: Sequence[str]) -> None:
-        """Remove files of a batch that will never be committed."""
+        """Remove files that will never be committed (a failed batch's, a sweep's finds) and
+        the folders they leave empty."""
         self.location.delete(files)
 
     # -- reading ------------------------------------------------------------------------------
@@ -220,10 +215,3 @@ class OfflineStore:
             run_id: RunFiles(tuple(f.path for f in infos), max(f.modified for f in infos))
             for run_id, infos in found.items()
         }
-
-    def remove(self, paths: Sequence[str]) -> None:
-        """Remove files a sweep found (and the folders they leave empty)."""
-        self.location.delete(paths)
-
-    def drop_view(self, view: str) -> None:
-        self.location.delete_tree(self.view_dir(view))

@@ -61,7 +61,7 @@ def sweep_view(
         paths = list(files.paths)
         if state is None:
             if (now - files.modified).total_seconds() > UNKNOWN_FOLDER_SECONDS:
-                storage.remove(paths)
+                storage.delete(paths)
                 removed.append(run_id)
             continue
         if state.committed:
@@ -70,7 +70,7 @@ def sweep_view(
             not _alive(state.owner) or now - state.started_at > STALE_RUN
         )
         if state.finished or dead:
-            storage.remove(paths)
+            storage.delete(paths)
             removed.append(run_id)
         if dead:
             registry.finish_ingestion(

@@ -42,7 +42,7 @@ class RolloutRecord:
         sample: the share of requests the shadow computes the candidate for.
         status: ``"running"``, ``"promoted"`` or ``"aborted"``.
         started_at, updated_at, ended_at: when it started, last changed, ended (None: running).
-        steps: every step, ``{stage|action, fraction, sample, at}``, oldest first.
+        steps: every step, ``{step, fraction, sample, at}`` (step: the stage, or promote/abort), oldest first.
     """
 
     id: int

@@ -280,7 +280,7 @@ rollouts = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("ended_at", UTCDateTime, nullable=True),
-    # JSON list of {stage, fraction, sample, at}: every step, for the report and the UI
+    # JSON list of {step, fraction, sample, at}: every step, for the report and the UI
     sa.Column("steps", sa.Text, nullable=False),
     sa.Index("ix_fs_rollouts_view", "project", "view", "status"),
 )

@@ -197,7 +197,8 @@ class Rollouts:
             end=end,
             view_version=running.candidate,
         )
-        record: RolloutRecord = self._rows.end(view, promote=True, now=now_utc())
+        # in force from the instant its values were materialized as of
+        record: RolloutRecord = self._rows.end(view, promote=True, now=end)
         store.registry.record_materialization(
             view, None, end, rows, last_seq=seq, view_version=running.candidate
         )
@@ -259,7 +260,7 @@ class Rollouts:
         write_pushed(
             candidate,
             compute_rows_python(candidate, stored),
-            offline=store.rows_for(candidate, stored),
+            offline=store.rows_for(candidate, stored) if candidate.aggregates else None,
             offline_has_rows=offline_has_rows,
             online=store.online,
             project=store.project,

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from featurestore.definitions import PushSource
 from featurestore.errors import RequestError
 from featurestore.limits import MAX_DEPTH, check_fields, check_time, quote
+from featurestore.reports import parse_iso
 from featurestore.server.errors import BadJSONError, validation_sentence
 from featurestore.store import FeatureStore
 
@@ -116,7 +117,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(raw: bytes, *, empty: Any = _NO_DEFAULT) -> Any:
+def parse_json(raw: bytes, *, empty: Any = _NO_DEFAULT, walk: bool = True) -> Any:
     """A parsed JSON body; ``empty`` (when given) stands for a body of only whitespace.
 
     The nesting walk runs only when the body has more brackets than the nesting limit, so the
@@ -137,13 +138,13 @@ def parse_json(raw: bytes, *, empty: Any = _NO_DEFAULT) -> Any:
             nested = f"the request body nests deeper than {MAX_DEPTH} levels of JSON"
             raise RequestError(nested) from None
         raise BadJSONError(f"the request body is not valid JSON ({exc.msg})") from None
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+    if walk and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         check_fields(body)
     return body
 
 
 def _checked(raw: bytes, model: type[M], empty: Any) -> M:
-    body = parse_json(raw, empty=empty)
+    body = parse_json(raw, empty=empty, walk=False)  # walked once, below
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     check_fields(body)
@@ -219,10 +220,10 @@ def check_push_times(store: FeatureStore, body: Any) -> None:
 
 
 def _iso(value: Any) -> dt.datetime | None:
+    """An ISO 8601 text as a UTC datetime; anything else is the contract's to judge."""
     if not isinstance(value, str):
         return None
     try:
-        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)

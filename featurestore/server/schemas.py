@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
 from itertools import repeat
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
@@ -28,6 +30,7 @@ __all__ = [
     "WriteToOnlineStoreBody",
     "body_schema",
     "online_request",
+    "post_json",
     "refuse_version",
 ]
 
@@ -189,13 +192,28 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Any]])
+
+
+def post_json(
+    router: APIRouter,
+    path: str,
+    model: type[BaseModel],
+    responses: Mapping[int, Any] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """``router.post`` for an endpoint whose body (``model``, declared
+    ``Annotated[Model, Depends(door.json_body(Model))]``) comes through the door
+    (:mod:`featurestore.server.door`: read after the token is checked, bounded, JSON whatever the
+    Content-Type), documented as the JSON request body in the OpenAPI schema."""
+    return router.post(
+        path,
+        response_class=Response,
+        responses=dict(responses or {}),  # type: ignore[arg-type]
+        openapi_extra=body_schema(model),
+    )
+
+
 _ONLINE_FIELDS = frozenset(GetOnlineFeaturesBody.model_fields)
-
-
-def parse_json(raw: bytes) -> Any:
-    """The parsed body (see :func:`featurestore.server.door.parse_json`); RequestError (422)
-    when missing or nested too deep, BadJSONError (400) when not JSON."""
-    return door.parse_json(raw)
 
 
 def online_request(raw: bytes, max_entities: int) -> Request:
@@ -205,7 +223,7 @@ def online_request(raw: bytes, max_entities: int) -> Request:
         BadJSONError: not JSON.
         RequestError: a field has the wrong shape, or there are too many entities.
     """
-    body = parse_json(raw)
+    body = door.parse_json(raw)
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     unknown = body.keys() - _ONLINE_FIELDS

@@ -199,7 +199,7 @@ def merge_arms(
 def canary_reads(
     reads: list[ReadRequest], canaries: Sequence[tuple[int, Canary]]
 ) -> tuple[dict[int, tuple[int, list[bool], int]], dict[str, Column[str]], int]:
-    """Append a candidate read per canary read; returns the routing of the canary reads, each
+    """Append a candidate read per canary read with an entity in the canary; returns the routing of the canary reads, each
     canary view's row arms and the request's arm byte."""
     routed: dict[int, tuple[int, list[bool], int]] = {}
     arms: dict[str, Column[str]] = {}
@@ -208,8 +208,9 @@ def canary_reads(
         read = reads[index]
         rollout = canary.rollout
         mask = rollout.in_canary(read.entity_keys)
-        routed[index] = (len(reads), mask, rollout.candidate)
-        reads.append(ReadRequest(canary.record, read.entity_keys, read.features))
+        if True in mask:  # no entity in the canary: the candidate's record is not read
+            routed[index] = (len(reads), mask, rollout.candidate)
+            reads.append(ReadRequest(canary.record, read.entity_keys, read.features))
         if rollout.view not in arms:
             arms[rollout.view] = Column([CANDIDATE if m else CURRENT for m in mask])
             if code == 0 and mask:

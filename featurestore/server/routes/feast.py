@@ -22,7 +22,7 @@ from featurestore.server.routes.write import run_materialize
 from featurestore.server.schemas import (
     MaterializeIncrementalBody,
     WriteToOnlineStoreBody,
-    body_schema,
+    post_json,
     refuse_version,
 )
 from featurestore.store import FeatureStore
@@ -33,11 +33,7 @@ router = APIRouter(tags=["write"])
 
 
 # Bodies come through the door (featurestore.server.door), as the other write endpoints' do.
-@router.post(
-    "/materialize-incremental",
-    response_class=Response,
-    openapi_extra=body_schema(MaterializeIncrementalBody),
-)
+@post_json(router, "/materialize-incremental", MaterializeIncrementalBody)
 async def materialize_incremental(
     body: Annotated[MaterializeIncrementalBody, Depends(json_body(MaterializeIncrementalBody))],
     request: Request,
@@ -53,12 +49,7 @@ _WRITE = {
 }
 
 
-@router.post(
-    "/write-to-online-store",
-    response_class=Response,
-    responses=_WRITE,  # type: ignore[arg-type]
-    openapi_extra=body_schema(WriteToOnlineStoreBody),
-)
+@post_json(router, "/write-to-online-store", WriteToOnlineStoreBody, _WRITE)
 async def write_to_online_store(
     body: Annotated[WriteToOnlineStoreBody, Depends(json_body(WriteToOnlineStoreBody))],
     request: Request,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from featurestore.server.door import json_body
 from featurestore.server.errors import json_response
+from featurestore.server.schemas import post_json
 from featurestore.store import FeatureStore
 
 __all__ = ["reader", "writer"]
@@ -46,8 +48,10 @@ def _store(request: Request) -> FeatureStore:
     return store
 
 
-@writer.post("", response_class=Response, responses=_STEP)  # type: ignore[arg-type]
-async def start(body: RolloutBody, request: Request) -> Response:
+@post_json(writer, "", RolloutBody, _STEP)
+async def start(
+    body: Annotated[RolloutBody, Depends(json_body(RolloutBody))], request: Request
+) -> Response:
     """Start a rollout, or move the running one to another stage, fraction or sample."""
     store = _store(request)
     record = await run_in_threadpool(

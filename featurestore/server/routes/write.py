@@ -8,17 +8,20 @@ minutes and must not hold up online reads.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.reports import IngestReport, MaterializeReport, as_utc
 from featurestore.server.door import check_push_times, json_body
 from featurestore.server.errors import json_response
-from featurestore.server.schemas import FeedbackBody, MaterializeBody, PushBody, body_schema
+from featurestore.server.schemas import (
+    FeedbackBody,
+    MaterializeBody,
+    PushBody,
+    post_json,
+)
 from featurestore.store import FeatureStore
 
 __all__ = ["router", "run_materialize"]
@@ -35,29 +38,12 @@ def _store(request: Request) -> FeatureStore:
     return store
 
 
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
-
-
-def _post(
-    path: str, model: type[BaseModel], responses: dict[int, Any] | None = None
-) -> Callable[[Endpoint], Endpoint]:
-    """``router.post`` for an endpoint whose body (``model``) comes through the door
-    (:mod:`featurestore.server.door`: read after the token is checked, bounded, JSON whatever
-    the Content-Type), documented as the JSON request body in the OpenAPI schema."""
-    return router.post(
-        path,
-        response_class=Response,
-        responses=responses or {},  # type: ignore[arg-type]
-        openapi_extra=body_schema(model),
-    )
-
-
 PushIn = Annotated[PushBody, Depends(json_body(PushBody))]
 MaterializeIn = Annotated[MaterializeBody, Depends(json_body(MaterializeBody, empty={}))]
 FeedbackIn = Annotated[FeedbackBody, Depends(json_body(FeedbackBody))]
 
 
-@_post("/push", PushBody, _REJECTED)
+@post_json(router, "/push", PushBody, _REJECTED)
 async def push(body: PushIn, request: Request) -> Response:
     """Validate pushed rows with the view's contract and write their features (Feast's push)."""
     store = _store(request)
@@ -73,7 +59,7 @@ async def push(body: PushIn, request: Request) -> Response:
     return json_response(report.to_dict())
 
 
-@_post("/materialize", MaterializeBody)
+@post_json(router, "/materialize", MaterializeBody)
 async def materialize(body: MaterializeIn, request: Request) -> Response:
     """Load the latest offline values into the online store (incremental by default; an empty
     body means the defaults). Takes Feast's ``start_ts``, ``end_ts``, ``feature_views`` too."""
@@ -105,7 +91,7 @@ _FEEDBACK = {
 }
 
 
-@_post("/feedback", FeedbackBody, _FEEDBACK)
+@post_json(router, "/feedback", FeedbackBody, _FEEDBACK)
 async def feedback(body: FeedbackIn, request: Request) -> Response:
     """Record a prediction and/or a label for a served request (``metadata.request_id``)."""
     store = _store(request)
