@@ -279,6 +279,21 @@ def _int64(series: pl.Series) -> np.ndarray:
     return values
 
 
+def _argsort(values: np.ndarray) -> np.ndarray:
+    """Positions that sort ``values`` (int64; any order among equal values).
+
+    Rows read from storage are often ordered by entity already (a batch as its source wrote
+    it) and random in time within one; NumPy's stable sort (timsort) then merges presorted runs
+    four times faster than any other sort here. On data in any other order it is three times
+    slower than Polars' ``arg_sort``. Every 64th value says which case this is.
+    """
+    sample = values[::64]
+    if np.count_nonzero(sample[1:] < sample[:-1]) * 100 < len(sample):
+        return np.argsort(values, kind="stable")
+    order: np.ndarray = pl.Series(values).arg_sort().to_numpy()
+    return order
+
+
 def packed_winners(
     spine: pl.DataFrame, table: RowTable, dtypes: Mapping[str, pl.DataType]
 ) -> pl.DataFrame | None:
@@ -316,7 +331,7 @@ def packed_winners(
         return None
     base = (row_key - low_key) * width
     by_event = base + (event - low_t)
-    order = np.argsort(by_event)
+    order = _argsort(by_event)
     ordered = by_event[order]
     # No tie on (key, event): any sort is the tie order. A tie: Polars' sort on every column.
     if bool((ordered[1:] == ordered[:-1]).any()):
@@ -325,12 +340,12 @@ def packed_winners(
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     by_known = base + (known - low_t)
-    visible = np.argsort(by_known)
+    visible = _argsort(by_known)
     lookup = by_known[visible]
     best = np.maximum.accumulate(rank[visible])  # ranks grow with the key: no leak across keys
     spine_base = (spine_key - low_key) * width
     asked = spine_base + (spine_t - low_t)
-    spine_order = np.argsort(asked)
+    spine_order = _argsort(asked)
     at = np.searchsorted(lookup, asked[spine_order], side="right") - 1
     found = at >= 0
     at = np.where(found, at, 0)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
+import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from featurestore.offline import pit
 from featurestore.offline.pit import (
     SIDX,
     key_dtypes,
@@ -89,12 +93,35 @@ def _both(case: dict[str, Any]) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     return packed_winners(spine, table, dtypes), winners(prepare_spine(spine, dtypes), table)
 
 
+#: the two sorts ``pit._argsort`` chooses between (small inputs always take the first)
+SORTS = {
+    "numpy_stable": lambda values: np.argsort(values, kind="stable"),
+    "polars": lambda values: pl.Series(values).arg_sort().to_numpy(),
+}
+
+
 @PROFILE
-@given(cases())
-def test_packed_winners_equal_the_general_method(case: dict[str, Any]) -> None:
-    packed, general = _both(case)
+@given(cases(), st.sampled_from(sorted(SORTS)))
+def test_packed_winners_equal_the_general_method(case: dict[str, Any], sort: str) -> None:
+    with mock.patch.object(pit, "_argsort", SORTS[sort]):
+        packed, general = _both(case)
     if packed is not None:
         assert_frame_equal(packed.sort(SIDX), general.sort(SIDX), check_exact=True)
+
+
+@pytest.mark.parametrize("order", ["entity_major", "random", "descending", "constant"])
+def test_argsort_sorts_whatever_the_input_order(order: str) -> None:
+    rng = np.random.default_rng(4)
+    entity_major = np.repeat(np.arange(5_000), 20) * 10**9 + rng.integers(0, 10**9, 100_000)
+    values = {
+        "entity_major": entity_major,
+        "random": rng.permutation(entity_major),
+        "descending": np.sort(entity_major)[::-1].copy(),
+        "constant": np.zeros(100_000, dtype=np.int64),
+    }[order]
+    positions = pit._argsort(values)
+    assert np.array_equal(np.sort(positions), np.arange(len(values)))
+    assert np.array_equal(values[positions], np.sort(values))
 
 
 def test_packing_applies_to_ordinary_keys_and_refuses_ranges_beyond_int64() -> None:
