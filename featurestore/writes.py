@@ -19,7 +19,7 @@ import polars as pl
 
 from featurestore.definitions import FeatureView, FileSource, PushSource
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.limits import check_time, quote
+from featurestore.limits import EARLIEST, check_time, quote
 from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
@@ -168,6 +168,9 @@ class Writes:
         )
         if reloaded:
             chosen = online_views
+        # nothing is stored before EARLIEST, and the window (start, end] would leave out a row
+        # at EARLIEST itself: a start there reloads in full, as no start does
+        reload_from = None if start == EARLIEST else start
         written: dict[str, int] = {}
         for view in chosen:
             if not view.online:
@@ -179,7 +182,7 @@ class Writes:
                 and start is None
                 and self._store.registry.materialized_version(view.name) == version
             )
-            since = start if not incremental else self._store.registry.watermark(view.name)
+            since = reload_from if not incremental else self._store.registry.watermark(view.name)
             tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
             written[view.name], seen_seq = materialize_view(
                 self._store.layout(view),
