@@ -19,7 +19,7 @@ import polars as pl
 
 from featurestore.definitions import FeatureView, FileSource, PushSource
 from featurestore.errors import NotFoundError, RequestError
-from featurestore.limits import check_time, quote
+from featurestore.limits import EARLIEST, check_time, quote
 from featurestore.materialize import lost_data, materialize_view, write_pushed
 from featurestore.offline.compute import compute_rows_python
 from featurestore.offline.ingest import ingest_frame
@@ -155,12 +155,9 @@ class Writes:
                 f"end {iso(end)} is later than now plus ingestion.max_future ({iso(limit)}): "
                 "values as of a future time would pin every window and block later runs"
             )
-        chosen = (
-            [self._store.get_feature_view(v) for v in views]
-            if views
-            else self._store.list_feature_views()
-        )
-        online_views = [v for v in self._store.list_feature_views() if v.online]
+        every = self._store.list_feature_views()
+        chosen = [self._store.get_feature_view(v) for v in views] if views else every
+        online_views = [v for v in every if v.online]
         reloaded = lost_data(
             self._store.online,
             project=self._store.project,
@@ -168,18 +165,18 @@ class Writes:
         )
         if reloaded:
             chosen = online_views
+        # nothing is stored before EARLIEST, and the window (start, end] would leave out a row
+        # at EARLIEST itself: a start there reloads in full, as no start does
+        reload_from = None if start == EARLIEST else start
         written: dict[str, int] = {}
         for view in chosen:
             if not view.online:
                 continue
             version = self._store.state.versions[("feature_view", view.name)]
+            state = self._store.registry.materialized_state(view.name)
             # after a definition change (or a lost store) every entity is rewritten
-            incremental = (
-                not reloaded
-                and start is None
-                and self._store.registry.materialized_version(view.name) == version
-            )
-            since = start if not incremental else self._store.registry.watermark(view.name)
+            incremental = not reloaded and start is None and state.version == version
+            since = reload_from if not incremental else state.watermark
             tick = (lambda n, i, t, v=view.name: progress(v, n, i, t)) if progress else None
             written[view.name], seen_seq = materialize_view(
                 self._store.layout(view),
@@ -188,10 +185,14 @@ class Writes:
                 project=self._store.project,
                 start=since,
                 end=end,
-                last_seq=self._store.registry.materialized_seq(view.name) if incremental else None,
+                last_seq=state.last_seq if incremental else None,
                 progress=tick,
                 view_version=version,
             )
+            # A transaction of its own, once the view's rows are online: a crash before it
+            # leaves the watermark behind them (the next run writes them again, harmlessly),
+            # never ahead of rows that were not written; and no registry transaction is held
+            # open over the job.
             self._store.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )

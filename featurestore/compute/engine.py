@@ -2,9 +2,10 @@
 
 A job is a plain top-level function applied to a small frozen value (a bucket's file list, the
 spine rows of that bucket, a definition spec); an engine maps it over a view's buckets and hands
-the results back in job order. The local engine runs one job at a time, so at most one bucket is
-in memory; the Ray engine keeps a bounded number of tasks in flight and runs exactly the same
-functions on the cluster, so both give the same answers.
+the results back in job order. The local engine runs up to ``workers`` jobs at once on threads
+(``compute.workers``: 2 by default, 1 runs one job at a time); the Ray engine keeps a bounded
+number of tasks in flight and runs exactly the same functions on the cluster, so both give the
+same answers.
 
 Both keep a bounded window of jobs in flight and hand results back in job order as they are
 asked for, so a caller that consumes results as they come (materialization writes each bucket

@@ -226,14 +226,7 @@ def decode_records(request: ReadRequest, records: Sequence[bytes | None]) -> Rea
     if None in rows:
         empty = [None] * pick.width
         rows = [empty if row is None else row for row in rows]
-    columns = pick.getter([*map(Column, zip(*rows, strict=True)), Column([None] * len(rows))])
-    values = dict(zip(pick.features, columns, strict=True))
-    # Look for nulls along the shorter side: one call per row, or one per column.
-    nulls = not pick.complete or (
-        any(has_null(row) for row in rows if row is not None)
-        if len(rows) <= len(pick.features)
-        else any(map(has_null, columns))
-    )
+    values, nulls = _columns(pick, cast(list[list[Any]], rows))  # no None left
     return ReadResult(found, stamps, values, nulls=nulls, view_versions=row_versions)
 
 
@@ -260,12 +253,7 @@ def _uniform(selection: Selection, records: Sequence[bytes | None]) -> ReadResul
     # its unpacker per call, which cost more than decoding a row of 50 floats.
     bodies = b"".join(map(operator.itemgetter(slice(end, None)), found))
     rows = unpack_rows(b"\xdd" + n.to_bytes(4, "big") + bodies)  # array32 of n rows
-    pick = selection.pick(layout[_NAMES_LENGTH.size :])
-    columns = pick.getter([*map(Column, zip(*rows, strict=True)), Column([None] * n)])
-    values: dict[str, Sequence[Any]] = dict(zip(pick.features, columns, strict=True))
-    nulls = not pick.complete or (
-        any(map(has_null, rows)) if n <= len(pick.features) else any(map(has_null, columns))
-    )
+    values, nulls = _columns(selection.pick(layout[_NAMES_LENGTH.size :]), rows)
     return ReadResult(
         Column([True] * n),
         Column([event] * n),
@@ -273,6 +261,18 @@ def _uniform(selection: Selection, records: Sequence[bytes | None]) -> ReadResul
         nulls=nulls,
         view_versions=Column([version] * n),
     )
+
+
+def _columns(pick: _Pick, rows: list[list[Any]]) -> tuple[dict[str, Sequence[Any]], bool]:
+    """The requested columns of rows of one layout (transposed at once), and whether any of
+    them may hold a None."""
+    columns = pick.getter([*map(Column, zip(*rows, strict=True)), Column([None] * len(rows))])
+    values: dict[str, Sequence[Any]] = dict(zip(pick.features, columns, strict=True))
+    # Look for nulls along the shorter side: one call per row, or one per column.
+    nulls = not pick.complete or (
+        any(map(has_null, rows)) if len(rows) <= len(pick.features) else any(map(has_null, columns))
+    )
+    return values, nulls
 
 
 def has_null(values: Sequence[Any]) -> bool:

@@ -125,10 +125,9 @@ class _Samples:
             memo.clear()
         hits = list(map(memo.get, rows))
         if None in hits:
-            threshold = self.rate * _SCALE
             for i, keys in enumerate(rows):
                 if hits[i] is None:
-                    hits[i] = memo[keys] = _crc(keys) < threshold
+                    hits[i] = memo[keys] = sampled(keys, self.rate)
         return [i for i, hit in enumerate(hits) if hit] if True in hits else []
 
 

@@ -3,10 +3,10 @@
 Inputs are the serving log and feedback of the rollout's time span:
 
 * **Value differences**, from the shadow's rows: the candidate's value beside the value served
-  to the same entity in the same request, judged as the skew check judges a served value
-  against its recomputation (:func:`~featurestore.parity.skew.same_value`: exact, floats within
-  a relative 1e-9): per feature, ``match``, ``mismatch``, nulls on either side, mean and max
-  absolute difference and SMAPE over numeric mismatches, a few examples.
+  to the same entity in the same request, judged and tallied as the skew check judges a served
+  value against its recomputation (:mod:`~featurestore.parity.differences`: exact, floats
+  within a relative 1e-9): per feature, ``match``, ``mismatch``, nulls on either side, mean and
+  max absolute difference and SMAPE over numeric mismatches, a few examples.
 * **Drift between the arms**, per feature (:func:`~featurestore.parity.drift.feature_drift`,
   the baseline arm as the reference): the current arm's values are those served outside the
   canary and the ones served beside a shadow value; the candidate arm's, those served in the
@@ -21,18 +21,18 @@ Inputs are the serving log and feedback of the rollout's time span:
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import polars as pl
 
 from featurestore.online.encoding import unpack_value
+from featurestore.parity.differences import Tally, same_value
 from featurestore.parity.drift import DriftReport, DriftThresholds, feature_drift
 from featurestore.parity.feedback_loops import feedback_loop_report, two_proportion_ztest
 from featurestore.parity.loop_report import ZTest
-from featurestore.parity.skew import same_value
 from featurestore.registry.feedback import CONTROL
 
 __all__ = ["ArmPerformance", "RolloutReport", "ValueDifferences", "rollout_report"]
@@ -178,48 +178,39 @@ def rollout_report(
 
 
 def _differences(shadow: pl.DataFrame, limit: int) -> list[ValueDifferences]:
-    tallies: dict[tuple[str, str], ValueDifferences] = {}
-    diffs: dict[tuple[str, str], list[float]] = {}
-    smapes: dict[tuple[str, str], list[float]] = {}
+    tallies: dict[tuple[str, str], Tally] = {}
     for row in shadow.filter(pl.col("served_value").is_not_null()).iter_rows(named=True):
         key = (row["view"], row["feature"])
-        tally = tallies.setdefault(key, ValueDifferences(*key))
+        tally = tallies.setdefault(key, Tally(*key))
         cand, cur = unpack_value(row["value"]), unpack_value(row["served_value"])
-        tally.total += 1
-        if cand is None and cur is None:
-            tally.both_null += 1
-        elif cur is None:
-            tally.current_null += 1
-        elif cand is None:
-            tally.candidate_null += 1
-        if same_value(cur, cand):
-            tally.match += 1
-            continue
-        tally.mismatch += 1
-        if _number(cur) and _number(cand) and math.isfinite(cur) and math.isfinite(cand):
-            diffs.setdefault(key, []).append(abs(cur - cand))
-            if abs(cur) + abs(cand) > 0:
-                smapes.setdefault(key, []).append(2 * abs(cur - cand) / (abs(cur) + abs(cand)))
-        if len(tally.examples) < limit:
-            tally.examples.append(
-                {
-                    "keys": unpack_value(row["keys"]),
-                    "requested_at": row["requested_at"].isoformat(),
-                    "current": cur,
-                    "candidate": cand,
-                }
-            )
-    for key, tally in tallies.items():
-        if diffs.get(key):
-            tally.mean_abs_diff = sum(diffs[key]) / len(diffs[key])
-            tally.max_abs_diff = max(diffs[key])
-        if smapes.get(key):
-            tally.smape = sum(smapes[key]) / len(smapes[key])
-    return [tallies[k] for k in sorted(tallies)]
+        cls = "match" if same_value(cur, cand) else "mismatch"
+        tally.add(cls, cur, cand, partial(_example, row, cur, cand), limit)
+    return [
+        ValueDifferences(
+            t.view,
+            t.feature,
+            total=t.total,
+            match=t.counts["match"],
+            mismatch=t.counts["mismatch"],
+            both_null=t.both_null,
+            current_null=t.ours_null,
+            candidate_null=t.theirs_null,
+            mean_abs_diff=t.mean_abs_diff,
+            max_abs_diff=t.max_abs_diff,
+            smape=t.smape,
+            examples=t.examples,
+        )
+        for _, t in sorted(tallies.items())
+    ]
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _example(row: Mapping[str, Any], current: Any, candidate: Any) -> dict[str, Any]:
+    return {
+        "keys": unpack_value(row["keys"]),
+        "requested_at": row["requested_at"].isoformat(),
+        "current": current,
+        "candidate": candidate,
+    }
 
 
 def _performance(

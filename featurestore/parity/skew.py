@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -37,12 +37,12 @@ from featurestore.expr import to_polars
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.recompute import END, EVENT, Recomputed
 from featurestore.online.encoding import unpack_value
+from featurestore.parity.differences import Tally, same_value
 from featurestore.reports import html_repr, iso
 
 __all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
 
 CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch", "outdated")
-REL_TOL = 1e-9
 #: (view, samples: join keys, event_timestamp and END; plain names; aggregate names;
 #: materialization end -> last seq) -> what offline knew (``offline.recompute``)
 Recompute = Callable[
@@ -53,56 +53,6 @@ InForce = Callable[[str, dt.datetime], int]
 #: (view, version) -> that version's definition
 Definition = Callable[[str, int], FeatureView | OnDemandFeatureView]
 Key = tuple[int, str, str]  # (sample, view, feature)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Exact equality, except floats: within 1e-9 relative, and NaN equals NaN."""
-    if a is None or b is None:
-        return a is None and b is None
-    if _number(a) and _number(b) and (isinstance(a, float) or isinstance(b, float)):
-        x, y = float(a), float(b)
-        if math.isnan(x) or math.isnan(y):
-            return math.isnan(x) and math.isnan(y)
-        if math.isinf(x) or math.isinf(y):
-            return x == y
-        return abs(x - y) <= REL_TOL * max(abs(x), abs(y))
-    return bool(type(a) is type(b) and a == b)
-
-
-@dataclass
-class _Tally:
-    view: str
-    feature: str
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
-    both_null: int = 0
-    online_null: int = 0
-    offline_null: int = 0
-    diffs: list[float] = field(default_factory=list)
-    smapes: list[float] = field(default_factory=list)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(
-        self, cls: str, served: Any, offline: Any, example: Callable[[], dict[str, Any]], limit: int
-    ) -> None:
-        self.counts[cls] += 1
-        if served is None and offline is None:
-            self.both_null += 1
-        elif served is None:
-            self.online_null += 1
-        elif offline is None:
-            self.offline_null += 1
-        if cls == "mismatch" and _number(served) and _number(offline):
-            x, y = float(served), float(offline)
-            if math.isfinite(x) and math.isfinite(y):
-                self.diffs.append(abs(x - y))
-                if abs(x) + abs(y) > 0:
-                    self.smapes.append(2 * abs(x - y) / (abs(x) + abs(y)))
-        if cls != "match" and len(self.examples) < limit:
-            self.examples.append({"class": cls, **example()})
 
 
 @dataclass(frozen=True)
@@ -222,10 +172,11 @@ def check_skew(
         served[(row[0], row[1], row[2])] = (unpack_value(row[3]), row[4], row[5])
         computed_by[(row[0], row[1], row[2])] = row[6] or 0
     offline: dict[Key, tuple[Any, str]] = {}
-    tallies: dict[tuple[str, str], _Tally] = {}
+    tallies: dict[tuple[str, str], Tally] = {}
 
-    def example(key: Key, value: Any, off: Any) -> Callable[[], dict[str, Any]]:
+    def example(key: Key, cls: str, value: Any, off: Any) -> Callable[[], dict[str, Any]]:
         return lambda: {
+            "class": cls,
             "keys": {k: _json(v) for k, v in keys[key[0]].items()},
             "requested_at": iso(times[key[0]]),
             "served": _json(value),
@@ -259,14 +210,14 @@ def check_skew(
         FeatureSkew(
             view=t.view,
             feature=t.feature,
-            total=sum(t.counts.values()),
+            total=t.total,
             **t.counts,
             both_null=t.both_null,
-            online_null=t.online_null,
-            offline_null=t.offline_null,
-            mean_abs_diff=sum(t.diffs) / len(t.diffs) if t.diffs else None,
-            max_abs_diff=max(t.diffs) if t.diffs else None,
-            smape=sum(t.smapes) / len(t.smapes) if t.smapes else None,
+            online_null=t.ours_null,
+            offline_null=t.theirs_null,
+            mean_abs_diff=t.mean_abs_diff,
+            max_abs_diff=t.max_abs_diff,
+            smape=t.smape,
             examples=t.examples,
         )
         for t in tallies.values()
@@ -328,7 +279,7 @@ def _recompute(
         _windows(view, aggs, sample_ids, found.now, found.then, ctx)
 
 
-Example = Callable[[Key, Any, Any], Callable[[], dict[str, Any]]]
+Example = Callable[[Key, str, Any, Any], Callable[[], dict[str, Any]]]
 
 
 @dataclass
@@ -337,7 +288,7 @@ class _Context:
 
     served: dict[Key, tuple[Any, str, dt.datetime | None]]
     offline: dict[Key, tuple[Any, str]]
-    tallies: dict[tuple[str, str], _Tally]
+    tallies: dict[tuple[str, str], Tally]
     example: Example
     limit: int
     computed_by: dict[Key, int]  # the view version of the online row each value came from
@@ -359,7 +310,7 @@ def _plain(
     example, limit = ctx.example, ctx.limit
     events = joined.get_column(EVENT).to_list()
     for feature in plain:
-        tally = tallies.setdefault((view.name, feature), _Tally(view.name, feature))
+        tally = tallies.setdefault((view.name, feature), Tally(view.name, feature, CLASSES))
         for sample, off, off_event in zip(
             sample_ids, joined.get_column(feature).to_list(), events, strict=True
         ):
@@ -382,7 +333,7 @@ def _plain(
             else:
                 cls = "match" if same_value(value, off) else "mismatch"
             offline[key] = (off, cls)
-            tally.add(cls, value, off, example(key, value, off), limit)
+            tally.add(cls, value, off, example(key, cls, value, off), limit)
 
 
 def _windows(
@@ -396,7 +347,7 @@ def _windows(
     served, offline, tallies = ctx.served, ctx.offline, ctx.tallies
     example, limit = ctx.example, ctx.limit
     for agg in aggs:
-        tally = tallies.setdefault((view.name, agg), _Tally(view.name, agg))
+        tally = tallies.setdefault((view.name, agg), Tally(view.name, agg, CLASSES))
         columns = zip(
             sample_ids,
             now.get_column(agg).to_list(),
@@ -423,7 +374,7 @@ def _windows(
             else:
                 cls = "mismatch"
             offline[key] = (v_now, cls)
-            tally.add(cls, value, v_now, example(key, value, v_now), limit)
+            tally.add(cls, value, v_now, example(key, cls, value, v_now), limit)
 
 
 def _on_demand(
@@ -465,7 +416,7 @@ def _on_demand(
         return frame.with_columns(compiled.alias(feature)).get_column(feature).to_list()
 
     for feature in logged.get_column("feature").unique(maintain_order=True).to_list():
-        tally = tallies.setdefault((odfv.name, feature), _Tally(odfv.name, feature))
+        tally = tallies.setdefault((odfv.name, feature), Tally(odfv.name, feature, CLASSES))
         off_values = evaluate(inputs_off, feature)
         from_served = evaluate(inputs_on, feature)
         for i, (sample, off, replay) in enumerate(
@@ -485,4 +436,4 @@ def _on_demand(
                 cls = next((c for c in causes if c != "match"), "mismatch")
             else:
                 cls = "mismatch"
-            tally.add(cls, value, off, example(key, value, off), limit)
+            tally.add(cls, value, off, example(key, cls, value, off), limit)

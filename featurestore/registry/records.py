@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,6 +28,7 @@ from featurestore.registry.tables import (
 )
 
 __all__ = [
+    "MaterializedState",
     "ReportKind",
     "add_report",
     "begin_ingestion",
@@ -40,6 +41,7 @@ __all__ = [
     "list_reports",
     "materialization_seqs",
     "materialized_seq",
+    "materialized_state",
     "materialized_version",
     "record_log_flush",
     "record_materialization",
@@ -270,6 +272,23 @@ def materialized_seq(conn: Connection, project: str, view: str) -> int | None:
         sa.select(sa.func.max(m.c.last_seq)).where(m.c.project == project, m.c.view == view)
     ).scalar_one()
     return None if value is None else int(value)
+
+
+class MaterializedState(NamedTuple):
+    """Where ``view``'s materializations stand (each None before the first one)."""
+
+    version: int | None  # of the latest run (see materialized_version)
+    watermark: datetime | None
+    last_seq: int | None
+
+
+def materialized_state(conn: Connection, project: str, view: str) -> MaterializedState:
+    """What an incremental materialization of ``view`` starts from."""
+    return MaterializedState(
+        materialized_version(conn, project, view),
+        watermark(conn, project, view),
+        materialized_seq(conn, project, view),
+    )
 
 
 # -- saved training frames -----------------------------------------------------------------------

@@ -320,6 +320,11 @@ class Registry:
         with self._db.transaction() as conn:
             return records.materialized_version(conn, self.project, view)
 
+    def materialized_state(self, view: str) -> records.MaterializedState:
+        """``view``'s materialized version, watermark and greatest seen seq, read together."""
+        with self._db.transaction() as conn:
+            return records.materialized_state(conn, self.project, view)
+
     def record_materialization(
         self,
         view: str,

@@ -105,6 +105,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     declared = _declared_length(scope)
     if declared is not None and declared > limit:
         raise _too_large(limit)
+    # Bounded here although BodyLimit bounds the routed requests' receive too: the hot path
+    # (OnlineFastPath) is answered before the middleware stack, so only this holds it.
     bounded = _limited(receive, limit)
     message = await bounded()
     body = message.get("body", b"")
@@ -179,7 +181,11 @@ def json_body(model: type[M], *, empty: Any = _NO_DEFAULT) -> Callable[[Request]
 
 class BodyLimit:
     """ASGI middleware: no reader of a request body gets more than ``limit`` bytes of it (a
-    BodyTooLargeError, answered 413, when it would)."""
+    BodyTooLargeError, answered 413, when it would).
+
+    :func:`read_body` bounds its own reads (the hot path does not pass through here); this is
+    for the readers that do not use it, such as the UI's sign-in form (``request.body()``).
+    """
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
         self.app = app

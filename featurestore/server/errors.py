@@ -8,7 +8,6 @@ get here: :class:`~featurestore.server.metrics.MetricsMiddleware` logs them and 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ from featurestore.errors import (
     StoreUnavailableError,
 )
 from featurestore.limits import clip, quote
+from featurestore.server.metrics import Scope, log_detail
 
 __all__ = [
     "BadJSONError",
@@ -36,9 +36,6 @@ __all__ = [
     "json_response",
     "validation_sentence",
 ]
-
-
-logger = logging.getLogger("featurestore.server")
 
 
 class BadJSONError(RequestError):
@@ -63,12 +60,13 @@ def _metrics(request: Request) -> Any:
     return request.app.state.metrics
 
 
-def error_response(metrics: Any, exc: FeatureStoreError) -> Response:
-    """The answer to ``exc`` (its status, ``{"detail": ...}``), counted in ``metrics``."""
+def error_response(metrics: Any, exc: FeatureStoreError, scope: Scope) -> Response:
+    """The answer to ``exc`` (its status, ``{"detail": ...}``) to the request of ``scope``,
+    counted in ``metrics``."""
     metrics.error(type(exc).__name__)
     if isinstance(exc, StoreUnavailableError):
         metrics.online_store_errors.inc()
-    body: dict[str, Any] = {"detail": clip(_public(exc))}
+    body: dict[str, Any] = {"detail": clip(_public(exc, scope))}
     headers: dict[str, str] | None = None
     if isinstance(exc, ContractError) and exc.report is not None:
         body["report"] = exc.report.to_dict()
@@ -79,21 +77,20 @@ def error_response(metrics: Any, exc: FeatureStoreError) -> Response:
     return json_response(body, exc.status_code, headers)
 
 
-def _public(exc: FeatureStoreError) -> str:
+def _public(exc: FeatureStoreError, scope: Scope) -> str:
     """The message a client may see: a registry failure's names its database (URL, host, user),
-    which only the server's log shows."""
+    which only the server's log shows, in the request's one error line."""
+    if not isinstance(exc, RegistryError):
+        return exc.message
+    log_detail(scope, exc.message)
     if isinstance(exc, RegistryUnavailableError):
-        logger.warning("%s", exc.message)
         return "the registry does not answer; retry later"
-    if isinstance(exc, RegistryError):
-        logger.error("%s", exc.message)
-        return "the registry cannot be used; see the server's log"
-    return exc.message
+    return "the registry cannot be used; see the server's log"
 
 
 async def _feature_store_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FeatureStoreError)
-    return error_response(_metrics(request), exc)
+    return error_response(_metrics(request), exc, request.scope)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["Metrics", "MetricsMiddleware", "log_detail"]
 
 logger = logging.getLogger("featurestore.server")
 
@@ -46,6 +46,7 @@ _LATENCY_BUCKETS = (
 _UNMATCHED = "unmatched"
 _LOGGED_BODY = 2048  # bytes of an error answer kept for its log line
 _LOGGED_DETAIL = 300  # characters of its detail logged
+_LOG_DETAIL = "featurestore.log_detail"  # the scope key of log_detail's detail
 
 
 class Metrics:
@@ -174,13 +175,22 @@ class MetricsMiddleware:
             _log_answered_error(scope, status, error_body)
 
 
+def log_detail(scope: Scope, detail: str) -> None:
+    """Have the request's error line give ``detail`` instead of the answer's: a detail only the
+    server's log may show (a registry failure names its database)."""
+    scope[_LOG_DETAIL] = detail
+
+
 def _log_answered_error(scope: Scope, status: int, body: bytes) -> None:
     """One line for an error the app answered itself: a 5xx (a store down) as an error, a
-    4xx (the client's mistake) as a warning, each with the answer's detail."""
-    try:
-        detail = str(orjson.loads(body).get("detail", ""))
-    except (orjson.JSONDecodeError, AttributeError):
-        detail = body.decode("utf-8", "replace")
+    4xx (the client's mistake) as a warning, each with the answer's detail (or the one
+    :func:`log_detail` gave)."""
+    detail = scope.get(_LOG_DETAIL)
+    if detail is None:
+        try:
+            detail = str(orjson.loads(body).get("detail", ""))
+        except (orjson.JSONDecodeError, AttributeError):
+            detail = body.decode("utf-8", "replace")
     detail = " ".join(detail.split())[:_LOGGED_DETAIL]
     level = logging.ERROR if status >= 500 else logging.WARNING
     logger.log(level, "%d %s %s: %s", status, scope["method"], _clip(scope), detail)

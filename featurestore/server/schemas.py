@@ -16,7 +16,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from featurestore.errors import RequestError
-from featurestore.limits import quote
+from featurestore.limits import EARLIEST, quote
 from featurestore.reports import as_utc
 from featurestore.server import door
 from featurestore.serving import Request
@@ -162,8 +162,9 @@ class WriteToOnlineStoreBody(BaseModel):
     )
 
 
-#: where ``disable_event_timestamp`` starts: before any event a store holds
-FULL_RELOAD = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: where ``disable_event_timestamp`` starts: the earliest time the door lets a value carry, so
+#: no stored event is before it
+FULL_RELOAD = EARLIEST
 
 
 def refuse_version(version: str | None) -> None:

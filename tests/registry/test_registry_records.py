@@ -77,6 +77,19 @@ def test_watermark_only_moves_forward(registry: Registry) -> None:
         registry.record_materialization("v", None, T0, -1)
 
 
+def test_materialized_state_reads_version_watermark_and_seq_together(registry: Registry) -> None:
+    assert tuple(registry.materialized_state("v")) == (None, None, None)
+    registry.record_materialization(
+        "v", None, T0 + timedelta(days=2), 3, last_seq=7, view_version=2
+    )
+    registry.record_materialization("v", T0, T0 + timedelta(days=1), 1, last_seq=4, view_version=3)
+    state = registry.materialized_state("v")
+    assert state == (3, T0 + timedelta(days=2), 7)  # the latest run's version; the greatest end
+    assert state.version == registry.materialized_version("v")
+    assert state.watermark == registry.watermark("v")
+    assert state.last_seq == registry.materialized_seq("v")
+
+
 def test_datasets_keep_lineage_and_refuse_silent_overwrite(registry: Registry) -> None:
     refs = {"driver_stats:trips_7d": 3, "driver_stats:rating": 3}
     registry.save_dataset(

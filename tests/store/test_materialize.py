@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from s3_server import s3_config
 from store_repo import T0, trips_view
 
 from featurestore import FeatureStore
+from featurestore.server.schemas import MaterializeBody
 from featurestore.serving import OnlineResponse, Request, answer
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -159,6 +160,28 @@ def test_incremental_idempotent_and_never_older(base: FeatureStore) -> None:
         store.ingest("driver_trips", trips([(1, 99.0, 1, 1)]))
         store.materialize(end=T0 + timedelta(hours=3), start=T0)
         assert online_at(store, [1], T0 + timedelta(hours=3)).to_dict()["fare"] == [11.0]
+
+
+def test_a_full_reload_writes_events_from_1900_on(base: FeatureStore) -> None:
+    """``disable_event_timestamp`` starts where the door does (1900), not at 1970: an event of
+    1950, or of 1900 itself, is written again once the online rows are gone."""
+    with fresh(base) as store:
+        old = pl.DataFrame(
+            {
+                "driver_id": [1, 2],
+                "fare": [19.0, 50.0],
+                "city": ["ams", "ams"],
+                "event_ts": [datetime(1900, 1, 1, tzinfo=UTC), datetime(1950, 6, 1, tzinfo=UTC)],
+                "created_ts": [None, None],
+            },
+            schema_overrides={"event_ts": UTC_US, "created_ts": UTC_US},
+        )
+        store.ingest("driver_trips", old)
+        store.materialize(end=T0)
+        store.online.delete_view("driver_trips")  # the marker stays: only a full reload helps
+        start, end, views = MaterializeBody(disable_event_timestamp=True, end=T0).window()
+        store.materialize(views, start=start, end=end)
+        assert online_at(store, [1, 2], T0).to_dict()["fare"] == [19.0, 50.0]
 
 
 def test_backfill_without_created_time_is_picked_up(base: FeatureStore) -> None:

@@ -121,7 +121,7 @@ class OnlineFastPath:
             raw = await read_body(scope, receive, limit)  # after the token: never unauthorised
             content = await answer(self.store, self.watcher, raw)
         except FeatureStoreError as exc:
-            await error_response(self.metrics, exc)(scope, receive, send)
+            await error_response(self.metrics, exc, scope)(scope, receive, send)
             return
         length = (b"content-length", str(len(content)).encode())
         await send({"type": "http.response.start", "status": 200, "headers": [_JSON, length]})
