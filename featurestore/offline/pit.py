@@ -197,9 +197,11 @@ def prepare_rows(
         seq.alias(SQ),
         pl.int_range(pl.len(), dtype=pl.Int64).alias(RIDX),
         *(pl.col(v) for v in dict.fromkeys(values) if v not in keys),
-    ).collect()
-    # several batches read as several chunks; the winners are gathered at random positions,
-    # several times slower across chunks than from one
+    ).collect(engine="in-memory")
+    # The winners are gathered at random positions, several times slower across chunks than
+    # from one. The in-memory engine reads a file into one chunk per column; the streaming
+    # engine's morsels would need a copy into one (a third more fresh pages per bucket, which
+    # showed as system time in the 10x benchmark). Several batches still read as several.
     frame = frame.rechunk()
     known = pl.max_horizontal(EV, EC) if point_in_time == "known" else pl.col(EV)
     frame = frame.with_columns(known.alias(KA))
