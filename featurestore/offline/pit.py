@@ -306,7 +306,7 @@ def packed_winners(
     :func:`winners` sorts with Polars on several columns three times (rows in tie order, rows by
     known-at time, the spine) and joins with ``join_asof``, which hashes the keys. With one
     integer key and every ``(key, time)`` packed into one int64 as ``(key - lowest key) * width
-    + (time - earliest time)``, each sort is a one-column NumPy sort and the join a
+    + (time - earliest time)``, each sort is a one-column sort (:func:`_argsort`) and the join a
     ``searchsorted`` in one sorted array: about three times less work. The packed tie sort
     orders by ``(key, event)`` only, so when two rows of an entity share an event time the tie
     order comes from Polars' sort as in :func:`winners`; the other steps do not depend on how

@@ -274,7 +274,7 @@ class RedisOnlineStore(OnlineBackend):
         On a standalone server the ``HMGET``s run inside a script, one ``EVALSHA`` per set of
         views (and per 200 keys): redis-py spends about 6 µs of CPU on each command it packs
         and parses, so a 100-entity pipeline cost 0.7 ms where one script call costs 0.16 ms.
-        A cluster gets one ``HMGET`` per entity, each sent to its node, as a script may only
+        A single entity is one plain ``HMGET`` (see ``script_commands``). A cluster gets one ``HMGET`` per entity, each sent to its node, as a script may only
         touch keys of one slot.
         """
         fields = _fields(requests)
@@ -397,11 +397,14 @@ def _calls(fields: dict[str, tuple[str, ...]]) -> list[Call]:
 
 
 def _answers(calls: list[Call], replies: Sequence[Any]) -> dict[str, list[bytes | None]]:
-    return {
-        key: values
-        for (_, keys), reply in zip(calls, replies, strict=True)
-        for key, values in zip(keys, reply, strict=True)
-    }
+    """Hash key -> its views' records, from the replies to ``script_commands(calls)``."""
+    answers: dict[str, list[bytes | None]] = {}
+    for (_, keys), reply in zip(calls, replies, strict=True):
+        if len(keys) == 1:  # a plain HMGET: the values of its one hash
+            answers[keys[0]] = reply
+        else:
+            answers.update(zip(keys, reply, strict=True))
+    return answers
 
 
 def _results(
