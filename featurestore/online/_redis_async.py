@@ -1,17 +1,24 @@
-"""Script reads on a standalone Redis: the commands (shared with the blocking reads) and an
-awaiting reader for an event loop (the server's hot path).
+"""Reads on a standalone Redis: the blocking reads' commands, and an awaiting reader for an
+event loop (the server's hot path).
 
 The feature server answers on one event loop. A blocking read stops every other request for
 the whole round trip; awaited, the loop parses, computes and answers other requests while Redis
 works. The reader is a small asyncio protocol over one connection per loop: each read writes
-its ``EVALSHA`` commands (packed by hiredis) and waits for as many replies, which Redis sends
-back in order, so concurrent requests pipeline on the one connection without a pool or a lock.
-hiredis parses the replies. redis-py's asyncio client did the same work through its connection
-pool, encoder and parser machinery, at several times the CPU per read
-(``benchmarks/serving_cpu.py``: ``awaiting_costs``).
+one ``HMGET`` per entity hash at once (packed by hiredis) and waits for as many replies, which
+Redis sends back in order, so concurrent requests pipeline on the one connection without a pool
+or a lock. hiredis parses the replies; one future per read (not per reply) is resolved when its
+last reply has come. redis-py's asyncio client did the same work through its connection pool,
+encoder and parser machinery, at several times the CPU per read (``benchmarks/serving_cpu.py``:
+``awaiting_costs``).
+
+Why plain ``HMGET``s here and a script call in the blocking reads: redis-py spends about 6 µs
+of CPU per command it packs and parses, so the blocking reads send one ``EVALSHA`` whose Lua
+loop runs the ``HMGET``s; here a command costs well under a microsecond, and Redis runs 100
+pipelined ``HMGET``s in about a third of the time the Lua loop takes (measured at 100 entities:
+254 µs against 376 µs per round trip), time that a request at concurrency 1 waits for.
 
 A connection that fails fails every read waiting on it (the server answers 503) and the next
-read connects again; a server restarted without the script cache gets the script again.
+read connects again.
 """
 
 from __future__ import annotations
@@ -25,18 +32,16 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 
-__all__ = ["AsyncScriptReader", "Call", "RedisReplyError", "script_commands"]
+__all__ = ["AsyncReader", "Call", "RedisReplyError", "script_commands"]
 
 #: the views to read from some entity hashes: one script call
 Call = tuple[tuple[str, ...], list[str]]
 
 
 def script_commands(sha: str, calls: Sequence[Call]) -> list[tuple[Any, ...]]:
-    """The ``EVALSHA`` command of each call (KEYS: the hashes, ARGV: the views); the blocking
-    and the awaited reads send the same.
-
-    A call of one hash (a single-entity request, the most common) is a plain ``HMGET`` instead:
-    Redis answers it without entering Lua, about 10 µs sooner per round trip here, and its
+    """The blocking reads' command for each call: ``EVALSHA`` of the read script (KEYS: the
+    hashes, ARGV: the views), or a plain ``HMGET`` for a call of one hash (a single-entity
+    request, the most common: Redis answers it without entering Lua, about 10 µs sooner), whose
     reply is that one hash's values (``RedisOnlineStore`` reads it so)."""
     return [
         ("HMGET", keys[0], *views) if len(keys) == 1 else ("EVALSHA", sha, len(keys), *keys, *views)
@@ -48,13 +53,24 @@ class RedisReplyError(Exception):
     """Redis answered a command with an error."""
 
 
+class _Read:
+    """One read waiting for its replies, which come in the order its commands were sent."""
+
+    __slots__ = ("future", "replies", "size")
+
+    def __init__(self, future: asyncio.Future[list[Any]], size: int) -> None:
+        self.future = future
+        self.replies: list[Any] = []
+        self.size = size
+
+
 class _Connection(asyncio.Protocol):
-    """One connection: replies resolve the waiting futures in the order commands were sent."""
+    """One connection: replies complete the waiting reads in the order they were sent."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.reader = hiredis.Reader()
-        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.waiting: collections.deque[_Read] = collections.deque()
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -67,43 +83,43 @@ class _Connection(asyncio.Protocol):
             reply = gets()
             if reply is False:  # the rest of a reply is still to come
                 return
-            future = waiting.popleft()
-            if not future.done():  # done: it timed out
-                future.set_result(reply)
+            read = waiting[0]
+            read.replies.append(reply)
+            if len(read.replies) == read.size:
+                waiting.popleft()
+                if not read.future.done():  # done: it timed out
+                    read.future.set_result(read.replies)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         error = ConnectionError(f"the connection to Redis was lost ({exc or 'closed'})")
         while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_exception(error)
+            read = self.waiting.popleft()
+            if not read.future.done():
+                read.future.set_exception(error)
 
-    def send(self, commands: Sequence[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
-        """Write the commands at once; one future per reply."""
+    def send(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
+        """Write the commands at once; the future of their replies."""
         assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in commands]
-        self.waiting.extend(futures)
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.waiting.append(_Read(future, len(commands)))
         pack = hiredis.pack_command
         self.transport.write(b"".join([pack(command) for command in commands]))
-        return futures
+        return future
 
 
-class AsyncScriptReader:
-    """Runs one read script with ``EVALSHA`` (loading it again after a server restart).
+class AsyncReader:
+    """Sends batches of commands on one connection per event loop and awaits their replies.
 
     Args:
         url: the ``redis://`` (or ``rediss://``) URL: host, port, optional user and password,
             database number.
         socket_timeout: seconds to wait for a connection or an answer before the call fails.
-        script: the Lua source; KEYS are entity hashes, ARGV the fields read from each.
     """
 
-    def __init__(self, url: str, socket_timeout: float, script: str) -> None:
+    def __init__(self, url: str, socket_timeout: float) -> None:
         self.url = url
         self.socket_timeout = socket_timeout
-        self.script = script
         parts = urlsplit(url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 6379
@@ -114,7 +130,6 @@ class AsyncScriptReader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: _Connection | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
-        self._sha: str | None = None
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -162,34 +177,23 @@ class AsyncScriptReader:
     async def _replies(
         self, connection: _Connection, commands: Sequence[tuple[Any, ...]]
     ) -> list[Any]:
-        futures = connection.send(commands)
+        future = connection.send(commands)
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.socket_timeout, _expire, futures, self.socket_timeout)
+        timer = loop.call_later(self.socket_timeout, _expire, future, self.socket_timeout)
         try:
-            if len(futures) == 1:
-                return [await futures[0]]
-            return list(await asyncio.gather(*futures))
+            return await future
         finally:
             timer.cancel()
 
-    async def run(self, calls: Sequence[Call]) -> list[Any]:
-        """One reply per ``(fields, keys)`` call, in one round trip.
+    async def run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """One reply per command, in one round trip.
 
         Raises:
             ConnectionError, TimeoutError, OSError: the server cannot be reached or does not
                 answer in time.
-            RedisReplyError: the server answered with an error.
+            RedisReplyError: the server answered a command with an error.
         """
-        connection = await self._connect()
-        if self._sha is None:
-            (sha,) = await self._replies(connection, [("SCRIPT", "LOAD", self.script)])
-            self._sha = _text(sha)
-        replies = await self._replies(connection, script_commands(self._sha, calls))
-        if any(isinstance(r, Exception) and str(r).startswith("NOSCRIPT") for r in replies):
-            # the server restarted and lost its script cache
-            (sha,) = await self._replies(connection, [("SCRIPT", "LOAD", self.script)])
-            self._sha = _text(sha)
-            replies = await self._replies(connection, script_commands(self._sha, calls))
+        replies = await self._replies(await self._connect(), commands)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise RedisReplyError(str(reply))
@@ -203,13 +207,6 @@ class AsyncScriptReader:
         self._loop = None
 
 
-def _expire(futures: Sequence[asyncio.Future[Any]], seconds: float) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_exception(TimeoutError(f"Redis did not answer within {seconds} s"))
-
-
-def _text(reply: Any) -> str:
-    if isinstance(reply, Exception):
-        raise RedisReplyError(str(reply))
-    return reply.decode() if isinstance(reply, bytes) else str(reply)
+def _expire(future: asyncio.Future[list[Any]], seconds: float) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"Redis did not answer within {seconds} s"))
