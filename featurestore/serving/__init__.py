@@ -11,16 +11,17 @@ Follow one request (``POST /get-online-features``) through six modules:
 
 1. ``featurestore/server/routes/serving.py``: the app hands the request to ``OnlineFastPath``
    before FastAPI; it checks the token, parses the body into a :class:`Request`, calls
-   :func:`answer_async` with the store's current state and online store, has the store's
-   monitor sample the answer into the serving log, and sends ``to_feast_json()``.
+   :func:`answer_async` with the store's current state and online store, sends
+   ``to_feast_json()``, then has the store's monitor sample the answer into the serving log.
 2. ``featurestore/serving/answer.py``: :func:`start` takes the plan of the request's shape from
    the state, checks the entities and request data (the functions of ``serving/checks.py``) and
    encodes the entity keys (``online/keys.py``); one read; :func:`finish` applies the status
    rule (:func:`fill`) and computes the on-demand features.
 3. ``featurestore/serving/state.py``: what a plan holds (the reads, the compiled on-demand
    functions, the output names), made once per shape and state, all immutable.
-4. ``featurestore/online/redis.py``: ``aread``: one round trip, a script call on a standalone
-   Redis, awaited over the small protocol of ``online/_redis_async.py`` (``sqlite.py``: a query).
+4. ``featurestore/online/redis.py``: ``aread``: one round trip, pipelined ``HMGET``s on a
+   standalone Redis, awaited over the small protocol of ``online/_redis_async.py``
+   (``sqlite.py``: a query).
 5. ``featurestore/online/records.py``: ``decode_records``: stored records to read-only columns,
    with each row's event time and view version.
 6. ``featurestore/serving/response.py``: :class:`OnlineResponse`: read-only columns, written to

@@ -10,12 +10,12 @@ the OpenAPI schema and answers when the fast path is off (``create_app(..., fast
 other methods on the path still reach FastAPI (405).
 
 The body is parsed with orjson and checked by hand, answered by
-:func:`featurestore.serving.answer_async` from the store's current serving state (its monitor
-samples the answer into the serving log), and serialised straight to bytes. On a standalone Redis the read is awaited (redis-py's asyncio client), so the
-loop parses, computes and answers other requests during the round trip; other online stores are
-read on the loop itself (a local round trip takes less time than handing it to a thread), and a
-down server is answered at once (503). The request path is written out in
-:mod:`featurestore.serving`.
+:func:`featurestore.serving.answer_async` from the store's current serving state, serialised
+straight to bytes and sent; the store's monitor then samples the answer into the serving log.
+On a standalone Redis the read is awaited (``online/_redis_async.py``), so the loop parses,
+computes and answers other requests during the round trip; other online stores are read on the
+loop itself (a local round trip takes less time than handing it to a thread), and a down server
+is answered at once (503). The request path is written out in :mod:`featurestore.serving`.
 """
 
 from __future__ import annotations
