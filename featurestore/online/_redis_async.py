@@ -193,6 +193,8 @@ class AsyncReader:
                 answer in time.
             RedisReplyError: the server answered a command with an error.
         """
+        if not commands:  # nothing to wait for: no reply would ever complete the read
+            return []
         replies = await self._replies(await self._connect(), commands)
         for reply in replies:
             if isinstance(reply, Exception):

@@ -269,8 +269,8 @@ def test_a_stale_cluster_slot_map_is_refreshed(redis_cluster_url: str, project_n
 def test_asynchronous_reads_equal_blocking_reads_and_survive_a_restart(
     own_redis: RedisServer, project_name: str
 ) -> None:
-    """``aread`` (the server's) answers as ``read`` does, reloads its script after a restart,
-    and reports a down server as unavailable."""
+    """``aread`` (the server's) answers as ``read`` does (a single entity, many, none, several
+    views), reconnects after a restart, and reports a down server as unavailable."""
     store = open_online_store(f"redis://127.0.0.1:{own_redis.port}/0", project_name)
     assert isinstance(store, RedisOnlineStore)
     keys = encode_entity_keys(project_name, "driver", {"driver_id": list(range(450))})
@@ -282,6 +282,10 @@ def test_asynchronous_reads_equal_blocking_reads_and_survive_a_restart(
         try:
             assert await store.aread(reads) == store.read(reads)
             assert await store.aread(reads[:1]) == store.read(reads[:1])
+            single = [ReadRequest("a", keys[:1], ["x"]), ReadRequest("b", keys[:1], ["n"])]
+            assert await store.aread(single) == store.read(single)
+            nothing = [ReadRequest("a", [], ["x"])]
+            assert await asyncio.wait_for(store.aread(nothing), 2) == store.read(nothing)
             own_redis.stop()
             with pytest.raises(StoreUnavailableError):
                 await store.aread(reads)
