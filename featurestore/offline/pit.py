@@ -314,7 +314,7 @@ def packed_winners(
 
     Returns:
         ``SIDX``, the key, ``T``, ``RIDX`` and ``EV`` of every spine row with a key and a
-        time, sorted by key and time (the winner's columns are null where no row is visible).
+        time, in the spine's order (the winner's columns are null where no row is visible).
     """
     if len(table.keys) != 1 or not isinstance(dtypes[table.keys[0]], _PACKABLE):
         return None
@@ -352,10 +352,18 @@ def packed_winners(
     found = at >= 0
     at = np.where(found, at, 0)
     found &= lookup[at] >= spine_base[spine_order]  # the entry is of the spine row's entity
-    winner, hit = pl.Series(order[best[at]]), pl.Series(found)
-    return probe[pl.Series(spine_order)].with_columns(
-        pl.when(hit).then(valid.get_column(RIDX).gather(winner)).alias(RIDX),
-        pl.when(hit).then(valid.get_column(EV).gather(winner)).alias(EV),
+    # The winners' columns are read in key order (nearly sequential) and put back in the spine's
+    # order by one scatter each, rather than reordering the probe's columns to key order.
+    winner = order[best[at]]
+    columns = {}
+    for name in (RIDX, EV):
+        values = np.empty(len(winner), dtype=np.int64)
+        values[spine_order] = _int64(valid.get_column(name))[winner]
+        columns[name] = pl.Series(name, values).cast(valid.schema[name])
+    hit = np.empty(len(found), dtype=bool)
+    hit[spine_order] = found
+    return probe.with_columns(
+        pl.when(pl.Series(hit)).then(column).alias(name) for name, column in columns.items()
     )
 
 
@@ -437,7 +445,11 @@ def point_in_time_join(
     if ttl_us is not None:
         age = pl.col(T).dt.epoch("us") - pl.col(EV).dt.epoch("us")
         ridx = found.select(pl.when(age <= ttl_us).then(pl.col(RIDX))).to_series()
-    index = to_spine_order(spine.height, found.get_column(SIDX), ridx)
+    sidx = found.get_column(SIDX)
+    if found.height == spine.height and sidx.is_sorted():  # every spine row, in order
+        index = ridx
+    else:
+        index = to_spine_order(spine.height, sidx, ridx)
     values = table.frame.select(pl.col(features).gather(index))
     return spine.hstack(values.rename(dict(zip(features, names, strict=True))).get_columns())
 
