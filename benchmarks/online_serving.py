@@ -13,9 +13,11 @@ pipelined redis-py write of the same values (msgpack-encoded rows, ``HSET``).
 
 ``--padded-floor`` adds a third server, the floor padded to the size of our answer (Feast's
 shape carries a status and an event time per value), to show what those bytes cost.
+``--bound`` adds a bare ASGI app that reads the same hashes (one ``HMGET`` each) and answers a
+constant: what the shared part (uvicorn, the client, the kernel, Redis) leaves any app.
 
 Prints one JSON line. Run: ``.venv/bin/python benchmarks/online_serving.py [--quick]
-[--padded-floor] [--sample-rate 0.01] [--rounds 3] [--seconds 3] [--loadgen wrk|python]``.
+[--padded-floor] [--bound] [--sample-rate 0.01] [--rounds 3] [--seconds 3] [--loadgen wrk|python]``.
 """
 
 from __future__ import annotations
@@ -238,6 +240,40 @@ def floor_app() -> Any:
     return app
 
 
+def bound_app() -> Any:
+    """A bare ASGI app (no framework): one ``HMGET`` per entity and a constant answer."""
+    import orjson
+    import redis
+
+    client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+    prefix = "fs:{" + os.environ["BENCH_PROJECT"] + ":user:i"
+    answer = b'{"ok":true}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        message = await receive()
+        body = message.get("body", b"")
+        while message.get("more_body"):
+            message = await receive()
+            body += message.get("body", b"")
+        if scope["path"] != "/health":
+            request = orjson.loads(body)
+            view = request["features"][0].split(":")[0]
+            pipe = client.pipeline(transaction=False)
+            for entity in request["entities"]["user_id"]:
+                pipe.hmget(f"{prefix}{entity}}}", view)
+            pipe.execute()
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
 @contextmanager
 def http_server(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
@@ -445,6 +481,11 @@ def main() -> None:
         action="store_true",
         help="also run the floor padded to our answer's size, to show what the bytes cost",
     )
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help="also run a bare ASGI app doing the same reads, to show what the shared part leaves",
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -483,8 +524,17 @@ def main() -> None:
                     urls["padded"] = servers.enter_context(
                         http_server("online_serving:floor_app", padded, folder / "padded.log")
                     )
+                if args.bound:
+                    urls["bound"] = servers.enter_context(
+                        http_server("online_serving:bound_app", env, folder / "bound.log")
+                    )
                 runs = paired_figures(urls, folder, n, seconds, tool, rounds)
             ours, floor = runs["ours"], runs["floor"]
+            if args.bound:
+                figures["bound_vs_floor"] = {
+                    key: round(result["rps"] / max(floor[key]["rps"], 1), 2)
+                    for key, result in runs["bound"].items()
+                }
             if args.padded_floor:
                 figures["padded_floor_vs_floor"] = {
                     key: round(result["rps"] / max(floor[key]["rps"], 1), 2)
