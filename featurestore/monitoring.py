@@ -9,6 +9,7 @@ monitoring methods (``check_skew``, ``drift``, ``performance``, ``log_feedback``
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,6 +40,8 @@ from featurestore.registry import Registry
 from featurestore.serving import OnlineResponse, ServingState, is_request_id
 from featurestore.serving.requestids import request_arm
 from featurestore.serving.rollouts import decode_arm
+
+log = logging.getLogger("featurestore.monitoring")
 
 __all__ = ["Monitor", "parse_window"]
 
@@ -126,13 +129,20 @@ class Monitor:
 
     def log_served(self, response: OnlineResponse, state: ServingState) -> None:
         """Sample an answer into the serving log (never raises, never blocks); a shadow
-        rollout's candidate answer riding on it is logged whole."""
-        if self.config.serving.skew_sample_rate > 0:
-            self.serving_logger.log(response, state.view_versions)
-        if response.shadow is not None:
-            self.serving_logger.log(
-                response.shadow, state.view_versions, shadow=True, served=response
-            )
+        rollout's candidate answer riding on it is logged whole.
+
+        The server calls it after the answer is sent, so a failure here (the logger's set-up,
+        its shipping thread failing to start) is logged and dropped: it must not turn an
+        answered request into an error."""
+        try:
+            if self.config.serving.skew_sample_rate > 0:
+                self.serving_logger.log(response, state.view_versions)
+            if response.shadow is not None:
+                self.serving_logger.log(
+                    response.shadow, state.view_versions, shadow=True, served=response
+                )
+        except Exception:
+            log.exception("could not sample an answer into the serving log")
 
     def close(self, *, ship: bool) -> None:
         """Stop the shipping thread, first shipping queued samples when ``ship``."""

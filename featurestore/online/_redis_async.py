@@ -18,7 +18,9 @@ pipelined ``HMGET``s in about a third of the time the Lua loop takes (measured a
 254 µs against 376 µs per round trip), time that a request at concurrency 1 waits for.
 
 A connection that fails fails every read waiting on it (the server answers 503) and the next
-read connects again.
+read connects again. Each entity's hash is read by one command, so all views of an entity come
+from one instant; a read of several entities may see a materialization in progress between two
+of them, as the blocking read may too (a materialization writes in many script calls).
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class _Connection(asyncio.Protocol):
         """Write the commands at once; the future of their replies."""
         assert self.transport is not None
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        if not commands:  # no reply will come: a waiting read would take the next read's
+            future.set_result([])
+            return future
         self.waiting.append(_Read(future, len(commands)))
         pack = hiredis.pack_command
         self.transport.write(b"".join([pack(command) for command in commands]))
@@ -193,7 +198,7 @@ class AsyncReader:
                 answer in time.
             RedisReplyError: the server answered a command with an error.
         """
-        if not commands:  # nothing to wait for: no reply would ever complete the read
+        if not commands:  # nothing to send: no connection needed
             return []
         replies = await self._replies(await self._connect(), commands)
         for reply in replies:

@@ -186,12 +186,13 @@ def _log_answered_error(scope: Scope, status: int, body: bytes) -> None:
     4xx (the client's mistake) as a warning, each with the answer's detail (or the one
     :func:`log_detail` gave)."""
     detail = scope.get(_LOG_DETAIL)
-    if detail is None:
+    if detail is None:  # the answer's detail quotes the client's input: kept short
         try:
             detail = str(orjson.loads(body).get("detail", ""))
         except (orjson.JSONDecodeError, AttributeError):
             detail = body.decode("utf-8", "replace")
-    detail = " ".join(detail.split())[:_LOGGED_DETAIL]
+        detail = detail[:_LOGGED_DETAIL]
+    detail = " ".join(detail.split())  # the server's own detail (a registry failure) whole
     level = logging.ERROR if status >= 500 else logging.WARNING
     logger.log(level, "%d %s %s: %s", status, scope["method"], _clip(scope), detail)
 

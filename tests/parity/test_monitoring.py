@@ -259,3 +259,21 @@ def test_the_log_records_the_view_version_of_the_stored_row_that_answered(
         (2, "fare"): 2,
         (2, "city"): 2,
     }
+
+
+def test_sampling_an_answer_never_raises(
+    store: FeatureStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server samples after the answer is sent: a failing logger is logged, not raised."""
+    answer = store.get_online_features(["trips:fare"], entities={"driver_id": [1]})
+
+    class Broken:
+        def log(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("the shipping thread cannot start")
+
+    store.monitor._serving_logger = Broken()  # type: ignore[assignment]
+    try:
+        store.monitor.log_served(answer, store.state)
+    finally:
+        store.monitor._serving_logger = None
+    assert "could not sample an answer into the serving log" in caplog.text
