@@ -20,7 +20,7 @@ import yaml
 from online.redis_servers import RedisServer, free_port, wait_for
 
 from featurestore.cli import app
-from tests.conftest import temporary_database
+from tests.conftest import stop_process, temporary_database
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 SEPARATORS = {"&&", "||", ";", "|", "&"}
@@ -165,9 +165,4 @@ def _bring_up(services: dict[str, Any], tmp_path: Path, registry: str, online: s
         statuses = reply.json()["results"][1]["statuses"]
         assert statuses.count("PRESENT") >= 10, statuses
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=15)

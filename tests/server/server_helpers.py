@@ -26,6 +26,7 @@ import pytest
 
 from featurestore import FeatureStore
 from featurestore.quickstart.sample import sample_end, write_sample_repo
+from tests.conftest import stop_process
 
 LIVE_DEFINITIONS = '''\
 """A pushed view with a short ttl, to see every status over HTTP."""
@@ -76,13 +77,16 @@ def wait_for(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> Non
         time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+def http_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> bool:
+    """Whether a server process answers ``url`` (any status); RuntimeError with the end of its
+    log if it has exited."""
+    if process.poll() is not None:
+        raise RuntimeError(f"the server exited:\n{log.read_text()[-3000:]}")
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        httpx.get(url, timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 class FeatureServer:
@@ -112,17 +116,11 @@ class FeatureServer:
 
     def _answers(self) -> bool:
         assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the feature server exited:\n{self.log.read_text()[-3000:]}")
-        try:
-            httpx.get(self.url + "/health", timeout=1.0)
-        except httpx.HTTPError:
-            return False
-        return True
+        return http_ready(self.process, self.url + "/health", self.log)
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
             self.process = None
 
 
@@ -158,7 +156,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
             self.process = None
 
 

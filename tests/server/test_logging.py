@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import _stop, free_port, wait_for
+from server_helpers import free_port, http_ready, wait_for
 
 from featurestore.quickstart.sample import write_sample_repo
+from tests.conftest import stop_process
 
 SECRET = "s3cret-pw"
 
@@ -47,20 +48,11 @@ class Server:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
 
     def __enter__(self) -> Server:
-        def ready() -> bool:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                httpx.get(self.url + "/metrics", timeout=1.0)
-            except httpx.HTTPError:
-                return False
-            return True
-
-        wait_for(ready, "the feature server")
+        wait_for(lambda: http_ready(self.process, self.url + "/metrics", self.log), "the server")
         return self
 
     def __exit__(self, *_: object) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
     def lines(self) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if line.strip()]
