@@ -439,14 +439,18 @@ def compare_sample_rates(
         rates = paired_figures(urls, folder, n, seconds, tool, rounds)
     base = rates["0.0"]
     for rate in ("0.01", "1.0"):
-        figures[f"rate_{rate}_vs_0"] = {
-            key: round(result["rps"] / max(base[key]["rps"], 1), 2)
-            for key, result in rates[rate].items()
-        }
+        figures[f"rate_{rate}_vs_0"] = vs_floor(rates[rate], base)
     figures["rps"] = {rate: {k: r["rps"] for k, r in runs.items()} for rate, runs in rates.items()}
     figures["target_0.01_ge_0.95x"] = all(v >= 0.95 for v in figures["rate_0.01_vs_0"].values())
     figures["load_average"] = round(os.getloadavg()[0], 2)
     return figures
+
+
+def vs_floor(runs: dict[str, dict[str, Any]], floor: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Each scenario's throughput as a multiple of ``floor``'s in the same rounds."""
+    return {
+        key: round(result["rps"] / max(floor[key]["rps"], 1), 2) for key, result in runs.items()
+    }
 
 
 def uvicorn_flavour() -> str:
@@ -531,15 +535,9 @@ def main() -> None:
                 runs = paired_figures(urls, folder, n, seconds, tool, rounds)
             ours, floor = runs["ours"], runs["floor"]
             if args.bound:
-                figures["bound_vs_floor"] = {
-                    key: round(result["rps"] / max(floor[key]["rps"], 1), 2)
-                    for key, result in runs["bound"].items()
-                }
+                figures["bound_vs_floor"] = vs_floor(runs["bound"], floor)
             if args.padded_floor:
-                figures["padded_floor_vs_floor"] = {
-                    key: round(result["rps"] / max(floor[key]["rps"], 1), 2)
-                    for key, result in runs["padded"].items()
-                }
+                figures["padded_floor_vs_floor"] = vs_floor(runs["padded"], floor)
             figures["rounds"] = rounds
             store.close()
     for key, result in ours.items():
@@ -547,7 +545,7 @@ def main() -> None:
         result["floor_p50_us"] = floor[key]["p50_us"]
         result["floor_p99_us"] = floor[key]["p99_us"]
         result["floor_rounds_rps"] = floor[key]["rounds_rps"]
-        result["vs_floor"] = round(result["rps"] / max(floor[key]["rps"], 1), 2)
+        result["vs_floor"] = vs_floor({key: result}, floor)[key]
     figures["serving"] = ours
     # issue 14's targets: 1x50 and 100x50 at every concurrency, p99 at 32 against the floor's
     targeted = [f"{s}_c{c}" for s in ("1x50", "100x50") for c in CONCURRENCY]

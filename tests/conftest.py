@@ -9,25 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from featurestore.quickstart.traffic import stop_server
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("FEATURESTORE_TEST_REDIS_PORT", "6379"))
 PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("FEATURESTORE_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test"
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Stop a server the test started, by its PID: terminate, then kill after ``timeout``."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _answers(host: str, port: int) -> bool:
@@ -130,4 +121,4 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        stop_process(proc)
+        stop_server(proc)

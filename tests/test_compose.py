@@ -20,7 +20,8 @@ import yaml
 from online.redis_servers import RedisServer, free_port, wait_for
 
 from featurestore.cli import app
-from tests.conftest import stop_process, temporary_database
+from featurestore.quickstart.traffic import stop_server
+from tests.conftest import temporary_database
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 SEPARATORS = {"&&", "||", ";", "|", "&"}
@@ -165,4 +166,4 @@ def _bring_up(services: dict[str, Any], tmp_path: Path, registry: str, online: s
         statuses = reply.json()["results"][1]["statuses"]
         assert statuses.count("PRESENT") >= 10, statuses
     finally:
-        stop_process(server, timeout=15)
+        stop_server(server)

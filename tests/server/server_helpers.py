@@ -26,7 +26,7 @@ import pytest
 
 from featurestore import FeatureStore
 from featurestore.quickstart.sample import sample_end, write_sample_repo
-from tests.conftest import stop_process
+from featurestore.quickstart.traffic import stop_server
 
 LIVE_DEFINITIONS = '''\
 """A pushed view with a short ttl, to see every status over HTTP."""
@@ -120,7 +120,7 @@ class FeatureServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_process(self.process)
+            stop_server(self.process)
             self.process = None
 
 
@@ -156,7 +156,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_process(self.process)
+            stop_server(self.process)
             self.process = None
 
 

@@ -16,7 +16,7 @@ import pytest
 from server_helpers import free_port, http_ready, wait_for
 
 from featurestore.quickstart.sample import write_sample_repo
-from tests.conftest import stop_process
+from featurestore.quickstart.traffic import stop_server
 
 SECRET = "s3cret-pw"
 
@@ -52,7 +52,7 @@ class Server:
         return self
 
     def __exit__(self, *_: object) -> None:
-        stop_process(self.process)
+        stop_server(self.process)
 
     def lines(self) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if line.strip()]
@@ -157,7 +157,7 @@ def test_a_500_is_logged_with_its_traceback(repo: Path, tmp_path: Path, fmt: str
         answer = httpx.get(server.url + "/boom")
         assert answer.status_code == 500
         assert answer.json() == {"detail": "internal error"}  # no detail leaks to the client
-        wait_for(lambda: "kaboom" in server.log.read_text(), "the 500's log line", timeout=10)
+        _settled(server, "kaboom")
     log = server.log.read_text()
     if fmt == "json":
         records = [json.loads(line) for line in log.splitlines() if line.strip()]
