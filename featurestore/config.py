@@ -216,14 +216,14 @@ _TABLES: dict[str, type[BaseModel]] = {
     "offline": OfflineConfig,
     "compute": ComputeConfig,
 }
+#: the top-level settings a variable may override (alerts is a list of tables: none does)
+_TOP = tuple(k for k in Config.model_fields if k not in (*_TABLES, "alerts", "repo_path"))
 _warned: set[str] = set()
 
 
 def known_variables() -> list[str]:
     """Every ``FEATURESTORE_*`` variable featurestore reads (settings and the others)."""
-    # alerts is a list of tables: no variable overrides it
-    top = [k for k in Config.model_fields if k not in (*_TABLES, "alerts", "repo_path")]
-    names = [_PREFIX + k.upper() for k in top]
+    names = [_PREFIX + k.upper() for k in _TOP]
     for table, model in _TABLES.items():
         names += [f"{_PREFIX}{table.upper()}_{k.upper()}" for k in model.model_fields]
     return sorted({*names, *OTHER_VARIABLES})
@@ -246,7 +246,6 @@ def _overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, 
     out: dict[str, Any] = {}
     origins: dict[tuple[str, ...], str] = {}
     tables: dict[str, dict[str, Any]] = {t: {} for t in _TABLES}
-    top = {k for k in Config.model_fields if k not in (*_TABLES, "alerts", "repo_path")}
     for key, text in env.items():
         if not key.startswith(_PREFIX):
             continue
@@ -256,7 +255,7 @@ def _overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, 
         if table is not None and field in _TABLES[table].model_fields:
             tables[table][field] = _env_value(text)
             origins[(table, field)] = key
-        elif name in top:
+        elif name in _TOP:
             out[name] = text if name != "project" else text.strip()
             origins[(name,)] = key
         elif key not in OTHER_VARIABLES and not key.startswith(_TEST_PREFIX):

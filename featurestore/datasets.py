@@ -66,8 +66,7 @@ class Datasets:
                 version (of a feature view or an on-demand view).
         """
         if isinstance(spine, str | Path):
-            repo = self._store.repo_path
-            spine = read_file(spine if Path(spine).is_absolute() else repo / spine)
+            spine = read_file(self._store.repo_path / spine)  # an absolute path stays as it is
         return self._training_frame(
             spine,
             features=features,

@@ -30,11 +30,10 @@ from featurestore.online import OnlineStore
 from featurestore.reports import parse_iso
 from featurestore.serving import key_types
 
-__all__ = ["TIMESTAMP_COLUMNS", "feature_rows", "write_feature_values"]
+__all__ = ["write_feature_values"]
 
 #: Feast's names of the event and created time columns it posts, before the source's own
 EVENT_COLUMN, CREATED_COLUMN = "event_timestamp", "created"
-TIMESTAMP_COLUMNS = (EVENT_COLUMN, CREATED_COLUMN, "created_timestamp")
 _UTC_US = pl.Datetime("us", "UTC")
 _KEY_DTYPES = {"int64": pl.Int64(), "str": pl.String()}
 
@@ -70,7 +69,7 @@ def write_feature_values(
     columns = data
     if not isinstance(data, Mapping):
         columns = to_frame(data, f"values written to {view.name!r}").to_dict(as_series=False)
-    rows = feature_rows(view, columns, key_types=key_types(view), max_future=max_future)
+    rows = _feature_rows(view, columns, max_future=max_future)
     plain = [f.name for f in view.row_features]
     windows = [a.name for a in view.aggregates]
     if plain:
@@ -83,15 +82,12 @@ def write_feature_values(
     return rows.height
 
 
-def feature_rows(
-    view: FeatureView,
-    columns: Mapping[str, Sequence[Any]],
-    *,
-    key_types: Mapping[str, str],
-    max_future: dt.timedelta,
+def _feature_rows(
+    view: FeatureView, columns: Mapping[str, Sequence[Any]], *, max_future: dt.timedelta
 ) -> pl.DataFrame:
     """The checked rows: join keys, ``event_timestamp``, ``created_timestamp``, ``seq`` and the
     features, each with its dtype (see :func:`write_feature_values` for what is refused)."""
+    types = key_types(view)
     if not isinstance(columns, Mapping) or not columns:
         raise RequestError("df must map each column name to a list of values")
     source = view.source
@@ -129,7 +125,7 @@ def feature_rows(
     dtypes = view.feature_dtypes
     return pl.DataFrame(
         [
-            *(_typed(k, columns[k], _KEY_DTYPES.get(key_types.get(k, ""))) for k in view.join_keys),
+            *(_typed(k, columns[k], _KEY_DTYPES.get(types.get(k, ""))) for k in view.join_keys),
             pl.Series(EVENT_COLUMN, stamps, dtype=_UTC_US),
             pl.Series("created_timestamp", created_stamps, dtype=_UTC_US),
             pl.Series("seq", [time.time_ns() // 1000] * n, dtype=pl.Int64),

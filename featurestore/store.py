@@ -25,7 +25,6 @@ from featurestore.definitions import (
     FeatureService,
     FeatureView,
     FileSource,
-    OnDemandFeatureView,
 )
 from featurestore.definitions.columns import check_view_columns, known_columns
 from featurestore.definitions.references import check_references
@@ -250,9 +249,6 @@ class FeatureStore:
             NotFoundError: there is none.
         """
         return self.state.service(name)
-
-    def _view_or_odfv(self, name: str) -> FeatureView | OnDemandFeatureView:
-        return self.state.view_or_on_demand(name)
 
     def list_feature_views(self) -> list[FeatureView]:
         """Every registered feature view."""

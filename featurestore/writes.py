@@ -97,8 +97,7 @@ class Writes:
             # the source's own file is read in its declared format
             return read_file(self._store.repo_path / source.path, source.file_format), source.path
         if isinstance(data, str | Path):
-            file = Path(data) if Path(data).is_absolute() else self._store.repo_path / data
-            return read_file(file), str(data)
+            return read_file(self._store.repo_path / data), str(data)  # absolute: as it is
         label = type(data).__module__.split(".")[0] + " frame"
         return to_frame(data, f"data for view {view.name!r}"), label
 

@@ -368,7 +368,10 @@ def packed_winners(
 
 
 def to_spine_order(n: int, sidx: pl.Series, values: pl.Series) -> pl.Series:
-    """Scatter per-probe ``values`` back to ``n`` spine positions (null where none)."""
+    """Scatter per-probe ``values`` back to ``n`` spine positions (null where none); ``values``
+    themselves when they already hold every spine row in order."""
+    if len(sidx) == n and sidx.is_sorted():  # positions are distinct: 0..n-1 in order
+        return values
     out = pl.Series(values.name, [], dtype=values.dtype).extend_constant(None, n)
     return out.scatter(sidx, values) if len(sidx) else out
 
@@ -445,11 +448,7 @@ def point_in_time_join(
     if ttl_us is not None:
         age = pl.col(T).dt.epoch("us") - pl.col(EV).dt.epoch("us")
         ridx = found.select(pl.when(age <= ttl_us).then(pl.col(RIDX))).to_series()
-    sidx = found.get_column(SIDX)
-    if found.height == spine.height and sidx.is_sorted():  # every spine row, in order
-        index = ridx
-    else:
-        index = to_spine_order(spine.height, sidx, ridx)
+    index = to_spine_order(spine.height, found.get_column(SIDX), ridx)
     values = table.frame.select(pl.col(features).gather(index))
     return spine.hstack(values.rename(dict(zip(features, names, strict=True))).get_columns())
 
