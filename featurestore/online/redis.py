@@ -24,12 +24,7 @@ from typing import Any
 import polars as pl
 
 from featurestore.online._cluster import Command, run_batch
-from featurestore.online._redis_async import (
-    AsyncReader,
-    Call,
-    RedisReplyError,
-    script_commands,
-)
+from featurestore.online._redis_async import AsyncReader, RedisReplyError
 from featurestore.online.base import (
     OnlineBackend,
     ReadRequest,
@@ -86,6 +81,21 @@ return out
 """
 
 # KEYS: entity hashes; ARGV: the fields (views) to read from each. One array per key.
+#: the views to read from some entity hashes: one script call
+Call = tuple[tuple[str, ...], list[str]]
+
+
+def _script_commands(sha: str, calls: Sequence[Call]) -> list[tuple[Any, ...]]:
+    """The blocking reads' command for each call: ``EVALSHA`` of the read script (KEYS: the
+    hashes, ARGV: the views), or a plain ``HMGET`` for a call of one hash (a single-entity
+    request, the most common: Redis answers it without entering Lua, about 10 µs sooner), whose
+    reply is that one hash's values (:func:`_answers` reads it so)."""
+    return [
+        ("HMGET", keys[0], *views) if len(keys) == 1 else ("EVALSHA", sha, len(keys), *keys, *views)
+        for views, keys in calls
+    ]
+
+
 _READ = """
 local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
@@ -274,7 +284,7 @@ class RedisOnlineStore(OnlineBackend):
         On a standalone server the ``HMGET``s run inside a script, one ``EVALSHA`` per set of
         views (and per 200 keys): redis-py spends about 6 µs of CPU on each command it packs
         and parses, so a 100-entity pipeline cost 0.7 ms where one script call costs 0.16 ms.
-        A single entity is one plain ``HMGET`` (see ``script_commands``). A cluster gets one
+        A single entity is one plain ``HMGET`` (see ``_script_commands``). A cluster gets one
         ``HMGET`` per entity, each sent to its node, as a script may only touch keys of one
         slot. :meth:`aread` pipelines plain ``HMGET``s, which cost it far less.
         """
@@ -309,7 +319,7 @@ class RedisOnlineStore(OnlineBackend):
         from redis.exceptions import NoScriptError
 
         def run(sha: str) -> list[Any]:
-            commands = script_commands(sha, calls)
+            commands = _script_commands(sha, calls)
             if len(commands) == 1:  # no pipeline for one command: less to pack and parse
                 return [self._client.execute_command(*commands[0])]
             pipe = self._client.pipeline(transaction=False)
@@ -397,7 +407,7 @@ def _calls(fields: dict[str, tuple[str, ...]]) -> list[Call]:
 
 
 def _answers(calls: list[Call], replies: Sequence[Any]) -> dict[str, list[bytes | None]]:
-    """Hash key -> its views' records, from the replies to ``script_commands(calls)``."""
+    """Hash key -> its views' records, from the replies to ``_script_commands(calls)``."""
     answers: dict[str, list[bytes | None]] = {}
     for (_, keys), reply in zip(calls, replies, strict=True):
         if len(keys) == 1:  # a plain HMGET: the values of its one hash

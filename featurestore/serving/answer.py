@@ -89,7 +89,6 @@ class Pending:
 
 _NO_ARMS: Mapping[str, Column[str]] = MappingProxyType({})
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})  # answers without inputs or request data
-_NO_NAMES: Column[str] = Column()
 
 
 def answer(
@@ -232,7 +231,7 @@ def split_request_data(
                 f"request data {name!r} is given twice: in entities and in request_data"
             )
         data[name] = entities[name]
-    return {k: v for k, v in entities.items() if k not in fields}, data
+    return {k: v for k, v in entities.items() if k not in moved}, data
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,9 +414,7 @@ def finish(pending: Pending, results: Sequence[ReadResult]) -> OnlineResponse:
         else _NOTHING,
         view_versions=MappingProxyType(versions),
         iso_texts=pending.state.event_texts,
-        on_demand=Column([name for _, name in plan.on_demand_outputs])
-        if plan.on_demand_outputs
-        else _NO_NAMES,
+        on_demand=plan.on_demand_names,
         arms=arms,
         shadow=shadow,
     )

@@ -152,6 +152,7 @@ class Plan:
         reads: the online reads (one round trip).
         on_demand: the on-demand views to compute.
         on_demand_outputs: ``((view, feature), output name)`` of each requested on-demand feature.
+        on_demand_names: their output names (what an answer reports as computed on demand).
         names: the answer's names: join keys, then the requested features' output names.
         refs: ``(view, feature)`` of each requested feature.
         hidden: stored features read only as on-demand inputs.
@@ -168,6 +169,7 @@ class Plan:
     reads: tuple[Read, ...]
     on_demand: tuple[OnDemand, ...]
     on_demand_outputs: tuple[tuple[tuple[str, str], str], ...]
+    on_demand_names: Column[str]
     names: Column[str]
     refs: Column[tuple[str, str]]
     hidden: tuple[tuple[str, str], ...]
@@ -380,6 +382,11 @@ def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
     hidden = tuple(ref for ref in stored if ref not in requested)
     touched = [state.rollouts[v] for v in resolved.views if v in state.rollouts]
     shadows = tuple(r for r in touched if r.stage == "shadow")
+    on_demand_outputs = tuple(
+        (ref, name)
+        for ref, name in zip(resolved.refs, resolved.names, strict=True)
+        if ref[0] in resolved.on_demand
+    )
     return Plan(
         keys=Column(resolved.join_keys),
         key_types=MappingProxyType(key_types_),
@@ -388,11 +395,8 @@ def _make_plan(state: ServingState, resolved: Resolved) -> Plan:
         on_demand=tuple(
             _on_demand(resolved, odfv, names) for odfv, names in resolved.on_demand.values()
         ),
-        on_demand_outputs=tuple(
-            (ref, name)
-            for ref, name in zip(resolved.refs, resolved.names, strict=True)
-            if ref[0] in resolved.on_demand
-        ),
+        on_demand_outputs=on_demand_outputs,
+        on_demand_names=Column([name for _, name in on_demand_outputs]),
         names=Column([*resolved.join_keys, *resolved.names]),
         refs=Column(resolved.refs),
         hidden=hidden,

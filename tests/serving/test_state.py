@@ -184,3 +184,16 @@ def test_a_key_type_comes_from_the_source_schema_when_the_entity_declares_none()
     assert types == {"driver_id": "int64"}
     with pytest.raises(RequestError, match="'driver_id' must be an integer, got '7'"):
         check_entities({"driver_id": ["7"]}, ["driver_id"], types, 10)
+
+
+def test_request_data_sent_among_entities_moves_and_join_keys_stay() -> None:
+    """Feast's client sends request data inside ``entities``; a join key that an on-demand
+    feature also reads as request data stays an entity key (and is request data too)."""
+    from featurestore.serving.answer import split_request_data
+
+    fields = {"driver_id": "int64", "x": "float64"}
+    entities, data = split_request_data(
+        {"driver_id": [1], "x": [2.0]}, None, fields, keys=["driver_id"]
+    )
+    assert entities == {"driver_id": [1]}
+    assert data == {"x": [2.0]}
