@@ -41,6 +41,7 @@ __all__ = [
     "BodyLimit",
     "BodyTooLargeError",
     "check_push_times",
+    "header",
     "json_body",
     "parse_json",
     "read_body",
@@ -69,14 +70,20 @@ def _too_large(limit: int) -> BodyTooLargeError:
     )
 
 
-def _declared_length(scope: Scope) -> int | None:
+def header(scope: Scope, name: bytes) -> str | None:
+    """The value of the request header ``name`` (lowercase bytes), or None."""
     for key, value in scope.get("headers", ()):
-        if key.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server's HTTP parser refuses these first
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
     return None
+
+
+def _declared_length(scope: Scope) -> int | None:
+    declared = header(scope, b"content-length")
+    try:
+        return None if declared is None else int(declared)
+    except ValueError:
+        return None  # the server's HTTP parser refuses these first
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

@@ -29,7 +29,7 @@ from starlette.background import BackgroundTask
 
 from featurestore.errors import FeatureStoreError
 from featurestore.server.auth import TokenTable, check_token
-from featurestore.server.door import read_body
+from featurestore.server.door import header, read_body
 from featurestore.server.errors import error_response
 from featurestore.server.refresh import DefinitionWatcher
 from featurestore.server.schemas import GetOnlineFeaturesBody, body_schema, online_request
@@ -129,7 +129,7 @@ class OnlineFastPath:
         scope["route"] = self.route
         try:
             if self.tokens.entries:
-                check_token(self.tokens, _header(scope, b"authorization"), "read", PATH)
+                check_token(self.tokens, header(scope, b"authorization"), "read", PATH)
             limit = self.store.config.serving.max_body_bytes
             raw = await read_body(scope, receive, limit)  # after the token: never unauthorised
             content, log = await answer(self.store, self.watcher, raw)
@@ -140,10 +140,3 @@ class OnlineFastPath:
         await send({"type": "http.response.start", "status": 200, "headers": [_JSON, length]})
         await send({"type": "http.response.body", "body": content})
         log()
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
