@@ -8,6 +8,7 @@ monitoring methods (``check_skew``, ``drift``, ``performance``, ``log_feedback``
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import math
@@ -44,6 +45,10 @@ from featurestore.serving.rollouts import decode_arm
 log = logging.getLogger("featurestore.monitoring")
 
 __all__ = ["Monitor", "parse_window"]
+
+#: samplings queued by Monitor.defer before it runs them itself (about a second of a loaded
+#: server's answers; they hold answers alive meanwhile)
+_MAX_DEFERRED = 1000
 
 
 def parse_window(window: str | dt.timedelta) -> dt.timedelta:
@@ -110,6 +115,7 @@ class Monitor:
         self._version_lookups = version_lookups
         self._serving_logger: ServingLogger | None = None
         self._feedback_kinds: dict[str, str] | None = None
+        self._deferred: collections.deque[Callable[[], None]] = collections.deque()
 
     @property
     def registry(self) -> Registry:
@@ -144,8 +150,38 @@ class Monitor:
         except Exception:
             log.exception("could not sample an answer into the serving log")
 
+    def defer(self, sample: Callable[[], None]) -> None:
+        """Queue a sampling (a :meth:`log_served` call) for :meth:`log_deferred`.
+
+        The feature server sends an answer first and samples it while its event loop waits on
+        the next request's online read (see
+        :class:`~featurestore.server.routes.serving.OnlineFastPath`); a flush or a close
+        samples whatever is still queued first, so no answer sent goes unsampled.
+        """
+        self._deferred.append(sample)
+        if len(self._deferred) > _MAX_DEFERRED:  # nobody drains: sample now, never drop
+            self.log_deferred()
+
+    @property
+    def has_deferred(self) -> bool:
+        """Whether samplings wait for :meth:`log_deferred`."""
+        return bool(self._deferred)
+
+    def log_deferred(self) -> None:
+        """Run the queued samplings (each once, whichever thread gets it; none raises)."""
+        pop = self._deferred.popleft
+        while True:
+            try:
+                sample = pop()
+            except IndexError:
+                return
+            sample()
+
     def close(self, *, ship: bool) -> None:
         """Stop the shipping thread, first shipping queued samples when ``ship``."""
+        if ship:
+            self.log_deferred()
+        self._deferred.clear()
         if self._serving_logger is not None:
             if ship:
                 self._serving_logger.ship()
@@ -154,6 +190,7 @@ class Monitor:
 
     def flush_serving_log(self) -> int:
         """Move sampled rows (this process's queue and the online buffer) to the offline store."""
+        self.log_deferred()
         return flush_serving_log(
             self._log_buffer(), self.offline, self.registry, self._serving_logger
         )

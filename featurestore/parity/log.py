@@ -18,7 +18,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any, Protocol
 
 import polars as pl
@@ -33,6 +33,8 @@ _SCALE = float(1 << 32)
 _WAKE_AT = 500
 STATUS_CODES = ("PRESENT", "NOT_FOUND", "NULL_VALUE", "OUTSIDE_MAX_AGE")
 _STATUS_CODE = {status: code for code, status in enumerate(STATUS_CODES)}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 #: one row per served value of a sampled entity (long format: values are msgpack-encoded,
 #: because one column holds every feature's type)
@@ -128,13 +130,13 @@ class _Samples:
             for i, keys in enumerate(rows):
                 if hits[i] is None:
                     hits[i] = memo[keys] = sampled(keys, self.rate)
-        return [i for i, hit in enumerate(hits) if hit] if True in hits else []
+        return list(compress(range(len(hits)), hits)) if True in hits else []
 
 
 def _micros(value: dt.datetime | None) -> int | None:
     if value is None:
         return None
-    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return (value - _EPOCH) // _MICROSECOND
 
 
 def _entries(
@@ -171,25 +173,11 @@ def _entries(
     ]
     # the view version of each stored row that answered (None: not stored, the one in force)
     nothing: list[int | None] = [None] * len(rows)
-    version_lists = [response.view_versions.get(ref, nothing) for ref in shape.logged]
-    # Columns are cut down to the chosen rows first (one C call each), then turned into rows;
-    # statuses, event times and versions are converted once per distinct column (the features
-    # of one view share their event times and versions, and all-present features one status
-    # column). The identity keys live only for this call, while the columns do.
-    pick = _picker(chosen)
-    converted: dict[int, tuple[Any, ...]] = {}
-    for key, column in dict(zip(map(id, status_lists), status_lists, strict=True)).items():
-        converted[key] = tuple(map(_STATUS_CODE.__getitem__, pick(column)))
-    for key, stamps in dict(zip(map(id, stamp_lists), stamp_lists, strict=True)).items():
-        converted[key] = tuple(map(_micros, pick(stamps)))
-    for key, versions_of in dict(zip(map(id, version_lists), version_lists, strict=True)).items():
-        converted[key] = tuple(pick(versions_of))
-    value_rows = status_rows = stamp_rows = version_rows = [()] * len(chosen)
-    if value_lists:
-        value_rows = list(zip(*map(pick, value_lists), strict=True))
-        status_rows = list(zip(*map(converted.__getitem__, map(id, status_lists)), strict=True))
-        stamp_rows = list(zip(*map(converted.__getitem__, map(id, stamp_lists)), strict=True))
-        version_rows = list(zip(*map(converted.__getitem__, map(id, version_lists)), strict=True))
+    version_lists = list(map(response.view_versions.get, shape.logged, repeat(nothing)))
+    # A request samples few of its rows (1% of entities by default): each chosen row is taken
+    # across the columns by C-level maps, its statuses coded and its event times converted once
+    # per distinct value (a row's features nearly all share one event time).
+    code = _STATUS_CODE.__getitem__
     arms: list[dict[str, str] | None] = [None] * len(rows)
     beside: list[tuple[Any, ...]] | None = None
     if shadow:
@@ -200,17 +188,20 @@ def _entries(
         arms = [{view: arm[i] for view, arm in response.arms.items()} for i in range(len(rows))]
     packer = make_packer()
     out: list[bytes] = []
-    for n, i in enumerate(chosen):
+    for i in chosen:
+        get = operator.itemgetter(i)
+        stamps = list(map(get, stamp_lists))
+        micros = {stamp: _micros(stamp) for stamp in set(stamps)}
         entry = {
             "r": response.request_id,
             "t": requested,
             "k": dict(zip(response.join_keys, rows[i], strict=True)),
             "q": {f: v[i] for f, v in response.request_data.items()},
             "m": shape.meta,
-            "v": value_rows[n],
-            "s": status_rows[n],
-            "e": stamp_rows[n],
-            "w": version_rows[n],
+            "v": tuple(map(get, value_lists)),
+            "s": tuple(map(code, map(get, status_lists))),
+            "e": tuple(map(micros.__getitem__, stamps)),
+            "w": tuple(map(get, version_lists)),
         }
         if arms[i] is not None:
             entry["a"] = arms[i]
@@ -270,14 +261,6 @@ def _shape(
             make_packer().pack([list(column) for column in columns]),
         )
     return shape
-
-
-def _picker(chosen: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """A function taking the ``chosen`` positions of a column, as a tuple."""
-    if len(chosen) == 1:
-        (index,) = chosen
-        return lambda column: (column[index],)
-    return operator.itemgetter(*chosen)
 
 
 def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:

@@ -87,3 +87,41 @@ def test_other_methods_still_reach_fastapi(served: Served) -> None:
     reply = asyncio.run(call())
     assert reply.status_code == 405
     assert "not allowed" in reply.json()["detail"]
+
+
+def test_answers_are_sampled_after_they_are_sent(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path sends an answer, then samples it: while the next request waits on its
+    read, within a few milliseconds when none comes, and at the latest when the log is
+    flushed."""
+    store = FeatureStore(served.repo)
+    sampled: list[str] = []
+    monkeypatch.setattr(
+        store.monitor, "log_served", lambda response, state: sampled.append(response.request_id)
+    )
+    monkeypatch.setattr("featurestore.monitoring.flush_serving_log", lambda *args: 0)
+    app = create_app(store)
+
+    async def call() -> tuple[list[str], list[str], list[str]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fs") as client:
+            ids = []
+            for _ in range(2):
+                reply = await client.post("/get-online-features", json=BODIES[0])
+                ids.append(reply.json()["metadata"]["request_id"])
+                at_answer = list(sampled)
+                await asyncio.sleep(0.05)  # no request comes meanwhile
+            await client.post("/get-online-features", json=BODIES[0])
+        await store.online.aclose()
+        return ids, at_answer, list(sampled)
+
+    try:
+        ids, at_answer, before_flush = asyncio.run(call())
+        assert at_answer == ids[:1]  # the second answer was not sampled when it was received
+        assert before_flush == ids  # the third still waits
+        assert store.monitor.has_deferred
+        store.flush_serving_log()
+        assert len(sampled) == 3 and not store.monitor.has_deferred
+    finally:
+        store.close()
