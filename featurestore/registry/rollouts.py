@@ -10,7 +10,7 @@ without the other.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from featurestore.errors import ConflictError, NotFoundError
+from featurestore.errors import ConflictError, NotFoundError, RequestError
 from featurestore.registry.engine import Database
+from featurestore.registry.models import ObjectSpec, StoredObject, canonical_json, spec_hash
 from featurestore.registry.tables import object_versions, objects, projects
 from featurestore.registry.tables import rollouts as table
 
-__all__ = ["RolloutRecord", "RolloutRows"]
+__all__ = ["RolloutRecord", "RolloutRows", "keep_candidates", "running_rollouts"]
 
 RUNNING, PROMOTED, ABORTED = "running", "promoted", "aborted"
 
@@ -100,6 +101,52 @@ def _record(row: sa.Row[Any]) -> RolloutRecord:
         ended_at=row.ended_at,
         steps=tuple(json.loads(row.steps)),
     )
+
+
+def running_rollouts(conn: Connection, project: str) -> list[RolloutRecord]:
+    """The running rollouts of ``project``, read on ``conn``."""
+    query = sa.select(table).where(table.c.project == project, table.c.status == RUNNING)
+    return [_record(r) for r in conn.execute(query)]
+
+
+def keep_candidates(
+    specs: Sequence[ObjectSpec],
+    running: Sequence[RolloutRecord],
+    stored: Callable[[str, int], StoredObject],
+) -> list[ObjectSpec]:
+    """``apply``'s specs with each view whose running rollout's candidate they equal put back
+    to its baseline: the candidate stays a candidate until promoted. ``apply`` and
+    ``apply --dry-run`` (which reads the registry without opening it) both plan with this.
+
+    Args:
+        specs: the specs to apply.
+        running: the running rollouts.
+        stored: (view, version) -> that stored version of the feature view.
+
+    Raises:
+        RequestError: a spec changes a view under rollout to a third definition.
+    """
+    by_view = {r.view: r for r in running}
+    if not by_view:
+        return list(specs)
+    out = []
+    for spec in specs:
+        record = by_view.get(spec.name) if spec.kind == "feature_view" else None
+        if record is None:
+            out.append(spec)
+            continue
+        baseline = stored(spec.name, record.baseline_version)
+        given = spec_hash(canonical_json(spec.spec, what=spec.name))
+        if given == baseline.spec_hash:
+            out.append(spec)
+        elif given == stored(spec.name, record.candidate).spec_hash:
+            out.append(ObjectSpec(spec.kind, spec.name, baseline.spec))
+        else:
+            raise RequestError(
+                f"view {spec.name!r} is rolling out version {record.candidate}; promote or "
+                "abort the rollout before applying another change to it"
+            )
+    return out
 
 
 def _step(name: str, fraction: float, sample: float, at: datetime) -> dict[str, Any]:

@@ -36,8 +36,7 @@ from featurestore.online import entity_namespace, window_record
 from featurestore.parity.drift import DriftThresholds
 from featurestore.parity.rollout_report import RolloutReport, rollout_report
 from featurestore.registry import ObjectSpec
-from featurestore.registry.models import canonical_json, spec_hash
-from featurestore.registry.rollouts import RolloutRecord, now_utc
+from featurestore.registry.rollouts import RolloutRecord, keep_candidates, now_utc
 from featurestore.serving.rollouts import ServingRollout, candidate_record, rollout_slot
 
 if TYPE_CHECKING:
@@ -281,28 +280,12 @@ class Rollouts:
         Raises:
             RequestError: a spec changes a view under rollout to a third definition.
         """
-        running = {r.view: r for r in self._rows.list(running=True)}
-        if not running:
-            return specs
-        out = []
         registry = self._store.registry
-        for spec in specs:
-            record = running.get(spec.name) if spec.kind == "feature_view" else None
-            if record is None:
-                out.append(spec)
-                continue
-            baseline = registry.get("feature_view", spec.name, record.baseline_version)
-            given = spec_hash(canonical_json(spec.spec, what=spec.name))
-            if given == baseline.spec_hash:
-                out.append(spec)
-            elif given == registry.get("feature_view", spec.name, record.candidate).spec_hash:
-                out.append(ObjectSpec(spec.kind, spec.name, baseline.spec))
-            else:
-                raise RequestError(
-                    f"view {spec.name!r} is rolling out version {record.candidate}; promote or "
-                    "abort the rollout before applying another change to it"
-                )
-        return out
+        return keep_candidates(
+            specs,
+            self._rows.list(running=True),
+            lambda view, version: registry.get("feature_view", view, version),
+        )
 
     # -- report -------------------------------------------------------------------------------------
     def report(self, view: str, *, thresholds: DriftThresholds | None = None) -> RolloutReport:

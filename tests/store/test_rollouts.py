@@ -18,6 +18,9 @@ from store_repo import T0, TripContract, driver, trips
 
 from featurestore import ConflictError, Feature, FeatureStore, FeatureView, RequestError, col
 from featurestore.online import encode_entity_keys
+from featurestore.registry import ObjectSpec
+from featurestore.registry.dryrun import dry_plan
+from featurestore.repo import collect
 from featurestore.serving.rollouts import candidate_record
 from tests.cli_helpers import run
 
@@ -280,3 +283,23 @@ def test_the_skew_check_judges_each_arm_by_its_version(store: FeatureStore) -> N
     answer(store)
     again = next(f for f in store.check_skew().features if f.feature == "scaled")
     assert again.outdated == 0 and again.match == again.total  # version 2 never came into force
+
+
+def test_a_dry_run_plans_as_apply_does_during_a_rollout(store: FeatureStore) -> None:
+    """``apply --dry-run`` reads the registry without opening it (no migration): it must still
+    keep a running rollout's candidate a candidate, and refuse a third definition."""
+    store.start_rollout("v", version=2, stage="shadow", sample=1.0)
+    url = store.config.sqlalchemy_url(store.config.registry, create_folder=False)
+
+    def specs(*views: FeatureView) -> list[ObjectSpec]:
+        return [ObjectSpec(d.kind, d.name, d.to_spec()) for d in collect([driver, trips, *views])]
+
+    for given in (CANDIDATE, view(1.0)):  # the candidate, the baseline
+        dry = dry_plan(url, store.project, specs(given), partial=False)
+        applied = store.apply([driver, trips, given], dry_run=True)
+        assert dry.to_dict() == applied.to_dict()
+        assert {item.name: item.action for item in dry.items}["v"] == "unchanged"
+    with pytest.raises(RequestError, match="is rolling out version 2"):
+        dry_plan(url, store.project, specs(view(3.0)), partial=False)
+    with pytest.raises(RequestError, match="is rolling out version 2"):
+        store.apply([driver, trips, view(3.0)], dry_run=True)
