@@ -46,8 +46,8 @@ log = logging.getLogger("featurestore.monitoring")
 
 __all__ = ["Monitor", "parse_window"]
 
-#: samplings queued by Monitor.defer before it runs them itself (about a second of a loaded
-#: server's answers; they hold answers alive meanwhile)
+#: samplings queued by Monitor.defer before it runs them itself: a bound only, as the server
+#: runs them at its next request or within milliseconds (queued, they hold answers alive)
 _MAX_DEFERRED = 1000
 
 

@@ -12,7 +12,9 @@ Follow one request (``POST /get-online-features``) through six modules:
 1. ``featurestore/server/routes/serving.py``: the app hands the request to ``OnlineFastPath``
    before FastAPI; it checks the token, parses the body into a :class:`Request`, calls
    :func:`answer_async` with the store's current state and online store, sends
-   ``to_feast_json()``, then has the store's monitor sample the answer into the serving log.
+   ``to_feast_json()``, then has the store's monitor sample the answer into the serving log
+   (at once under load; with no other request in flight, while the next request waits on its
+   read: ``Monitor.defer``).
 2. ``featurestore/serving/answer.py``: :func:`start` takes the plan of the request's shape from
    the state, checks the entities and request data (the functions of ``serving/checks.py``) and
    encodes the entity keys (``online/keys.py``); one read; :func:`finish` applies the status
