@@ -20,6 +20,7 @@ from featurestore.errors import RequestError
 
 __all__ = [
     "EARLIEST",
+    "EPOCH",
     "INT64_MAX",
     "INT64_MIN",
     "MAX_DEPTH",
@@ -36,6 +37,8 @@ __all__ = [
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: the earliest time a value may carry (reports and pandas' nanosecond times start after it)
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+#: the Unix epoch, in UTC: stored times are microseconds since it
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: the deepest JSON nesting a body may have (the deepest valid body nests 4 levels)
 MAX_DEPTH = 32
 #: the widest report window (windows are stepped from the first feedback to the last)

@@ -12,14 +12,13 @@ import polars as pl
 
 from featurestore.errors import ExpressionError
 from featurestore.expr._kinds import BOOL, CAST_TARGETS, DATETIME, FLOAT, INT, NULL, STR, Kind
-from featurestore.limits import quote
+from featurestore.limits import EPOCH, quote
 
 I64_MIN: Final = -(2**63)
 I64_MAX: Final = 2**63 - 1
 # Polars hands UTC datetimes back with ZoneInfo("UTC"); the Python side uses the same object so
 # both sides give values of the very same type.
 UTC: Final = ZoneInfo("UTC")
-EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US: Final = dt.timedelta(microseconds=1)
 
 

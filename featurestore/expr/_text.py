@@ -7,8 +7,9 @@ import functools
 import re
 from typing import Final
 
-from featurestore.expr._literals import EPOCH, ONE_US, UTC, to_utc
+from featurestore.expr._literals import ONE_US, UTC, to_utc
 from featurestore.expr._numeric import I64_MAX, I64_MIN, f2i
+from featurestore.limits import EPOCH
 
 _INT_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _FLOAT_TEXT: Final = re.compile(

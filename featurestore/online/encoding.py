@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import struct
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgpack
+
+from featurestore.limits import EPOCH
 
 __all__ = ["make_packer", "pack_value", "unpack_rows", "unpack_value"]
 
@@ -21,7 +23,6 @@ _EXT_DATETIME_NAIVE = 2
 _EXT_DATE = 3
 _EXT_DURATION = 4
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MICROSECOND = timedelta(microseconds=1)
@@ -34,7 +35,7 @@ def _to_ext(obj: Any) -> msgpack.ExtType:
             return msgpack.ExtType(
                 _EXT_DATETIME_NAIVE, _INT64.pack((obj - _NAIVE_EPOCH) // _MICROSECOND)
             )
-        return msgpack.ExtType(_EXT_DATETIME_UTC, _INT64.pack((obj - _EPOCH) // _MICROSECOND))
+        return msgpack.ExtType(_EXT_DATETIME_UTC, _INT64.pack((obj - EPOCH) // _MICROSECOND))
     if isinstance(obj, date):
         return msgpack.ExtType(_EXT_DATE, _INT64.pack(obj.toordinal() - _EPOCH_ORDINAL))
     if isinstance(obj, timedelta):
@@ -45,7 +46,7 @@ def _to_ext(obj: Any) -> msgpack.ExtType:
 def _from_ext(code: int, data: bytes) -> Any:
     (number,) = _INT64.unpack(data)
     if code == _EXT_DATETIME_UTC:
-        return _EPOCH + timedelta(microseconds=number)
+        return EPOCH + timedelta(microseconds=number)
     if code == _EXT_DATETIME_NAIVE:
         return _NAIVE_EPOCH + timedelta(microseconds=number)
     if code == _EXT_DATE:

@@ -21,13 +21,13 @@ from urllib.parse import quote
 import polars as pl
 
 from featurestore.errors import RequestError
+from featurestore.limits import EPOCH
 
 __all__ = ["WINDOW_SUFFIX", "encode_entity_keys", "entity_namespace", "window_record"]
 
 #: online record name suffix of a view's windowed aggregates
 WINDOW_SUFFIX = "@windows"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 # The characters urllib's quote leaves alone with safe="": a string made only of them encodes
@@ -128,7 +128,7 @@ def _encode_key_value(value: Any) -> str:
 def _encode_datetime_key(value: datetime) -> str:
     # A naive datetime is read as UTC, like every timestamp in the store.
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return f"t{(aware - _EPOCH) // _MICROSECOND}"
+    return f"t{(aware - EPOCH) // _MICROSECOND}"
 
 
 _KEY_ENCODERS: tuple[tuple[type, Callable[[Any], str]], ...] = (

@@ -19,13 +19,14 @@ import operator
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Any, cast
 
 import polars as pl
 
 from featurestore.errors import RequestError
+from featurestore.limits import EPOCH
 from featurestore.online.base import META_COLUMNS, Column, ReadRequest, ReadResult
 from featurestore.online.encoding import make_packer, unpack_rows, unpack_value
 
@@ -42,7 +43,6 @@ HEADER_LENGTH = 65
 _STAMP = 32  # the version and event-time part of a header, which the rows of a batch share
 _SHIFT = 1 << 63
 _NULL_CREATED = "0" * 17
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMES_LENGTH = struct.Struct(">I")
 _BODY = HEADER_LENGTH + _NAMES_LENGTH.size  # where a record's packed name list starts
 
@@ -130,7 +130,7 @@ def _bodies(view: str, rows: pl.DataFrame) -> list[bytes]:
 
 def header_event_time(header: str | bytes) -> datetime:
     """The event time encoded in a record header."""
-    return _EPOCH + timedelta(microseconds=int(header[16:_STAMP], 16) - _SHIFT)
+    return EPOCH + timedelta(microseconds=int(header[16:_STAMP], 16) - _SHIFT)
 
 
 def header_view_version(header: str | bytes) -> int:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from featurestore.limits import EPOCH
 from featurestore.online import LogBuffer
 from featurestore.online.encoding import make_packer, unpack_value
 
@@ -33,7 +34,6 @@ _SCALE = float(1 << 32)
 _WAKE_AT = 500
 STATUS_CODES = ("PRESENT", "NOT_FOUND", "NULL_VALUE", "OUTSIDE_MAX_AGE")
 _STATUS_CODE = {status: code for code, status in enumerate(STATUS_CODES)}
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 #: one row per served value of a sampled entity (long format: values are msgpack-encoded,
@@ -136,7 +136,7 @@ class _Samples:
 def _micros(value: dt.datetime | None) -> int | None:
     if value is None:
         return None
-    return (value - _EPOCH) // _MICROSECOND
+    return (value - EPOCH) // _MICROSECOND
 
 
 def _entries(
@@ -266,13 +266,12 @@ def _shape(
 def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
     """Buffered entries as rows of :data:`LOG_SCHEMA` (one row per served value)."""
     columns: dict[str, list[Any]] = {name: [] for name in LOG_SCHEMA}
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     packer = make_packer()
     metas: dict[bytes, list[list[Any]]] = {}
     for raw in entries:
         entry = unpack_value(raw)
         sample = uuid.uuid4().int >> 65  # identifies one entity row of one request
-        requested_at = epoch + dt.timedelta(microseconds=entry["t"])
+        requested_at = EPOCH + dt.timedelta(microseconds=entry["t"])
         keys, request = packer.pack(entry["k"]), packer.pack(entry["q"])
         meta = metas.get(entry["m"])
         if meta is None:
@@ -294,7 +293,7 @@ def decode_entries(entries: Sequence[bytes]) -> pl.DataFrame:
             columns["value"].append(packer.pack(value))
             columns["status"].append(STATUS_CODES[status])
             columns["event_timestamp"].append(
-                None if event is None else epoch + dt.timedelta(microseconds=event)
+                None if event is None else EPOCH + dt.timedelta(microseconds=event)
             )
             columns["view_version"].append(in_force if version is None else version)
             columns["requested"].append(bool(flag))

@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from featurestore.errors import RequestError
+from featurestore.limits import EPOCH
 from featurestore.parity.detectors import Alarm, run_detectors
 from featurestore.parity.drift import DriftThresholds
 from featurestore.parity.feedback import Encoded, EncodedReference, encode_feedback
@@ -63,7 +64,6 @@ __all__ = [
     "window_summary",
 ]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _QUANTILES = {"p10": 0.1, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
 _METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse")
 
@@ -363,7 +363,7 @@ def _concept_drift(data: Encoded) -> tuple[list[Alarm], list[str]]:
 
 
 def _at(micros: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=micros)
+    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 _FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -374,7 +374,7 @@ def window_bounds(window_id: int, width: int) -> tuple[dt.datetime, dt.datetime]
     """``[start, end)`` of window ``window_id`` of ``width`` microseconds from the Unix epoch,
     clipped to the datetimes Python has (a window around year 1 or 9999 reaches past them)."""
     micros = [window_id * width, (window_id + 1) * width]
-    lowest, highest = (_FIRST - _EPOCH) // _MICRO, (_LAST - _EPOCH) // _MICRO
+    lowest, highest = (_FIRST - EPOCH) // _MICRO, (_LAST - EPOCH) // _MICRO
     return _at(max(micros[0], lowest)), _at(min(micros[1], highest))
 
 

@@ -25,13 +25,13 @@ from typing import Any
 import orjson
 import polars as pl
 
+from featurestore.limits import EPOCH
 from featurestore.online import Column
 from featurestore.reports import iso
 
 __all__ = ["EPOCH", "OnlineResponse", "Statuses", "freeze", "need_pandas"]
 
 #: the event time Feast's feature server gives join keys and on-demand features
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 EPOCH_TEXT = iso(EPOCH)
 
 
