@@ -7,7 +7,9 @@ Every figure is plain JSON-ready data, computed in one Polars pass:
   a non-finite result (an infinity in the data) is None, as JSON has no infinity;
 * Boolean columns: ``min``/``max`` as 0.0/1.0 and ``mean`` as the share of true;
 * date, time and datetime columns: ``min``/``max`` as ISO 8601 text, ``mean`` None;
-* string, categorical and enum columns: ``min``/``max`` in text order, ``mean`` None;
+* string, categorical and enum columns: ``min``/``max`` in text order, ``mean`` None; a text
+  figure longer than 64 characters is cut to its first 64 and "..." (a report, or an error
+  answer that carries one, never repeats a long value whole);
 * any other type (lists, structs, binary): only ``null_rate``; the rest None.
 """
 
@@ -21,6 +23,7 @@ import polars as pl
 __all__ = ["health"]
 
 HealthFigure = float | str | None
+_TEXT = 64  # the longest text figure kept whole
 
 
 def health(frame: pl.DataFrame) -> dict[str, dict[str, HealthFigure]]:
@@ -83,8 +86,10 @@ def _comparable(column: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
 
 def _figure(value: Any) -> HealthFigure:
     """A JSON-ready health figure."""
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return value if len(value) <= _TEXT else value[:_TEXT] + "..."
     if isinstance(value, int | float):
         number = float(value)
         return number if math.isfinite(number) else None

@@ -21,7 +21,6 @@ Error details never repeat more than a short quote of the input
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -30,17 +29,13 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from featurestore.definitions import PushSource
 from featurestore.errors import RequestError
-from featurestore.limits import MAX_DEPTH, check_fields, check_time, quote
-from featurestore.reports import parse_iso
+from featurestore.limits import MAX_DEPTH, check_fields
 from featurestore.server.errors import BadJSONError, validation_sentence
-from featurestore.store import FeatureStore
 
 __all__ = [
     "BodyLimit",
     "BodyTooLargeError",
-    "check_push_times",
     "header",
     "json_body",
     "parse_json",
@@ -202,41 +197,3 @@ class BodyLimit:
         if scope["type"] == "http":
             receive = _limited(receive, self.limit)
         await self.app(scope, receive, send)
-
-
-def check_push_times(store: FeatureStore, body: Any) -> None:
-    """Refuse a pushed time before 1900 or later than now plus ``ingestion.max_future``.
-
-    Only the push source's datetime columns given as ISO 8601 text are looked at; anything else
-    is the contract's to judge. Over HTTP such a time is refused whole (a 422 naming the column)
-    rather than quarantined, as DESIGN section 8 asks of every value that arrives there.
-
-    Raises:
-        RequestError: naming the column and the time.
-    """
-    sources = {
-        v.source.name: v.source
-        for v in store.list_feature_views()
-        if isinstance(v.source, PushSource)
-    }
-    source = sources.get(body.push_source_name)
-    if source is None or not source.schema:
-        return  # the store answers an unknown push source with a 404
-    latest = dt.datetime.now(dt.UTC) + store.config.ingestion.max_future
-    columns = {c for c, t in source.schema.items() if t == "datetime"}
-    columns |= {c for c in (source.timestamp_field, source.created_timestamp_field) if c}
-    for column in sorted(c for c in columns if c in body.df):
-        for value in body.df[column]:
-            stamp = _iso(value)
-            if stamp is not None:
-                check_time(stamp, f"pushed {quote(column)}", latest=latest)
-
-
-def _iso(value: Any) -> dt.datetime | None:
-    """An ISO 8601 text as a UTC datetime; anything else is the contract's to judge."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None

@@ -85,3 +85,12 @@ def test_float_figures_skip_nan_whether_or_not_a_column_has_any(
         got = [figures[name][k] for k in ("min", "max", "mean")]
         want = [float(v) if v is not None and math.isfinite(v) else None for v in expected]
         assert got == want
+
+
+def test_long_text_figures_are_cut() -> None:
+    """A report (and a 422 carrying one) never repeats a long value whole: found by the
+    hostile-body fuzz test, a 1,000-character timestamp came back in full as the column's max."""
+    figures = health(pl.DataFrame({"s": ["a", "x" * 1000], "t": ["b" * 64, "c"]}))
+    assert figures["s"]["min"] == "a"
+    assert figures["s"]["max"] == "x" * 64 + "..."
+    assert figures["t"]["min"] == "b" * 64  # 64 characters stay whole

@@ -8,13 +8,15 @@ minutes and must not hold up online reads.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from featurestore.reports import IngestReport, MaterializeReport, as_utc
-from featurestore.server.door import check_push_times, json_body
+from featurestore.definitions import PushSource
+from featurestore.limits import check_time, quote
+from featurestore.reports import IngestReport, MaterializeReport, as_utc, parse_iso
+from featurestore.server.door import json_body
 from featurestore.server.errors import json_response
 from featurestore.server.schemas import (
     FeedbackBody,
@@ -49,7 +51,7 @@ async def push(body: PushIn, request: Request) -> Response:
     store = _store(request)
 
     def checked_push() -> IngestReport:
-        check_push_times(store, body)
+        _check_push_times(store, body)
         return store.push(body.push_source_name, body.df, to=body.to)
 
     async def run() -> IngestReport:
@@ -104,3 +106,41 @@ async def feedback(body: FeedbackIn, request: Request) -> Response:
         group=body.group,
     )
     return json_response({"request_id": body.request_id, "stored": True})
+
+
+def _check_push_times(store: FeatureStore, body: Any) -> None:
+    """Refuse a pushed time before 1900 or later than now plus ``ingestion.max_future``.
+
+    Only the push source's datetime columns given as ISO 8601 text are looked at; anything else
+    is the contract's to judge. Over HTTP such a time is refused whole (a 422 naming the column)
+    rather than quarantined, as DESIGN section 8 asks of every value that arrives there.
+
+    Raises:
+        RequestError: naming the column and the time.
+    """
+    sources = {
+        v.source.name: v.source
+        for v in store.list_feature_views()
+        if isinstance(v.source, PushSource)
+    }
+    source = sources.get(body.push_source_name)
+    if source is None or not source.schema:
+        return  # the store answers an unknown push source with a 404
+    latest = dt.datetime.now(dt.UTC) + store.config.ingestion.max_future
+    columns = {c for c, t in source.schema.items() if t == "datetime"}
+    columns |= {c for c in (source.timestamp_field, source.created_timestamp_field) if c}
+    for column in sorted(c for c in columns if c in body.df):
+        for value in body.df[column]:
+            stamp = _iso(value)
+            if stamp is not None:
+                check_time(stamp, f"pushed {quote(column)}", latest=latest)
+
+
+def _iso(value: Any) -> dt.datetime | None:
+    """An ISO 8601 text as a UTC datetime; anything else is the contract's to judge."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
