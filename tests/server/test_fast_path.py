@@ -116,6 +116,13 @@ def test_answers_are_sampled_after_they_are_sent(
         await store.online.aclose()
         return ids, at_answer, list(sampled)
 
+    async def again() -> None:  # the first loop closed with its timer pending
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fs") as client:
+            await client.post("/get-online-features", json=BODIES[0])
+            await asyncio.sleep(0.05)
+        await store.online.aclose()
+
     try:
         ids, at_answer, before_flush = asyncio.run(call())
         assert at_answer == ids[:1]  # the second answer was not sampled when it was received
@@ -123,5 +130,7 @@ def test_answers_are_sampled_after_they_are_sent(
         assert store.monitor.has_deferred
         store.flush_serving_log()
         assert len(sampled) == 3 and not store.monitor.has_deferred
+        asyncio.run(again())
+        assert len(sampled) == 4 and not store.monitor.has_deferred
     finally:
         store.close()

@@ -134,6 +134,7 @@ class OnlineFastPath:
         self.tokens: TokenTable = state.tokens
         self.metrics: Any = state.metrics
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._busy = 0  # requests past their first line and not yet answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,9 +161,11 @@ class OnlineFastPath:
             log()
             return
         monitor.defer(log)
-        if self._timer is None:  # no request to come: sample anyway, soon
-            self._timer = asyncio.get_running_loop().call_later(_SAMPLE_WITHIN, self._sample)
+        loop = asyncio.get_running_loop()
+        if self._timer is None or self._timer_loop is not loop:  # (an app may outlive a loop)
+            self._timer, self._timer_loop = loop.call_later(_SAMPLE_WITHIN, self._sample), loop
 
     def _sample(self) -> None:
+        """No request came to wait on a read: sample what waits anyway."""
         self._timer = None
         self.store.monitor.log_deferred()
