@@ -68,18 +68,33 @@ class Writes:
         """
         fv = self._store.get_feature_view(view) if isinstance(view, str) else view
         frame, label = self._read_batch(fv, data, query, url)
-        report, _ = ingest_frame(
-            fv,
-            frame,
-            registry=self._store.registry,
-            storage=self._store.offline,
-            source=label,
-            force=force,
-            max_future=self._store.config.ingestion.max_future,
-            buckets=self._store.config.offline.buckets,
-            engine=self._store.engine,
-        )
+        report, _ = self._ingest(fv, frame, source=label, force=force)
         return report
+
+    def _ingest(
+        self,
+        view: FeatureView,
+        frame: pl.DataFrame,
+        *,
+        source: str,
+        force: bool = False,
+        publish: bool = True,
+    ) -> tuple[IngestReport, pl.DataFrame]:
+        """:func:`~featurestore.offline.ingest.ingest_frame` with the store's registry, offline
+        store, engine and ingestion settings."""
+        store = self._store
+        return ingest_frame(
+            view,
+            frame,
+            registry=store.registry,
+            storage=store.offline,
+            source=source,
+            publish=publish,
+            force=force,
+            max_future=store.config.ingestion.max_future,
+            buckets=store.config.offline.buckets,
+            engine=store.engine,
+        )
 
     def _read_batch(
         self, view: FeatureView, data: Any, query: str | None, url: str | None
@@ -227,16 +242,8 @@ class Writes:
         frame = to_frame(rows, f"rows pushed to {quote(push_source)}")
         reports: list[IngestReport] = []
         for view in views:
-            report, stored = ingest_frame(
-                view,
-                frame,
-                registry=self._store.registry,
-                storage=self._store.offline,
-                source=f"push:{push_source}",
-                publish=to != "online",
-                max_future=self._store.config.ingestion.max_future,
-                buckets=self._store.config.offline.buckets,
-                engine=self._store.engine,
+            report, stored = self._ingest(
+                view, frame, source=f"push:{push_source}", publish=to != "online"
             )
             if to != "offline" and stored.height:
                 write_pushed(
