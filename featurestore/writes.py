@@ -232,11 +232,7 @@ class Writes:
             raise RequestError(
                 f"to must be 'online', 'offline' or 'online_and_offline', got {to!r}"
             )
-        views = [
-            v
-            for v in self._store.list_feature_views()
-            if isinstance(v.source, PushSource) and v.source.name == push_source
-        ]
+        views = self.push_views(push_source)
         if not views:
             raise NotFoundError(f"no feature view reads push source {quote(push_source)}")
         frame = to_frame(rows, f"rows pushed to {quote(push_source)}")
@@ -258,6 +254,14 @@ class Writes:
                 self._store.rollout_steps.push(view.name, stored, offline_has_rows=to != "online")
             reports.append(report)
         return reports[0]
+
+    def push_views(self, push_source: str) -> list[FeatureView]:
+        """The feature views that read ``push_source`` (none: it is unknown)."""
+        return [
+            v
+            for v in self._store.list_feature_views()
+            if isinstance(v.source, PushSource) and v.source.name == push_source
+        ]
 
     def write_to_online_store(self, view: str, data: Any) -> int:
         """Write feature values of ``view`` online as given, as Feast's ``write_to_online_store``

@@ -40,7 +40,7 @@ from featurestore.online.encoding import unpack_value
 from featurestore.parity.differences import Tally, same_value
 from featurestore.reports import html_repr, iso
 
-__all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew", "same_value"]
+__all__ = ["CLASSES", "FeatureSkew", "SkewReport", "check_skew"]
 
 CLASSES = ("match", "stale", "missing_online", "missing_offline", "mismatch", "outdated")
 #: (view, samples: join keys, event_timestamp and END; plain names; aggregate names;

@@ -33,7 +33,6 @@ def dry_plan(url: str, project: str, specs: Sequence[ObjectSpec], *, partial: bo
         RequestError: a spec changes a view under rollout to a third definition.
         RegistryError: the database cannot be reached or read.
     """
-    objects.prepare(specs)  # an invalid spec is refused first, as apply refuses it
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite" and (
         _is_memory(parsed) or not Path(parsed.database or "").expanduser().is_file()

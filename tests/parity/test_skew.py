@@ -29,7 +29,7 @@ from featurestore import (
     col,
 )
 from featurestore.materialize import online_rows
-from featurestore.parity.skew import same_value
+from featurestore.parity.differences import same_value
 
 driver = Entity("driver", join_keys=["driver_id"], value_type=int)
 events = PushSource(

@@ -118,14 +118,13 @@ def _check_push_times(store: FeatureStore, body: Any) -> None:
     Raises:
         RequestError: naming the column and the time.
     """
-    sources = {
-        v.source.name: v.source
-        for v in store.list_feature_views()
-        if isinstance(v.source, PushSource)
-    }
-    source = sources.get(body.push_source_name)
-    if source is None or not source.schema:
+    views = store.writes.push_views(body.push_source_name)
+    if not views:
         return  # the store answers an unknown push source with a 404
+    source = views[0].source
+    assert isinstance(source, PushSource)
+    if not source.schema:
+        return
     latest = dt.datetime.now(dt.UTC) + store.config.ingestion.max_future
     columns = {c for c, t in source.schema.items() if t == "datetime"}
     columns |= {c for c in (source.timestamp_field, source.created_timestamp_field) if c}
