@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from featurestore import (
     ConflictError,
@@ -23,7 +25,7 @@ from featurestore import (
 )
 from featurestore.monitoring import parse_window
 from featurestore.online.encoding import unpack_value
-from featurestore.parity.log import ServingLogger, sampled
+from featurestore.parity.log import ServingLogger, _Samples, sampled
 
 UTC_US = pl.Datetime("us", "UTC")
 driver = Entity("driver", join_keys=["driver_id"], value_type=int)
@@ -277,3 +279,19 @@ def test_sampling_an_answer_never_raises(
     finally:
         store.monitor._serving_logger = None
     assert "could not sample an answer into the serving log" in caplog.text
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=8)))
+        | st.tuples(st.integers(), st.text(max_size=4)),
+        max_size=50,
+    ),
+    rate=st.sampled_from([0.0, 0.01, 0.3, 0.999, 1.0]),
+)
+def test_a_request_samples_the_rows_sampled_says(
+    rows: list[tuple[object, ...]], rate: float
+) -> None:
+    """The serving path's batch test (C-level passes over a request's rows) picks exactly the
+    entities :func:`sampled` picks one by one, whatever their keys."""
+    assert _Samples(rate).rows(rows) == [i for i, keys in enumerate(rows) if sampled(keys, rate)]
