@@ -14,10 +14,12 @@ The body is parsed with orjson and checked by hand, answered by
 straight to bytes and sent; the store's monitor then samples the answer into the serving log.
 When no other request is in flight the sampling waits (:meth:`Monitor.defer
 <featurestore.monitoring.Monitor.defer>`) until the next request waits on its online read, or
-5 ms: sampling a 100-entity answer costs 100-200 µs, which a client on one connection would
-otherwise wait for before its next request is read (``benchmarks/online_serving.py``, 100x50 at
-concurrency 1: 1.13x the floor's throughput sampling at once, 1.22-1.25x deferred, 1.28-1.34x
-not sampling). Under load the loop is busy anyway and samples at once.
+5 ms: sampling a 100-entity answer costs 100-200 µs in the running server, which a client on
+one connection would otherwise wait for before its next request is read. Under load the loop is
+busy anyway and samples at once. The gain is within this machine's noise: 100x50 at concurrency
+1 ran at 1.12-1.16x the floor sampling at once and 1.22-1.25x deferred in interleaved runs of
+``benchmarks/online_serving.py``'s servers, and ``online_serving.py --compare-sample-rates``
+gives rate 0.01 at 0.92x (at once) and 0.94x (deferred) of rate 0.
 On a standalone Redis the read is awaited (``online/_redis_async.py``), so the loop parses,
 computes and answers other requests during the round trip; other online stores are read on the
 loop itself (a local round trip takes less time than handing it to a thread), and a down server
