@@ -297,11 +297,12 @@ def _argsort(values: np.ndarray) -> np.ndarray:
 
 
 def packed_winners(
-    spine: pl.DataFrame, table: RowTable, dtypes: Mapping[str, pl.DataType]
+    probe: pl.DataFrame, table: RowTable, dtypes: Mapping[str, pl.DataType]
 ) -> pl.DataFrame | None:
-    """What ``winners(prepare_spine(spine, dtypes), table)`` gives, on packed sort keys; None
-    when they do not apply (several keys, a key that is not an integer, ranges too wide for
-    int64, no rows or no spine rows).
+    """What ``winners(probe.sort([*dtypes, T]), table)`` gives, on packed sort keys; None when
+    they do not apply (several keys, a key that is not an integer, ranges too wide for int64,
+    no rows or no spine rows). ``probe`` is :func:`probe_rows` of the spine, which the caller
+    sorts for :func:`winners` when this gives up.
 
     :func:`winners` sorts with Polars on several columns three times (rows in tie order, rows by
     known-at time, the spine) and joins with ``join_asof``, which hashes the keys. With one
@@ -319,7 +320,6 @@ def packed_winners(
     if len(table.keys) != 1 or not isinstance(dtypes[table.keys[0]], _PACKABLE):
         return None
     key = table.keys[0]
-    probe = probe_rows(spine, dtypes)
     valid = table.valid()
     if probe.height == 0 or valid.height == 0:
         return None
@@ -441,9 +441,10 @@ def point_in_time_join(
     names = _output_names(spine, features, rename)
     table = prepare_rows(rows, keys, features, point_in_time, spine.schema)
     dtypes = key_dtypes(spine.schema, table.frame.schema, keys)
-    found = packed_winners(spine, table, dtypes)
-    if found is None:
-        found = winners(prepare_spine(spine, dtypes), table)
+    probe = probe_rows(spine, dtypes)
+    found = packed_winners(probe, table, dtypes)
+    if found is None:  # the probe is sorted only now: the packed join sorts its own way
+        found = winners(probe.sort([*dtypes, T]), table)
     ridx = found.get_column(RIDX)
     if ttl_us is not None:
         age = pl.col(T).dt.epoch("us") - pl.col(EV).dt.epoch("us")

@@ -45,22 +45,34 @@ class RedisReplyError(Exception):
 class _Read:
     """One read waiting for its replies, which come in the order its commands were sent."""
 
-    __slots__ = ("future", "replies", "size")
+    __slots__ = ("deadline", "future", "replies", "size")
 
-    def __init__(self, future: asyncio.Future[list[Any]], size: int) -> None:
+    def __init__(self, future: asyncio.Future[list[Any]], size: int, deadline: float) -> None:
         self.future = future
         self.replies: list[Any] = []
         self.size = size
+        self.deadline = deadline
 
 
 class _Connection(asyncio.Protocol):
-    """One connection: replies complete the waiting reads in the order they were sent."""
+    """One connection: replies complete the waiting reads in the order they were sent.
 
-    def __init__(self) -> None:
+    A read that gets no answer within ``timeout`` seconds fails with TimeoutError; its replies,
+    if they come later, are dropped in their turn, so the reads after it keep theirs. One
+    watchdog timer per connection fails them: every read has the same timeout, so deadlines
+    follow the order of the reads, and the timer only needs to wake at the oldest pending one.
+    It stays armed after that read is answered and, when it wakes, moves on to the oldest read
+    then pending, so reads in quick succession arm no timer of their own (a timer armed and
+    cancelled per read cost more CPU than the rest of the read's bookkeeping).
+    """
+
+    def __init__(self, timeout: float = 5.0) -> None:
         self.transport: asyncio.Transport | None = None
         self.reader = hiredis.Reader()
         self.waiting: collections.deque[_Read] = collections.deque()
         self.closed = False
+        self.timeout = timeout
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -81,6 +93,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         error = ConnectionError(f"the connection to Redis was lost ({exc or 'closed'})")
         while self.waiting:
             read = self.waiting.popleft()
@@ -90,12 +105,30 @@ class _Connection(asyncio.Protocol):
     def send(self, commands: Sequence[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
         """Write the commands at once; the future of their replies."""
         assert self.transport is not None
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         assert commands, "a read of no commands would wait for the next read's replies"
-        self.waiting.append(_Read(future, len(commands)))
+        deadline = loop.time() + self.timeout
+        self.waiting.append(_Read(future, len(commands), deadline))
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(deadline, self._watch)
         pack = hiredis.pack_command
         self.transport.write(b"".join([pack(command) for command in commands]))
         return future
+
+    def _watch(self) -> None:
+        """Fail the reads past their deadline; wake again at the oldest one still pending."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for read in self.waiting:
+            if read.future.done():  # timed out before: its replies are still to be dropped
+                continue
+            if read.deadline > now:  # this one and every later one are within their time
+                self._watchdog = loop.call_at(read.deadline, self._watch)
+                return
+            error = TimeoutError(f"Redis did not answer within {self.timeout} s")
+            read.future.set_exception(error)
 
 
 class AsyncReader:
@@ -145,8 +178,11 @@ class AsyncReader:
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         context = ssl.create_default_context() if self._ssl else None
+        timeout = self.socket_timeout
         transport, connection = await asyncio.wait_for(
-            loop.create_connection(_Connection, self._host, self._port, ssl=context),
+            loop.create_connection(
+                lambda: _Connection(timeout), self._host, self._port, ssl=context
+            ),
             min(2.0, self.socket_timeout),
         )
         # uvloop may call connection_made only after create_connection returns
@@ -158,22 +194,11 @@ class AsyncReader:
         if self._db:
             setup.append(("SELECT", self._db))
         if setup:
-            for reply in await self._replies(connection, setup):
+            for reply in await connection.send(setup):
                 if isinstance(reply, Exception):
                     connection.transport.close()  # type: ignore[union-attr]
                     raise RedisReplyError(str(reply))
         return connection
-
-    async def _replies(
-        self, connection: _Connection, commands: Sequence[tuple[Any, ...]]
-    ) -> list[Any]:
-        future = connection.send(commands)
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.socket_timeout, _expire, future, self.socket_timeout)
-        try:
-            return await future
-        finally:
-            timer.cancel()
 
     async def run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """One reply per command, in one round trip.
@@ -185,7 +210,7 @@ class AsyncReader:
         """
         if not commands:  # nothing to send: no connection needed
             return []
-        replies = await self._replies(await self._connect(), commands)
+        replies = await (await self._connect()).send(commands)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise RedisReplyError(str(reply))
@@ -197,8 +222,3 @@ class AsyncReader:
         if connection is not None and connection.transport is not None:
             connection.transport.close()
         self._loop = None
-
-
-def _expire(future: asyncio.Future[list[Any]], seconds: float) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError(f"Redis did not answer within {seconds} s"))

@@ -157,7 +157,8 @@ class Database:
         Raises:
             ConflictError: a unique constraint refused a concurrent or repeated write.
             RegistryUnavailableError: the database cannot be reached (or is locked).
-            RegistryError: the database cannot be read or written.
+            RegistryError: the database cannot be read or written, or lacks a table or column
+                this featurestore uses.
         """
         try:
             with self.engine.connect() as conn:
@@ -172,6 +173,11 @@ class Database:
                 f"a concurrent change to registry {self.shown_url} won: {_first_line(exc)}"
             ) from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            if _damaged(exc):
+                raise RegistryError(
+                    f"registry {self.shown_url} does not have the tables this featurestore "
+                    f"uses (damaged, or changed by hand): {_first_line(exc)}"
+                ) from None
             raise RegistryUnavailableError(
                 f"registry {self.shown_url} cannot be used: {_first_line(exc)}"
             ) from None
@@ -219,6 +225,15 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+#: SQLite reports a missing table or column as an OperationalError, as it does a locked or
+#: unreachable file; those are a damaged schema (500), not a registry that does not answer (503)
+_SCHEMA_ERRORS = ("no such table", "no such column", "has no column named")
+
+
+def _damaged(exc: sa.exc.SQLAlchemyError) -> bool:
+    return _first_line(exc).startswith(_SCHEMA_ERRORS)
 
 
 def _first_line(exc: sa.exc.SQLAlchemyError) -> str:

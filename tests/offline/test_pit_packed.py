@@ -28,6 +28,7 @@ from featurestore.offline.pit import (
     packed_winners,
     prepare_rows,
     prepare_spine,
+    probe_rows,
     winners,
 )
 
@@ -90,7 +91,8 @@ def _both(case: dict[str, Any]) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     spine = case["spine"]
     table = prepare_rows(case["rows"], ["k"], [], case["mode"], spine.schema)
     dtypes = key_dtypes(spine.schema, table.frame.schema, ["k"])
-    return packed_winners(spine, table, dtypes), winners(prepare_spine(spine, dtypes), table)
+    found = packed_winners(probe_rows(spine, dtypes), table, dtypes)
+    return found, winners(prepare_spine(spine, dtypes), table)
 
 
 #: the two sorts ``pit._argsort`` chooses between (small inputs always take the first)

@@ -300,3 +300,47 @@ def test_asynchronous_reads_equal_blocking_reads_and_survive_a_restart(
         asyncio.run(scenario())
     finally:
         store.close()
+
+
+@pytest.mark.redis
+def test_awaited_reads_that_get_no_answer_time_out_and_later_reads_get_their_own_replies(
+    own_redis: RedisServer, project_name: str
+) -> None:
+    """A paused Redis (``CLIENT PAUSE``) answers no read: each awaited read fails once its own
+    timeout is over (the second one too, armed while the first was waiting); when Redis comes
+    back, the replies owed to the failed reads are dropped, not handed to the next read."""
+    url = f"redis://127.0.0.1:{own_redis.port}/0"
+    store = RedisOnlineStore(url, project_name, socket_timeout=0.3)
+    keys = encode_entity_keys(project_name, "driver", {"driver_id": [1, 2, 3]})
+    store.write("a", rows(keys, {"x": [1.0, 2.0, 3.0]}))
+    admin = redis.Redis.from_url(url)
+
+    async def read(i: int) -> Any:
+        (result,) = await store.aread([ReadRequest("a", keys[i : i + 1], ["x"])])
+        return result.values["x"]
+
+    async def scenario() -> None:
+        try:
+            assert await read(0) == [1.0]
+            admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+            started = time.monotonic()
+            first = asyncio.ensure_future(read(0))
+            await asyncio.sleep(0.1)
+            second = asyncio.ensure_future(read(1))
+            with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
+                await asyncio.wait_for(first, 3)
+            assert 0.25 < time.monotonic() - started < 1.0
+            with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
+                await asyncio.wait_for(second, 3)
+            assert 0.35 < time.monotonic() - started < 1.1
+            admin.execute_command("CLIENT", "UNPAUSE")
+            assert await read(2) == [3.0]  # not the 1.0 or 2.0 owed to the failed reads
+            assert await read(1) == [2.0]
+        finally:
+            await store.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        admin.close()
+        store.close()

@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from featurestore.errors import ConfigError, RegistryError
+from featurestore.errors import ConfigError, RegistryError, RegistryUnavailableError
 from featurestore.registry import ObjectSpec, Registry
 from featurestore.registry.engine import migrations_dir
 from featurestore.registry.tables import VERSION_TABLE, metadata
@@ -162,3 +162,16 @@ def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(RegistryError, match="revision '9999', newer than this featurestore knows"):
         Registry(url, "p")
+
+
+def test_a_dropped_table_is_a_damaged_registry_not_an_unavailable_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with Registry(url, "p") as reg:
+        reg.apply([ObjectSpec("entity", "e", {})])
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:  # what a hand edit or a bad restore leaves
+            conn.execute(sa.text("DROP TABLE fs_object_versions"))
+        engine.dispose()
+        with pytest.raises(RegistryError, match="does not have the tables") as caught:
+            reg.list()
+        assert not isinstance(caught.value, RegistryUnavailableError)  # a 500, not a 503
