@@ -10,6 +10,7 @@ materialize share these checks; :func:`quote` keeps the input an error message r
 from __future__ import annotations
 
 import datetime as dt
+import re
 import reprlib
 from collections.abc import Mapping
 from typing import Any
@@ -151,11 +152,30 @@ def check_fields(body: Any, what: str = "the request body", *, limit: int = MAX_
             check_values(field, name, limit=limit, depth=2)
 
 
+#: a quoted string (a Python repr) in a message: it opens after no letter or digit (an
+#: apostrophe in "view's" opens nothing); matched left to right, so the quote marks inside a
+#: string repr put in double quotes are never taken for one of their own
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+
+
+def _cut_quote(match: re.Match[str]) -> str:
+    quoted = match.group(0)
+    inner = quoted[1:-1]
+    if len(inner) <= QUOTE_CHARS or match.string.startswith("... (", match.end()):
+        return quoted  # short, or cut by quote() already
+    shown = inner[:QUOTE_CHARS]
+    if (len(shown) - len(shown.rstrip("\\"))) % 2:  # do not end inside an escape
+        shown = shown[:-1]
+    return f"{quoted[0]}{shown}{quoted[0]}... ({len(inner)} characters quoted)"
+
+
 def clip(message: str) -> str:
-    """An error message safe to send: at most a thousand characters once written as JSON
-    (control characters grow sixfold there), lone surrogates escaped (they cannot be written as
-    UTF-8)."""
+    """An error message safe to send: every quoted input cut to ``QUOTE_CHARS`` characters
+    (messages quote names with ``repr``; :func:`quote` cuts them where it is used), at most a
+    thousand characters once written as JSON (control characters grow sixfold there), lone
+    surrogates escaped (they cannot be written as UTF-8)."""
     text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _QUOTED.sub(_cut_quote, text)
     cut = len(text)
     while (written := len(orjson.dumps(text[:cut])) - 2) > _MESSAGE_CHARS:
         cut = cut * _MESSAGE_CHARS // written  # shrinks every turn, as written > the bound

@@ -90,3 +90,10 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_version() -> None:
     result = run("version")
     assert result.returncode == 0 and result.stdout.startswith("featurestore ")
+
+
+@pytest.mark.parametrize("command", ["ingest", "describe"])
+def test_an_error_quotes_at_most_100_characters_of_a_long_input(repo: Path, command: str) -> None:
+    result = run(command, "q" * 5000, cwd=repo)
+    one_line_error(result, "q" * 100)
+    assert "q" * 101 not in result.stderr

@@ -7,6 +7,8 @@ import datetime as dt
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from featurestore.errors import RequestError
 from featurestore.limits import (
@@ -130,3 +132,22 @@ def test_windows_beyond_the_bound_are_refused(window: str) -> None:
 def test_a_clipped_message_stays_short_once_written_as_json(text: str) -> None:
     # control characters are written \u0000 in JSON: six bytes each
     assert len(orjson.dumps(clip(text))) <= 1010
+
+
+_NO_SURROGATES = st.characters(blacklist_categories=("Cs",))
+
+
+@given(
+    name=st.text(_NO_SURROGATES, min_size=101, max_size=3000),
+    short=st.text(_NO_SURROGATES, max_size=100),
+)
+def test_a_clipped_message_quotes_at_most_100_characters_of_each_input(
+    name: str, short: str
+) -> None:
+    """Messages quote names with repr (``f"dataset {name!r}"``); ``clip`` cuts each quoted input
+    to 100 characters of its repr, keeps a short one whole and leaves what ``quote`` cut alone."""
+    clipped = clip(f"dataset {name!r} is not saved in project {short!r}")
+    assert clipped.endswith(f" is not saved in project {short!r}")
+    suffix = f"... ({len(repr(name)) - 2} characters quoted)"
+    assert len(clipped[len("dataset ") : clipped.index(suffix)]) <= 102  # and two quote marks
+    assert "characters quoted" not in clip(f"view {quote(name)} is unknown")

@@ -13,6 +13,7 @@ from featurestore.cli import (  # noqa: F401  (registers the commands)
 )
 from featurestore.cli.common import app, err, state
 from featurestore.errors import FeatureStoreError
+from featurestore.limits import clip
 
 __all__ = ["app", "main"]
 
@@ -24,5 +25,5 @@ def main() -> None:
     except FeatureStoreError as exc:  # raised outside a command (the global options)
         if state["debug"]:
             raise
-        err.print(f"error: {exc.message}", markup=False)
+        err.print(f"error: {clip(exc.message)}", markup=False)
         sys.exit(1)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from featurestore.errors import ContractError, FeatureStoreError
+from featurestore.limits import clip
 from featurestore.reports import parse_iso
 
 __all__ = [
@@ -75,9 +76,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: <message>`` on stderr and return the exit to raise.
 
     The message is printed as plain text, never as Rich markup: a message holding ``[/path]``
-    or ``[bold]`` (a file name, a user's value) is shown as it is.
+    or ``[bold]`` (a file name, a user's value) is shown as it is, cut as the server cuts its
+    errors (:func:`featurestore.limits.clip`: a quoted input shows at most 100 characters).
     """
-    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", clip(message)), soft_wrap=True)
     return typer.Exit(code)
 
 

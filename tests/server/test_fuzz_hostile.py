@@ -342,6 +342,26 @@ def test_hostile_report_queries_never_get_a_server_error(
     check(client, "GET", path, params=safe)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/drift?reference={long}",
+        "/ui/{long}",
+        "/rollouts/{long}/report",
+    ],
+)
+def test_errors_quote_at_most_100_characters_of_a_long_input(
+    hostile: tuple[Served, httpx.Client], path: str
+) -> None:
+    """An error names the input it refuses, quoting at most 100 characters of it (DESIGN 8),
+    on the JSON endpoints and on the UI's HTML pages alike."""
+    _, client = hostile
+    reply = client.get(path.format(long="q" * 5000))
+    assert 400 <= reply.status_code < 500, reply.text[:300]
+    assert "q" * 100 in reply.text
+    assert "q" * 101 not in reply.text
+
+
 def test_reports_answer_after_everything(hostile: tuple[Served, httpx.Client]) -> None:
     _, client = hostile
     reports_answer(client)

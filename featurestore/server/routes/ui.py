@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from featurestore.errors import AuthError, FeatureStoreError, NotFoundError
+from featurestore.limits import clip
 from featurestore.server.auth import check_token
 from featurestore.store import FeatureStore
 from featurestore.ui import render_page
@@ -56,7 +57,7 @@ def _simple(request: Request, template: str, code: int, /, **context: object) ->
 
 def _error(request: Request, exc: FeatureStoreError, title: str) -> HTMLResponse:
     code = exc.status_code
-    return _simple(request, "error.html", code, title=title, status=code, detail=exc.message)
+    return _simple(request, "error.html", code, title=title, status=code, detail=clip(exc.message))
 
 
 def _authorize(request: Request) -> None:
@@ -116,7 +117,7 @@ async def login(request: Request) -> Response:
             "login.html",
             exc.status_code,
             title="Sign in",
-            message=exc.message,
+            message=clip(exc.message),
             next=_next_path(next),
         )
     response = RedirectResponse(_next_path(next), status_code=303)
@@ -157,7 +158,7 @@ async def page(request: Request, slug: str = "") -> HTMLResponse:
         if exc.status_code == 401:
             path = _next_path(str(request.url.path))
             return _simple(
-                request, "login.html", 401, title="Sign in", message=exc.message, next=path
+                request, "login.html", 401, title="Sign in", message=clip(exc.message), next=path
             )
         return _error(request, exc, "Forbidden")
     except FeatureStoreError as exc:
