@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -279,27 +279,21 @@ def test_asynchronous_reads_equal_blocking_reads_and_survive_a_restart(
     reads = [ReadRequest("a", [*keys, keys[0]], ["x"]), ReadRequest("b", keys[:20], ["n", "m"])]
 
     async def scenario() -> None:
-        try:
-            assert await store.aread(reads) == store.read(reads)
-            assert await store.aread(reads[:1]) == store.read(reads[:1])
-            single = [ReadRequest("a", keys[:1], ["x"]), ReadRequest("b", keys[:1], ["n"])]
-            assert await store.aread(single) == store.read(single)
-            nothing = [ReadRequest("a", [], ["x"])]
-            assert await asyncio.wait_for(store.aread(nothing), 2) == store.read(nothing)
-            own_redis.stop()
-            with pytest.raises(StoreUnavailableError):
-                await store.aread(reads)
-            own_redis.start()  # empty, without the script
-            store.write("a", rows(keys[:1], {"x": [2.5]}))
-            (result,) = await store.aread([ReadRequest("a", keys[:2], ["x"])])
-            assert result.values == {"x": [2.5, None]}
-        finally:
-            await store.aclose()
+        assert await store.aread(reads) == store.read(reads)
+        assert await store.aread(reads[:1]) == store.read(reads[:1])
+        single = [ReadRequest("a", keys[:1], ["x"]), ReadRequest("b", keys[:1], ["n"])]
+        assert await store.aread(single) == store.read(single)
+        nothing = [ReadRequest("a", [], ["x"])]
+        assert await asyncio.wait_for(store.aread(nothing), 2) == store.read(nothing)
+        own_redis.stop()
+        with pytest.raises(StoreUnavailableError):
+            await store.aread(reads)
+        own_redis.start()  # empty, without the script
+        store.write("a", rows(keys[:1], {"x": [2.5]}))
+        (result,) = await store.aread([ReadRequest("a", keys[:2], ["x"])])
+        assert result.values == {"x": [2.5, None]}
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        store.close()
+    _run_then_close(store, scenario)
 
 
 @pytest.mark.redis
@@ -320,27 +314,39 @@ def test_awaited_reads_that_get_no_answer_time_out_and_later_reads_get_their_own
         return result.values["x"]
 
     async def scenario() -> None:
+        assert await read(0) == [1.0]
+        admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+        started = time.monotonic()
+        first = asyncio.ensure_future(read(0))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(read(1))
+        with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
+            await asyncio.wait_for(first, 3)
+        assert 0.25 < time.monotonic() - started < 1.0
+        with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
+            await asyncio.wait_for(second, 3)
+        assert 0.35 < time.monotonic() - started < 1.1
+        admin.execute_command("CLIENT", "UNPAUSE")
+        assert await read(2) == [3.0]  # not the 1.0 or 2.0 owed to the failed reads
+        assert await read(1) == [2.0]
+
+    try:
+        _run_then_close(store, scenario)
+    finally:
+        admin.close()
+
+
+def _run_then_close(store: RedisOnlineStore, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run ``scenario`` on a new event loop, then close the store's awaited and blocking
+    connections."""
+
+    async def run() -> None:
         try:
-            assert await read(0) == [1.0]
-            admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
-            started = time.monotonic()
-            first = asyncio.ensure_future(read(0))
-            await asyncio.sleep(0.1)
-            second = asyncio.ensure_future(read(1))
-            with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
-                await asyncio.wait_for(first, 3)
-            assert 0.25 < time.monotonic() - started < 1.0
-            with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.3 s"):
-                await asyncio.wait_for(second, 3)
-            assert 0.35 < time.monotonic() - started < 1.1
-            admin.execute_command("CLIENT", "UNPAUSE")
-            assert await read(2) == [3.0]  # not the 1.0 or 2.0 owed to the failed reads
-            assert await read(1) == [2.0]
+            await scenario()
         finally:
             await store.aclose()
 
     try:
-        asyncio.run(scenario())
+        asyncio.run(run())
     finally:
-        admin.close()
         store.close()
