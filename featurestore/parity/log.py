@@ -111,9 +111,9 @@ class Served(Protocol):
 
 class _Samples:
     """Which entities are sampled at one rate: :func:`sampled` of each row, computed in C-level
-    passes (about 30 µs for 100 entities in a warm loop). A memo of every entity seen was
-    quicker in a warm loop but not in the server, where 100 lookups into a dict of 100,000
-    entities miss the cache (serving 100 entities at 32 connections spent 6% of its CPU there,
+    passes (about 30 µs for 100 entities in a warm loop; a third less with one integer key). A
+    memo of every entity seen was quicker in a warm loop but not in the server, where 100
+    lookups into a dict of 100,000 entities miss the cache (serving 100 entities at 32 connections spent 6% of its CPU there,
     ``benchmarks/online_serving.py --compare-sample-rates``)."""
 
     def __init__(self, rate: float) -> None:
