@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from featurestore._faults import fault_point
 from featurestore.compute import Engine
 from featurestore.definitions import FeatureView
 from featurestore.offline.bucketed import BucketFiles, ViewLayout
@@ -220,6 +221,7 @@ def materialize_view(
             step += _write(online, name + WINDOW_SUFFIX, done.windows)
         written += step
         seen.append(done.seen_seq)
+        fault_point("materialize.bucket_written")
         if progress is not None:
             progress(step, finished, len(jobs))
     known = [s for s in seen if s is not None]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from featurestore._faults import fault_point
 from featurestore.definitions import FeatureView, FileSource, PushSource
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.limits import EARLIEST, check_time, quote
@@ -179,6 +180,10 @@ class Writes:
         )
         if reloaded:
             chosen = online_views
+        # Marked before any row or watermark is written: a crash after a view's watermark is
+        # recorded must not leave the store unmarked (the next run would take it for a store
+        # that lost its data); a store that loses its data after this loses the marker too.
+        write_marker(self._store.online, project=self._store.project)
         # nothing is stored before EARLIEST, and the window (start, end] would leave out a row
         # at EARLIEST itself: a start there reloads in full, as no start does
         reload_from = None if start == EARLIEST else start
@@ -207,11 +212,12 @@ class Writes:
             # leaves the watermark behind them (the next run writes them again, harmlessly),
             # never ahead of rows that were not written; and no registry transaction is held
             # open over the job.
+            fault_point("materialize.rows_written")
             self._store.registry.record_materialization(
                 view.name, since, end, written[view.name], last_seq=seen_seq, view_version=version
             )
+            fault_point("materialize.recorded")
         self._store.rollout_steps.materialize(list(written), end=end)  # candidates keep up
-        write_marker(self._store.online, project=self._store.project)
         return MaterializeReport(
             views=written, rows=sum(written.values()), watermark=end, start=start, reloaded=reloaded
         )

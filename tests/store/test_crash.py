@@ -1,4 +1,5 @@
-"""Crash anything at any instant: a ``kill -9`` of ``featurestore ingest`` loses or doubles nothing.
+"""Crash anything at any instant: a ``kill -9`` of ``featurestore ingest`` loses or doubles nothing,
+and one of ``featurestore materialize`` leaves nothing a second run does not mend.
 
 Each test kills a real ``featurestore ingest`` process with SIGKILL, either at a named point
 (``FEATURESTORE_FAULT``, the hook in ``featurestore._faults``: before, between and after the file
@@ -27,6 +28,7 @@ import pytest
 from s3_server import s3_config
 
 from featurestore import FeatureStore
+from featurestore.serving import Request, answer
 
 FEATURES = """
 from datetime import timedelta
@@ -91,11 +93,16 @@ def make_repo(path: Path, rows: int, registry: str | None = None, offline: str =
 
 
 def ingest(repo: Path, fault: str | None = None) -> subprocess.Popen[str]:
+    return featurestore(repo, ["ingest", "trips", "--json"], fault)
+
+
+def featurestore(repo: Path, args: list[str], fault: str | None = None) -> subprocess.Popen[str]:
+    """``featurestore <args>`` in ``repo``, started (killed at ``fault`` when given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_")}
     if fault:
         env["FEATURESTORE_FAULT"] = fault
     return subprocess.Popen(
-        [sys.executable, "-m", "featurestore.cli", "ingest", "trips", "--json"],
+        [sys.executable, "-m", "featurestore.cli", *args],
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,
@@ -195,3 +202,48 @@ def pg_repo(tmp_path: Path, postgres_url: str) -> Iterator[Path]:
 def test_kill_with_a_postgres_registry(pg_repo: Path, point: str) -> None:
     crash_then_reingest(pg_repo, fault=point)
     check_store(pg_repo)
+
+
+MATERIALIZE_POINTS = [
+    "materialize.bucket_written",  # the first bucket's rows online, the others not
+    "materialize.rows_written",  # every row online, the watermark not recorded
+    "materialize.recorded",  # the watermark recorded, the run not finished
+]
+
+
+@pytest.mark.parametrize("point", MATERIALIZE_POINTS)
+def test_kill_a_materialization_then_run_it_again(tmp_path: Path, point: str) -> None:
+    """A materialization killed anywhere is mended by running it again: the online values
+    equal the training frame's as of its end, the watermark is that end, the second run does
+    not take the store for one that lost its data, and a third run has nothing to write."""
+    repo = make_repo(tmp_path / "repo", 20_000)
+    with FeatureStore(repo) as store:
+        store.ingest("trips")
+    end = T0 + timedelta(days=40)
+    args = ["materialize", "--end", end.isoformat(), "--json"]
+    first = featurestore(repo, args, fault=point)
+    first.communicate(timeout=120)
+    assert first.returncode == -9, first.returncode
+    second = featurestore(repo, args)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert json.loads(out)["reloaded"] is None
+    drivers = list(range(50))
+    features = ["trips:fare", "trips:fare_sum"]
+    with FeatureStore(repo) as store:
+        assert store.registry.watermark("trips") == end
+        served = answer(
+            store.state,
+            Request(features=features, entities={"driver_id": drivers}),
+            store.online,
+            now=end,
+        )
+        spine = pl.DataFrame(
+            {"driver_id": drivers, "event_timestamp": [end] * len(drivers)},
+            schema_overrides={"event_timestamp": pl.Datetime("us", "UTC")},
+        )
+        frame = store.get_training_frame(spine, features=features)
+        for name in ("fare", "fare_sum"):
+            assert served.to_dict()[name] == pytest.approx(frame[name].to_list(), rel=1e-12)
+            assert set(served.statuses[name]) == {"PRESENT"}
+        assert store.materialize(end=end).rows == 0
