@@ -197,8 +197,22 @@ class LogBuffer(Protocol):
         """
         ...
 
-    def log_drain(self, max_entries: int) -> list[bytes]:
-        """Remove and return up to ``max_entries`` of the oldest buffered log entries."""
+    def log_claim(self, max_entries: int, claim: str) -> list[bytes]:
+        """Move up to ``max_entries`` of the oldest buffered entries, atomically, into a claim
+        named ``claim``, kept in the store until :meth:`log_release`; returns them (none: no
+        claim is made).
+
+        A flush claims entries, writes them to a file named after the claim, then releases it:
+        a flush killed in between leaves the claim, which the next flush writes again to the
+        same file (:meth:`log_claims`), so no entry is lost or written twice."""
+        ...
+
+    def log_claims(self) -> list[tuple[str, list[bytes]]]:
+        """Every claim not yet released, oldest first, with its entries in order."""
+        ...
+
+    def log_release(self, claim: str) -> None:
+        """Forget a claim once its entries are safely stored (nothing if it is gone)."""
         ...
 
 

@@ -69,15 +69,25 @@ for i = 2, take + 1 do redis.call('XADD', KEYS[1], '*', 'e', ARGV[i]) end
 return n - take
 """
 
-# KEYS[1]: the log stream; ARGV[1]: how many to take. Atomic, so two drainers never share one.
-_LOG_DRAIN = """
+# KEYS[1]: the log stream, KEYS[2]: the claim's stream, KEYS[3]: the set of claims; ARGV[1]: how
+# many to take, ARGV[2]: the claim. Atomic, so two flushes never claim one entry.
+_LOG_CLAIM = """
 local items = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
 local out = {}
 for i, item in ipairs(items) do
   out[i] = item[2][2]
+  redis.call('XADD', KEYS[2], '*', 'e', item[2][2])
   redis.call('XDEL', KEYS[1], item[1])
 end
+if #out > 0 then redis.call('SADD', KEYS[3], ARGV[2]) end
 return out
+"""
+
+# KEYS[1]: the claim's stream, KEYS[2]: the set of claims; ARGV[1]: the claim.
+_LOG_RELEASE = """
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 0
 """
 
 # KEYS: entity hashes; ARGV: the fields (views) to read from each. One array per key.
@@ -129,6 +139,7 @@ class RedisOnlineStore(OnlineBackend):
         self._shas: dict[str, str] = {}
         self._async: AsyncReader | None = None
         self._log_key = f"fsl:{{{project}}}"
+        self._claims_key = f"{self._log_key}:claims"  # the claims a flush has not released
 
     # -- connection -------------------------------------------------------------------------
 
@@ -378,9 +389,29 @@ class RedisOnlineStore(OnlineBackend):
             return 0
         return int(self._run_script("log_append", _LOG_APPEND, [self._log_key], [maxlen, *entries]))
 
-    def log_drain(self, max_entries: int) -> list[bytes]:
-        """See :meth:`OnlineStore.log_drain`."""
-        return list(self._run_script("log_drain", _LOG_DRAIN, [self._log_key], [max_entries]))
+    def log_claim(self, max_entries: int, claim: str) -> list[bytes]:
+        """See :meth:`LogBuffer.log_claim`: the entries move to a stream of the claim's own
+        (the same hash tag as the log, so one slot in a cluster)."""
+        keys = [self._log_key, self._claim_key(claim), self._claims_key]
+        return list(self._run_script("log_claim", _LOG_CLAIM, keys, [max_entries, claim]))
+
+    def log_claims(self) -> list[tuple[str, list[bytes]]]:
+        """See :meth:`LogBuffer.log_claims`."""
+        with self._guard():
+            claims = sorted(c.decode() for c in self._client.smembers(self._claims_key))
+            streams = [self._client.xrange(self._claim_key(claim)) for claim in claims]
+        return [
+            (claim, [fields[b"e"] for _, fields in items])
+            for claim, items in zip(claims, streams, strict=True)
+        ]
+
+    def log_release(self, claim: str) -> None:
+        """See :meth:`LogBuffer.log_release`."""
+        keys = [self._claim_key(claim), self._claims_key]
+        self._run_script("log_release", _LOG_RELEASE, keys, [claim])
+
+    def _claim_key(self, claim: str) -> str:
+        return f"{self._log_key}:claim:{claim}"
 
 
 def _fields(requests: Sequence[ReadRequest]) -> dict[str, tuple[str, ...]]:

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS fs_serving_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, entry BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fs_serving_log_by_project ON fs_serving_log (project, id);
+CREATE TABLE IF NOT EXISTS fs_serving_log_claims (
+    project TEXT NOT NULL, claim TEXT NOT NULL, id INTEGER NOT NULL, entry BLOB NOT NULL,
+    PRIMARY KEY (project, claim, id)
+) WITHOUT ROWID;
 """
 
 _UPSERT = """
@@ -199,16 +203,42 @@ class SQLiteOnlineStore(OnlineBackend):
             )
         return len(entries) - room
 
-    def log_drain(self, max_entries: int) -> list[bytes]:
-        """See :meth:`OnlineStore.log_drain`."""
+    def log_claim(self, max_entries: int, claim: str) -> list[bytes]:
+        """See :meth:`LogBuffer.log_claim`: one transaction moves the rows to the claims."""
         with self._transaction() as connection:
             taken = connection.execute(
                 "SELECT id, entry FROM fs_serving_log WHERE project = ? ORDER BY id LIMIT ?",
                 (self.project, max_entries),
             ).fetchall()
             if taken:
+                connection.executemany(
+                    "INSERT INTO fs_serving_log_claims (project, claim, id, entry) "
+                    "VALUES (?, ?, ?, ?)",
+                    ((self.project, claim, row_id, entry) for row_id, entry in taken),
+                )
                 connection.execute(
                     "DELETE FROM fs_serving_log WHERE project = ? AND id <= ?",
                     (self.project, taken[-1][0]),
                 )
         return [bytes(entry) for _, entry in taken]
+
+    def log_claims(self) -> list[tuple[str, list[bytes]]]:
+        """See :meth:`LogBuffer.log_claims`."""
+        with self._transaction() as connection:
+            rows = connection.execute(
+                "SELECT claim, entry FROM fs_serving_log_claims WHERE project = ? "
+                "ORDER BY claim, id",
+                (self.project,),
+            ).fetchall()
+        claims: dict[str, list[bytes]] = {}
+        for claim, entry in rows:
+            claims.setdefault(claim, []).append(bytes(entry))
+        return list(claims.items())
+
+    def log_release(self, claim: str) -> None:
+        """See :meth:`LogBuffer.log_release`."""
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM fs_serving_log_claims WHERE project = ? AND claim = ?",
+                (self.project, claim),
+            )

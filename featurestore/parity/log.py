@@ -4,7 +4,8 @@ A fraction (``skew_sample_rate``) of entity keys is sampled by a hash of the key
 entity is followed across requests and time. Logging never slows or fails a request: entries go
 to an in-process bounded queue; a background thread appends them to the online store's bounded
 buffer (a Redis stream, a SQLite table) in batches. A full queue or buffer, or a failing store,
-drops samples and counts them. ``flush`` moves the buffer into Parquet files of the offline store.
+drops samples and counts them. A flush (``featurestore.parity.logstore``) moves the buffer into
+Parquet files of the offline store, batch by claimed batch, losing and doubling nothing if killed.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from featurestore._faults import fault_point
 from featurestore.parity.log import LOG_SCHEMA, ServingLogger, decode_entries
 
 if TYPE_CHECKING:
@@ -33,23 +34,44 @@ def flush_serving_log(
 ) -> int:
     """Ship this process's queued samples, then move the whole buffer into Parquet files.
 
+    Each batch is claimed in the buffer (:meth:`~featurestore.online.LogBuffer.log_claim`),
+    written to a file named after the claim, recorded, then released. A flush killed before the
+    release leaves the claim, and the next flush writes it again, to the same file, before
+    anything new: no sample is lost, and none is counted twice (two flushes meeting on one
+    claim write the same rows to the same name).
+
     Returns:
         How many served values (log rows) were written.
     """
     if logger is not None:
         logger.ship()
     written = 0
+    for claim, entries in online.log_claims():  # left by a flush that died (or still runs)
+        written += _store_claim(online, storage, registry, claim, entries)
     while True:
-        entries = online.log_drain(DRAIN_BATCH)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        claim = f"{stamp}-{uuid.uuid4().hex[:8]}"  # file names sort in the order of flushes
+        entries = online.log_claim(DRAIN_BATCH, claim)
         if not entries:
             return written
-        frame = decode_entries(entries)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        path = f"{storage.serving_log_dir()}/flush-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        url = storage.write_file(path, frame)
-        times = frame.get_column("requested_at")
-        registry.record_log_flush(url, frame.height, times.min(), times.max())  # type: ignore[arg-type]
-        written += frame.height
+        written += _store_claim(online, storage, registry, claim, entries)
+
+
+def _store_claim(
+    online: LogBuffer,
+    storage: OfflineStore,
+    registry: _FlushRecords,
+    claim: str,
+    entries: list[bytes],
+) -> int:
+    frame = decode_entries(entries)
+    fault_point("log.claimed")
+    url = storage.write_file(f"{storage.serving_log_dir()}/flush-{claim}.parquet", frame)
+    times = frame.get_column("requested_at")
+    registry.record_log_flush(url, frame.height, times.min(), times.max())  # type: ignore[arg-type]
+    fault_point("log.written")
+    online.log_release(claim)
+    return frame.height
 
 
 def read_serving_log(

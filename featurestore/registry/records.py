@@ -384,7 +384,13 @@ def record_log_flush(
     last_ts: Any,
     now: datetime,
 ) -> None:
-    """Record one flush of the serving log to the offline store."""
+    """Record one flush of the serving log to the offline store (once per file: a flush that
+    died after recording it writes the same file again)."""
+    known = sa.select(log_flushes.c.path).where(
+        log_flushes.c.project == project, log_flushes.c.path == str(path)
+    )
+    if conn.execute(known).first() is not None:
+        return
     conn.execute(
         log_flushes.insert().values(
             project=project,

@@ -143,7 +143,8 @@ def test_a_down_redis_is_reported_and_the_store_recovers(
             store.ping,
             lambda: store.read([ReadRequest("v", keys, ["x"])]),
             lambda: store.write("v", frame),
-            lambda: store.log_drain(1),
+            lambda: store.log_claim(1, "c"),
+            store.log_claims,
         ):
             started = time.monotonic()
             with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{own_redis.port}"):
@@ -153,7 +154,7 @@ def test_a_down_redis_is_reported_and_the_store_recovers(
         assert store.read([ReadRequest("v", keys, ["x"])])[0].found == [False]
         assert store.write("v", frame) == 1
         assert store.log_append([b"b"], maxlen=10) == 0
-        assert store.log_drain(5) == [b"b"]
+        assert store.log_claim(5, "c") == [b"b"]
         assert store.read([ReadRequest("v", keys, ["x"])])[0].values == {"x": [1]}
     finally:
         store.close()

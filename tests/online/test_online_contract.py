@@ -250,14 +250,32 @@ def test_views_and_projects_are_kept_apart(
 
 
 def test_the_serving_log_is_a_bounded_fifo_that_counts_drops(store: OnlineStore) -> None:
-    assert store.log_drain(10) == []
+    assert store.log_claim(10, "c0") == []
+    assert store.log_claims() == []  # claiming nothing makes no claim
     assert store.log_append([b"a", b"b"], maxlen=3) == 0
     assert store.log_append([b"c", b"d", b"\x00\xff"], maxlen=3) == 2
     assert store.log_append([], maxlen=3) == 0
-    assert store.log_drain(2) == [b"a", b"b"]
-    assert store.log_append([b"e"], maxlen=3) == 0
-    assert store.log_drain(10) == [b"c", b"e"]
-    assert store.log_drain(10) == []
+    assert store.log_claim(2, "c1") == [b"a", b"b"]
+    assert store.log_append([b"e"], maxlen=3) == 0  # claimed entries leave the buffer's room
+    assert store.log_claim(10, "c2") == [b"c", b"e"]
+    assert store.log_claim(10, "c3") == []
+
+
+def test_claims_stay_until_released(store: OnlineStore) -> None:
+    """A flush that dies between claiming entries and releasing them leaves the claim, entries
+    in order, for the next flush; a released claim is gone, releasing twice is harmless."""
+    store.log_append([b"a", b"b", b"\x00\xff", b"c"], maxlen=10)
+    assert store.log_claim(3, "2026-01-01-x") == [b"a", b"b", b"\x00\xff"]
+    assert store.log_claim(3, "2026-01-02-y") == [b"c"]
+    assert store.log_claims() == [
+        ("2026-01-01-x", [b"a", b"b", b"\x00\xff"]),
+        ("2026-01-02-y", [b"c"]),
+    ]
+    store.log_release("2026-01-01-x")
+    store.log_release("2026-01-01-x")
+    assert store.log_claims() == [("2026-01-02-y", [b"c"])]
+    store.log_release("2026-01-02-y")
+    assert store.log_claims() == []
 
 
 @pytest.mark.parametrize(

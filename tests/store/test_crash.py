@@ -247,3 +247,33 @@ def test_kill_a_materialization_then_run_it_again(tmp_path: Path, point: str) ->
             assert served.to_dict()[name] == pytest.approx(frame[name].to_list(), rel=1e-12)
             assert set(served.statuses[name]) == {"PRESENT"}
         assert store.materialize(end=end).rows == 0
+
+
+@pytest.mark.parametrize("point", ["log.claimed", "log.written"])
+def test_kill_a_serving_log_flush_then_flush_again(tmp_path: Path, point: str) -> None:
+    """A flush of the serving log (the skew check's first step) killed after claiming a batch,
+    or after writing and recording its file, loses no sample and doubles none: the next flush
+    writes the claim again, to the same file."""
+    sampling = "[serving]\nskew_sample_rate = 1.0\n"
+    repo = make_repo(tmp_path / "repo", 2_000, offline=sampling)
+    with FeatureStore(repo) as store:
+        store.ingest("trips")
+        store.materialize(end=T0 + timedelta(days=40))
+        for request in range(20):
+            drivers = list(range(request, request + 5))
+            store.get_online_features(["trips:fare"], entities={"driver_id": drivers})
+    # closed: the 100 samples are in the online store's buffer, none flushed yet
+    first = featurestore(repo, ["parity", "skew", "--json"], fault=point)
+    first.communicate(timeout=120)
+    assert first.returncode == -9, first.returncode
+    second = featurestore(repo, ["parity", "skew", "--json"])
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    with FeatureStore(repo) as store:
+        log = store.serving_log()
+        assert log.height == 100
+        assert log.select("request_id", "keys").unique().height == 100  # none twice
+        assert log["request_id"].n_unique() == 20
+        flushes = store.registry.log_flushes()
+        assert len({f["path"] for f in flushes}) == len(flushes) == 1
+        assert store.check_skew().samples > 0
