@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from featurestore._faults import fault_point
 from featurestore.definitions import FeatureView, from_spec
 from featurestore.errors import NotFoundError, RequestError
 from featurestore.materialize import materialize_view, write_pushed
@@ -186,9 +187,17 @@ class Rollouts:
         running = self._rows.running(view)
         candidate = self.serving_definition(running)
         end = now_utc()
-        layout = store.layout(candidate)
+        # The registry first: from here the candidate is in force, and until its values are
+        # written over the view's record the view is as after any definition change not yet
+        # materialized (served rows of the older version, `outdated` to the skew check; the
+        # next materialize rewrites every entity). Written first, a promote killed before the
+        # registry changed left the baseline in force serving the candidate's values, which
+        # an abort could not take back (a row of a newer version is never overwritten).
+        record: RolloutRecord = self._rows.end(view, promote=True, now=end)
+        store.refresh()
+        fault_point("promote.ended")
         rows, seq = materialize_view(
-            layout,
+            store.layout(candidate),
             engine=store.engine,
             online=store.online,
             project=store.project,
@@ -196,12 +205,10 @@ class Rollouts:
             end=end,
             view_version=running.candidate,
         )
-        # in force from the instant its values were materialized as of
-        record: RolloutRecord = self._rows.end(view, promote=True, now=end)
+        fault_point("promote.written")
         store.registry.record_materialization(
             view, None, end, rows, last_seq=seq, view_version=running.candidate
         )
-        store.refresh()
         self._drop_candidate(view, running.candidate)
         return record
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from featurestore.registry import ObjectSpec
 from featurestore.registry.dryrun import dry_plan
 from featurestore.repo import collect
 from featurestore.serving.rollouts import candidate_record
-from tests.cli_helpers import run
+from tests.cli_helpers import EXE, run
 
 UTC_US = pl.Datetime("us", "UTC")
 DRIVERS = list(range(60))
@@ -303,3 +305,31 @@ def test_a_dry_run_plans_as_apply_does_during_a_rollout(store: FeatureStore) -> 
         dry_plan(url, store.project, specs(view(3.0)), partial=False)
     with pytest.raises(RequestError, match="is rolling out version 2"):
         store.apply([driver, trips, view(3.0)], dry_run=True)
+
+
+@pytest.mark.parametrize("point", ["promote.ended", "promote.written"])
+def test_a_promote_killed_anywhere_leaves_a_state_a_materialize_completes(
+    tmp_path: Path, project_name: str, point: str
+) -> None:
+    """``rollout promote`` killed with SIGKILL: the candidate is in force (never the baseline
+    serving the candidate's values, which an abort could not take back), and a plain
+    ``materialize`` then serves exactly what a promote that finished serves."""
+    with open_repo(tmp_path, project_name) as store:
+        store.start_rollout("v", version=2, stage="canary", fraction=0.5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURESTORE_")}
+    killed = subprocess.run(
+        [*EXE, "rollout", "promote", "v"],
+        cwd=tmp_path,
+        env={**env, "FEATURESTORE_FAULT": point},
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr
+    with FeatureStore(tmp_path) as store:
+        assert all(r.status != "running" for r in store.rollouts("v"))
+        assert store.registry.get("feature_view", "v").version == 2
+        store.materialize(end=T0 + timedelta(days=1))
+        served = answer(store, ["v:scaled", "v:bonus"])["values"]
+        assert served["scaled"] == [2 * (d + 0.5) for d in DRIVERS]
+        assert served["bonus"] == [d + 0.5 + 100 for d in DRIVERS]
+        assert store.check_skew().samples > 0
