@@ -11,6 +11,7 @@ import polars as pl
 from featurestore.definitions import FeatureView, OnDemandFeatureView
 from featurestore.errors import RequestError
 from featurestore.expr import to_polars
+from featurestore.limits import INT64_MAX, INT64_MIN, quote
 from featurestore.offline.bucketed import POSITION, BucketFiles
 from featurestore.offline.compute import normalise_keys
 from featurestore.offline.inputs import to_frame, utc_column
@@ -54,11 +55,32 @@ def prepare_spine(spine: Any, join_keys: list[str], request_fields: dict[str, st
         raise RequestError(
             f"the spine lacks request field {missing[0]!r}, which an on-demand feature needs"
         )
+    for key in join_keys:
+        _check_int64_keys(frame, key)
     ts, error = utc_column(frame, TS, "spine")
     if error is not None:
         raise RequestError(error)
     assert ts is not None
     return frame.with_columns(ts)
+
+
+#: integer types whose every value fits the Int64 that keys are joined as
+_FITS_INT64 = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _check_int64_keys(frame: pl.DataFrame, key: str) -> None:
+    """A RequestError naming ``key`` when it holds an integer beyond int64 (a CSV spine's
+    ``99999999999999999999999`` is read as Int128; the join would fail later, unexplained)."""
+    dtype = frame.schema[key]
+    if not dtype.is_integer() or dtype in _FITS_INT64:
+        return
+    outside = (pl.col(key) < INT64_MIN) | (pl.col(key) > INT64_MAX)
+    bad = frame.get_column(key).filter(frame.select(outside).to_series().fill_null(False))
+    if bad.len():
+        raise RequestError(
+            f"spine column {quote(key)} has {bad.len()} key(s) that do not fit a 64-bit "
+            f"integer, e.g. {quote(bad[0])}"
+        )
 
 
 def _empty_rows(view: FeatureView, keys: pl.DataFrame) -> pl.DataFrame:

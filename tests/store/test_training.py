@@ -148,6 +148,21 @@ def test_name_collisions_are_refused(make_store: MakeStore) -> None:
         (spine([(1, 2)]), {"features": ["fare"]}, RequestError, "view:feature"),
         (spine([(1, 2)]), {"service": "ranking"}, RequestError, "distance_km"),
         (spine([(1, 2)]), {}, RequestError, "either"),
+        (
+            spine([(1, 2), (2, 2)]).with_columns(
+                pl.Series("driver_id", [1, 10**22], dtype=pl.Int128)
+            ),
+            {"features": ["driver_trips:fare"]},
+            RequestError,
+            r"spine column 'driver_id' has 1 key\(s\) that do not fit a 64-bit integer, "
+            "e.g. 10000000000000000000000",
+        ),
+        (
+            spine([(1, 2)]).with_columns(pl.Series("driver_id", [2**63 + 5], dtype=pl.UInt64)),
+            {"features": ["driver_trips:fare"]},
+            RequestError,
+            "do not fit a 64-bit integer, e.g. 9223372036854775813",
+        ),
     ],
     ids=[
         "no-key",
@@ -160,6 +175,8 @@ def test_name_collisions_are_refused(make_store: MakeStore) -> None:
         "ref",
         "request-field",
         "nothing",
+        "key-beyond-int64",
+        "unsigned-key-beyond-int64",
     ],
 )
 def test_bad_requests(
