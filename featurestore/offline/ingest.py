@@ -30,6 +30,7 @@ import polars as pl
 from featurestore._faults import fault_point
 from featurestore.definitions import FeatureView
 from featurestore.errors import ContractError
+from featurestore.limits import EARLIEST
 from featurestore.offline.buckets import split_by_bucket
 from featurestore.offline.compute import stored_rows
 from featurestore.offline.inputs import utc_column
@@ -40,6 +41,9 @@ from featurestore.reports import IngestReport
 __all__ = ["IngestRegistry", "JobRunner", "content_hash", "ingest_frame", "view_contract"]
 
 MAX_FUTURE_CHECK = "max_future"
+#: the check of an event or created time before 1900 (``limits.EARLIEST``)
+EARLIEST_CHECK = "before_1900"
+_RANGE_CHECKS = (MAX_FUTURE_CHECK, EARLIEST_CHECK)
 _HASH_SLICE = 250_000  # rows per hashing thread, at least
 J = TypeVar("J")
 R = TypeVar("R")
@@ -302,7 +306,7 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
             pl.Series(ROW, future.arg_true(), dtype=pl.Int64), reasons.alias(REASONS)
         )
         quarantined = pl.concat([remapped, late], how="diagonal_relaxed").sort(ROW)
-        violations.append(_future_violation(view, prepared, future, limit))
+        violations.extend(_future_violations(view, prepared, limit))
     error = result.schema_error
     if error is None and view.on_violation == "reject" and violations:
         error = "; ".join(
@@ -323,50 +327,80 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
     return _Checked(valid, quarantined, violations, error)
 
 
+def _time_columns(view: FeatureView) -> list[str]:
+    return [c for c in (view.source.timestamp_field, view.source.created_timestamp_field) if c]
+
+
+def _outside(check: str, limit: dt.datetime) -> Callable[[pl.Expr], pl.Expr]:
+    """The test of a time column a range check refuses."""
+    if check == MAX_FUTURE_CHECK:
+        return lambda column: column > limit
+    return lambda column: column < EARLIEST
+
+
+def _failing(
+    frame: pl.DataFrame, columns: list[str], outside: Callable[[pl.Expr], pl.Expr]
+) -> pl.Series:
+    return frame.select(
+        pl.any_horizontal(outside(pl.col(c)).fill_null(False) for c in columns)
+    ).to_series()
+
+
 def _future_rows(
     view: FeatureView, frame: pl.DataFrame, limit: dt.datetime
 ) -> tuple[pl.Series, pl.Series | None]:
-    """Which rows have an event or created time after ``limit``, and their reasons (None if
-    no row has)."""
+    """Which rows have an event or created time after ``limit``, or before 1900 (``EARLIEST``:
+    nothing is materialized before it, so such a row would be trained on and never served), and
+    their reasons (None if no row has)."""
     from featurestore.contracts import REASONS, REASONS_DTYPE
 
-    columns = [c for c in (view.source.timestamp_field, view.source.created_timestamp_field) if c]
-    late = frame.select(
-        pl.any_horizontal((pl.col(c) > limit).fill_null(False) for c in columns)
-    ).to_series()
-    if not late.any():
-        return late, None
-    reasons = frame.filter(late).select(
+    columns = _time_columns(view)
+    checks = [(check, _outside(check, limit)) for check in _RANGE_CHECKS]
+    bad = _failing(frame, columns, lambda column: pl.any_horizontal(t(column) for _, t in checks))
+    if not bad.any():
+        return bad, None
+    reasons = frame.filter(bad).select(
         pl.concat_list(
-            pl.when(pl.col(c) > limit).then(
+            pl.when(outside(pl.col(c))).then(
                 pl.struct(
                     pl.lit(c).alias("column"),
-                    pl.lit(MAX_FUTURE_CHECK).alias("check"),
+                    pl.lit(check).alias("check"),
                     pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias("value"),
                 )
             )
             for c in columns
+            for check, outside in checks
         )
         .list.drop_nulls()
         .alias(REASONS)
     )
-    return late, reasons.to_series().cast(REASONS_DTYPE)
+    return bad, reasons.to_series().cast(REASONS_DTYPE)
 
 
-def _future_violation(
-    view: FeatureView, frame: pl.DataFrame, late: pl.Series, limit: dt.datetime
-) -> dict[str, Any]:
+def _future_violations(
+    view: FeatureView, frame: pl.DataFrame, limit: dt.datetime
+) -> list[dict[str, Any]]:
+    """One violation per range check some row failed, as the contract reports its checks."""
     column = view.source.timestamp_field
-    values = frame.filter(late).get_column(column)
-    return {
-        "column": column,
-        "check": MAX_FUTURE_CHECK,
-        "failures": int(late.sum()),
-        "examples": [
-            v.isoformat() for v in values.unique(maintain_order=True).head(5).to_list() if v
-        ],
-        "limit": limit.isoformat(),
-    }
+    out = []
+    for check in _RANGE_CHECKS:
+        failed = _failing(frame, _time_columns(view), _outside(check, limit))
+        if not failed.any():
+            continue
+        values = frame.filter(failed).get_column(column)
+        bound = limit if check == MAX_FUTURE_CHECK else EARLIEST
+        out.append(
+            {
+                "column": column,
+                "check": check,
+                "failures": int(failed.sum()),
+                "examples": [
+                    v.isoformat() for v in values.unique(maintain_order=True).head(5).to_list() if v
+                ],
+                "limit": bound.isoformat(),
+            }
+        )
+    return out
 
 
 def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:

@@ -165,6 +165,28 @@ def test_future_rows_are_quarantined_even_under_warn(make_store: MakeStore) -> N
     assert (report.rows_written, report.rows_quarantined) == (1, 1)
 
 
+def test_rows_before_1900_are_quarantined(make_store: MakeStore) -> None:
+    """Nothing is materialized before 1900 (the door's bound): such a row would be trained on
+    and never served, so it is quarantined like a row from the future; 1900 itself is kept."""
+    store = make_store()
+    now = datetime.now(UTC)
+    first, before, earliest = (
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1899, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+    )
+    report = store.ingest("driver_trips", trips([first, now, before, earliest]))
+    assert (report.status, report.rows_written, report.rows_quarantined) == ("quarantined", 2, 2)
+    (early,) = [v for v in report.violations if v["check"] == "before_1900"]
+    assert (early["failures"], early["limit"]) == (2, "1900-01-01T00:00:00+00:00")
+    quarantined = store.quarantined("driver_trips")
+    assert quarantined["__row"].to_list() == [0, 2]
+    assert quarantined["__reasons"].to_list()[0] == [
+        {"column": "event_ts", "check": "before_1900", "value": "0001-01-01T00:00:00.000000Z"},
+        {"column": "created_ts", "check": "before_1900", "value": "0001-01-01T00:00:00.000000Z"},
+    ]
+
+
 def test_max_future_is_configurable(make_store: MakeStore) -> None:
     store = make_store('[ingestion]\nmax_future = "30d"\n')
     report = store.ingest("driver_trips", trips([datetime.now(UTC) + timedelta(days=10)]))
