@@ -7,7 +7,9 @@ count), for one request at a time through the ASGI app, no network client:
 - ``fast_path`` / ``fastapi_route``: our app with the fast path on and off (the same answers);
 - ``floor``: the minimal FastAPI + pipelined ``HMGET`` endpoint of ``online_serving.py``;
 - ``store_blocking`` / ``store_awaited``: ``FeatureStore.get_online_features`` against
-  ``get_online_features_async`` (the server's), without HTTP.
+  ``get_online_features_async`` (the server's), without HTTP;
+- ``sample_log``: sampling an answer into the serving log (``Monitor.log_served`` at the
+  default rate 0.01; 50 different answers in turn, so the entities sampled vary as in serving).
 
 Data: 10,000 entities materialized into a redis-server of our own; single-entity and 100-entity
 requests of the 50-feature view. Each figure is the best of 7 repeats, in µs per request; the variants take turns in each
@@ -19,6 +21,7 @@ Prints one JSON line. Run: ``.venv/bin/python benchmarks/serving_cpu.py``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,6 +110,18 @@ async def measure(store: Any, entities: int) -> dict[str, float]:
     async def awaited() -> None:
         await store.get_online_features_async(refs, entities=ids)
 
+    rng = np.random.default_rng(entities)
+    answers = [
+        store.get_online_features(
+            refs, entities={"user_id": rng.integers(0, 10_000, entities).tolist()}
+        )
+        for _ in range(50)
+    ]
+    turn = itertools.cycle(answers)
+
+    async def sample_log() -> None:
+        store.monitor.log_served(next(turn), store.state)
+
     figures = await cpu_per_call(
         {
             "fast_path": asgi_post(fast, body),
@@ -113,6 +129,7 @@ async def measure(store: Any, entities: int) -> dict[str, float]:
             "floor": asgi_post(online_serving.floor_app(), body),
             "store_blocking": blocking,
             "store_awaited": awaited,
+            "sample_log": sample_log,
         },
         n,
     )

@@ -43,7 +43,6 @@ __all__ = ["IngestRegistry", "JobRunner", "content_hash", "ingest_frame", "view_
 MAX_FUTURE_CHECK = "max_future"
 #: the check of an event or created time before 1900 (``limits.EARLIEST``)
 EARLIEST_CHECK = "before_1900"
-_RANGE_CHECKS = (MAX_FUTURE_CHECK, EARLIEST_CHECK)
 _HASH_SLICE = 250_000  # rows per hashing thread, at least
 J = TypeVar("J")
 R = TypeVar("R")
@@ -284,8 +283,8 @@ class _Checked:
 
 def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Checked:
     """Timestamps to UTC, refuse reserved or missing columns, quarantine timestamps later than
-    ``limit`` (whatever the policy: such a row would pin a value for ever), then the contract
-    under the view's policy."""
+    ``limit`` or before 1900 (whatever the policy: see :func:`_times_out_of_range`), then the
+    contract under the view's policy."""
     from featurestore.contracts import REASONS, ROW, validate
 
     prepared, error = _utc_timestamps(view, frame)
@@ -293,7 +292,7 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
         error = _missing_columns(view, prepared)
     if error is not None:
         return _Checked(frame.clear(), _whole_batch(frame, error), [], error)
-    future, reasons = _future_rows(view, prepared, limit)
+    future, reasons, out_of_range = _times_out_of_range(view, prepared, limit)
     kept = prepared.filter(~future) if reasons is not None else prepared
     result = validate(kept, view_contract(view), policy=view.on_violation)  # type: ignore[arg-type]
     violations = [v.to_dict() for v in result.violations]
@@ -306,7 +305,7 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
             pl.Series(ROW, future.arg_true(), dtype=pl.Int64), reasons.alias(REASONS)
         )
         quarantined = pl.concat([remapped, late], how="diagonal_relaxed").sort(ROW)
-        violations.extend(_future_violations(view, prepared, limit))
+        violations.extend(out_of_range)
     error = result.schema_error
     if error is None and view.on_violation == "reject" and violations:
         error = "; ".join(
@@ -327,38 +326,29 @@ def _check(view: FeatureView, frame: pl.DataFrame, limit: dt.datetime) -> _Check
     return _Checked(valid, quarantined, violations, error)
 
 
-def _time_columns(view: FeatureView) -> list[str]:
-    return [c for c in (view.source.timestamp_field, view.source.created_timestamp_field) if c]
-
-
-def _outside(check: str, limit: dt.datetime) -> Callable[[pl.Expr], pl.Expr]:
-    """The test of a time column a range check refuses."""
-    if check == MAX_FUTURE_CHECK:
-        return lambda column: column > limit
-    return lambda column: column < EARLIEST
-
-
-def _failing(
-    frame: pl.DataFrame, columns: list[str], outside: Callable[[pl.Expr], pl.Expr]
-) -> pl.Series:
-    return frame.select(
-        pl.any_horizontal(outside(pl.col(c)).fill_null(False) for c in columns)
-    ).to_series()
-
-
-def _future_rows(
+def _times_out_of_range(
     view: FeatureView, frame: pl.DataFrame, limit: dt.datetime
-) -> tuple[pl.Series, pl.Series | None]:
-    """Which rows have an event or created time after ``limit``, or before 1900 (``EARLIEST``:
-    nothing is materialized before it, so such a row would be trained on and never served), and
-    their reasons (None if no row has)."""
+) -> tuple[pl.Series, pl.Series | None, list[dict[str, Any]]]:
+    """Which rows have an event or created time after ``limit`` (it would pin a value for
+    ever) or before 1900 (``EARLIEST``: nothing is materialized before it, so the row would be
+    trained on and never served); their reasons (None if no row has); one violation per check
+    some row failed, as the contract reports its checks."""
     from featurestore.contracts import REASONS, REASONS_DTYPE
 
-    columns = _time_columns(view)
-    checks = [(check, _outside(check, limit)) for check in _RANGE_CHECKS]
-    bad = _failing(frame, columns, lambda column: pl.any_horizontal(t(column) for _, t in checks))
+    columns = [c for c in (view.source.timestamp_field, view.source.created_timestamp_field) if c]
+    checks: list[tuple[str, dt.datetime, Callable[[pl.Expr], pl.Expr]]] = [
+        (MAX_FUTURE_CHECK, limit, lambda column: column > limit),
+        (EARLIEST_CHECK, EARLIEST, lambda column: column < EARLIEST),
+    ]
+    failed = {
+        check: frame.select(
+            pl.any_horizontal(outside(pl.col(c)).fill_null(False) for c in columns)
+        ).to_series()
+        for check, _, outside in checks
+    }
+    bad = failed[MAX_FUTURE_CHECK] | failed[EARLIEST_CHECK]
     if not bad.any():
-        return bad, None
+        return bad, None, []
     reasons = frame.filter(bad).select(
         pl.concat_list(
             pl.when(outside(pl.col(c))).then(
@@ -369,38 +359,28 @@ def _future_rows(
                 )
             )
             for c in columns
-            for check, outside in checks
+            for check, _, outside in checks
         )
         .list.drop_nulls()
         .alias(REASONS)
     )
-    return bad, reasons.to_series().cast(REASONS_DTYPE)
-
-
-def _future_violations(
-    view: FeatureView, frame: pl.DataFrame, limit: dt.datetime
-) -> list[dict[str, Any]]:
-    """One violation per range check some row failed, as the contract reports its checks."""
-    column = view.source.timestamp_field
-    out = []
-    for check in _RANGE_CHECKS:
-        failed = _failing(frame, _time_columns(view), _outside(check, limit))
-        if not failed.any():
-            continue
-        values = frame.filter(failed).get_column(column)
-        bound = limit if check == MAX_FUTURE_CHECK else EARLIEST
-        out.append(
-            {
-                "column": column,
-                "check": check,
-                "failures": int(failed.sum()),
-                "examples": [
-                    v.isoformat() for v in values.unique(maintain_order=True).head(5).to_list() if v
-                ],
-                "limit": bound.isoformat(),
-            }
-        )
-    return out
+    events = frame.get_column(view.source.timestamp_field)
+    violations = [
+        {
+            "column": view.source.timestamp_field,
+            "check": check,
+            "failures": int(failed[check].sum()),
+            "examples": [
+                v.isoformat()
+                for v in events.filter(failed[check]).unique(maintain_order=True).head(5).to_list()
+                if v
+            ],
+            "limit": bound.isoformat(),
+        }
+        for check, bound, _ in checks
+        if failed[check].any()
+    ]
+    return bad, reasons.to_series().cast(REASONS_DTYPE), violations
 
 
 def _utc_timestamps(view: FeatureView, frame: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:

@@ -74,8 +74,7 @@ def _check_int64_keys(frame: pl.DataFrame, key: str) -> None:
     dtype = frame.schema[key]
     if not dtype.is_integer() or dtype in _FITS_INT64:
         return
-    outside = (pl.col(key) < INT64_MIN) | (pl.col(key) > INT64_MAX)
-    bad = frame.get_column(key).filter(frame.select(outside).to_series().fill_null(False))
+    bad = frame.filter((pl.col(key) < INT64_MIN) | (pl.col(key) > INT64_MAX)).get_column(key)
     if bad.len():
         raise RequestError(
             f"spine column {quote(key)} has {bad.len()} key(s) that do not fit a 64-bit "

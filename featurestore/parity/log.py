@@ -114,8 +114,9 @@ class _Samples:
     """Which entities are sampled at one rate: :func:`sampled` of each row, computed in C-level
     passes (about 30 µs for 100 entities in a warm loop; a third less with one integer key). A
     memo of every entity seen was quicker in a warm loop but not in the server, where 100
-    lookups into a dict of 100,000 entities miss the cache (serving 100 entities at 32 connections spent 6% of its CPU there,
-    ``benchmarks/online_serving.py --compare-sample-rates``)."""
+    lookups into a dict of 100,000 entities miss the cache (serving 100 entities at 32
+    connections spent 6% of its CPU there, ``benchmarks/online_serving.py
+    --compare-sample-rates``)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
@@ -171,7 +172,6 @@ def _entries(
     chosen = (samples or _Samples(1.0 if shadow else rate)).rows(keys_of)
     if not chosen:
         return []
-    rows = list(zip(*keys_of, strict=True))
     requested = _micros(response.requested_at)
     shape = _shape(response, versions, {} if shapes is None else shapes)
     inputs = response.inputs.values()
@@ -182,20 +182,14 @@ def _entries(
         *(c[2] for c in inputs),
     ]
     # the view version of each stored row that answered (None: not stored, the one in force)
-    nothing: list[int | None] = [None] * len(rows)
+    nothing: list[int | None] = [None] * len(keys_of[0])
     version_lists = list(map(response.view_versions.get, shape.logged, repeat(nothing)))
     # A request samples few of its rows (1% of entities by default): each chosen row is taken
     # across the columns by C-level maps, its statuses coded and its event times converted once
     # per distinct value (a row's features nearly all share one event time).
     code = _STATUS_CODE.__getitem__
-    arms: list[dict[str, str] | None] = [None] * len(rows)
-    beside: list[tuple[Any, ...]] | None = None
-    if shadow:
-        arms = [dict.fromkeys((view for view, _ in response.refs), "shadow")] * len(rows)
-        if served is not None:
-            beside = _served_beside(response, served, shape)
-    elif response.arms:
-        arms = [{view: arm[i] for view, arm in response.arms.items()} for i in range(len(rows))]
+    shadow_arms = dict.fromkeys((view for view, _ in response.refs), "shadow") if shadow else None
+    beside = _served_beside(response, served, shape) if shadow and served is not None else None
     packer = make_packer()
     out: list[bytes] = []
     for i in chosen:
@@ -205,7 +199,7 @@ def _entries(
         entry = {
             "r": response.request_id,
             "t": requested,
-            "k": dict(zip(response.join_keys, rows[i], strict=True)),
+            "k": dict(zip(response.join_keys, map(get, keys_of), strict=True)),
             "q": {f: v[i] for f, v in response.request_data.items()},
             "m": shape.meta,
             "v": tuple(map(get, value_lists)),
@@ -213,8 +207,10 @@ def _entries(
             "e": tuple(map(micros.__getitem__, stamps)),
             "w": tuple(map(get, version_lists)),
         }
-        if arms[i] is not None:
-            entry["a"] = arms[i]
+        if shadow_arms is not None:
+            entry["a"] = shadow_arms
+        elif response.arms:  # a canary: each view's arm for this row
+            entry["a"] = {view: arm[i] for view, arm in response.arms.items()}
         if beside is not None:
             entry["b"] = beside[i]
         out.append(packer.pack(entry))

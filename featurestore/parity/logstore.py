@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["flush_serving_log", "read_serving_log"]
 
-DRAIN_BATCH = 100_000
+CLAIM_BATCH = 100_000  # entries per claimed batch (one Parquet file)
 
 
 class _FlushRecords(Protocol):
@@ -51,7 +51,7 @@ def flush_serving_log(
     while True:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         claim = f"{stamp}-{uuid.uuid4().hex[:8]}"  # file names sort in the order of flushes
-        entries = online.log_claim(DRAIN_BATCH, claim)
+        entries = online.log_claim(CLAIM_BATCH, claim)
         if not entries:
             return written
         written += _store_claim(online, storage, registry, claim, entries)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from featurestore.registry import objects
 from featurestore.registry.engine import Database, _is_memory, _parse_url
 from featurestore.registry.models import ObjectSpec, Plan
-from featurestore.registry.rollouts import keep_candidates, running_rollouts
+from featurestore.registry.rollouts import keep_candidates, list_rollouts
 from featurestore.registry.tables import object_versions
 from featurestore.registry.tables import objects as objects_table
 from featurestore.registry.tables import rollouts as rollouts_table
@@ -47,7 +47,7 @@ def dry_plan(url: str, project: str, specs: Sequence[ObjectSpec], *, partial: bo
             if rollouts_table.name in tables:
                 specs = keep_candidates(
                     specs,
-                    running_rollouts(conn, project),
+                    list_rollouts(conn, project, running=True),
                     lambda view, version: objects.get(conn, project, "feature_view", view, version),
                 )
             return _plan(specs, objects.heads(conn, project), partial)

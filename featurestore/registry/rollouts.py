@@ -24,7 +24,7 @@ from featurestore.registry.models import ObjectSpec, StoredObject, canonical_jso
 from featurestore.registry.tables import object_versions, objects, projects
 from featurestore.registry.tables import rollouts as table
 
-__all__ = ["RolloutRecord", "RolloutRows", "keep_candidates", "running_rollouts"]
+__all__ = ["RolloutRecord", "RolloutRows", "keep_candidates", "list_rollouts"]
 
 RUNNING, PROMOTED, ABORTED = "running", "promoted", "aborted"
 
@@ -103,10 +103,17 @@ def _record(row: sa.Row[Any]) -> RolloutRecord:
     )
 
 
-def running_rollouts(conn: Connection, project: str) -> list[RolloutRecord]:
-    """The running rollouts of ``project``, read on ``conn``."""
-    query = sa.select(table).where(table.c.project == project, table.c.status == RUNNING)
-    return [_record(r) for r in conn.execute(query)]
+def list_rollouts(
+    conn: Connection, project: str, view: str | None = None, *, running: bool | None = None
+) -> list[RolloutRecord]:
+    """``project``'s rollouts read on ``conn``, newest first (of one view; only running or
+    only ended ones): :meth:`RolloutRows.list`, and the dry run's read-only connection."""
+    query = sa.select(table).where(table.c.project == project)
+    if view is not None:
+        query = query.where(table.c.view == view)
+    if running is not None:
+        query = query.where(table.c.status == RUNNING if running else table.c.status != RUNNING)
+    return [_record(r) for r in conn.execute(query.order_by(table.c.id.desc()))]
 
 
 def keep_candidates(
@@ -182,13 +189,8 @@ class RolloutRows:
 
     def list(self, view: str | None = None, *, running: bool | None = None) -> list[RolloutRecord]:
         """Rollouts, newest first (of one view; only running or only ended ones)."""
-        query = self._query()
-        if view is not None:
-            query = query.where(table.c.view == view)
-        if running is not None:
-            query = query.where(table.c.status == RUNNING if running else table.c.status != RUNNING)
         with self._db.transaction() as conn:
-            return [_record(r) for r in conn.execute(query.order_by(table.c.id.desc()))]
+            return list_rollouts(conn, self._project, view, running=running)
 
     def get(self, rollout_id: int) -> RolloutRecord:
         """One rollout by id.
